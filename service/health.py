@@ -1,0 +1,59 @@
+"""Readiness: each dependency checked, results cached for a few seconds, the failing one named."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.request
+from collections.abc import Callable
+from concurrent.futures import Executor
+
+CheckFn = Callable[[], None]
+
+
+def grid_check(grid_url: str, timeout: float = 3.0) -> CheckFn:
+    def check() -> None:
+        with urllib.request.urlopen(f"{grid_url}/status", timeout=timeout) as response:  # noqa: S310
+            status = json.load(response)
+        value = status.get("value", {})
+        if not value.get("ready"):
+            raise RuntimeError(f"the Grid is not ready: {value.get('message', 'no message')}")
+
+    return check
+
+
+def executable_check(path: str) -> CheckFn:
+    def check() -> None:
+        import os
+
+        if not os.access(path, os.X_OK):
+            raise RuntimeError(f"{path} is missing or not executable")
+
+    return check
+
+
+class Readiness:
+    def __init__(self, checks: dict[str, CheckFn], executor: Executor, *, ttl: float = 3.0) -> None:
+        self.checks = checks
+        self.executor = executor
+        self.ttl = ttl
+        self.shutting_down = False
+        self._cached: tuple[float, dict[str, str | None]] | None = None
+        self._lock = asyncio.Lock()
+
+    async def results(self) -> dict[str, str | None]:
+        """{dependency: None when healthy, else why not}."""
+        async with self._lock:
+            now = time.monotonic()
+            if self._cached and now - self._cached[0] < self.ttl:
+                return self._cached[1]
+            loop = asyncio.get_running_loop()
+            names = list(self.checks)
+            outcomes = await asyncio.gather(
+                *(loop.run_in_executor(self.executor, self.checks[n]) for n in names), return_exceptions=True
+            )
+            results = {n: (None if not isinstance(o, BaseException) else str(o) or type(o).__name__)
+                       for n, o in zip(names, outcomes, strict=False)}
+            self._cached = (time.monotonic(), results)
+            return results

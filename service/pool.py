@@ -1,0 +1,132 @@
+"""A pool of warm browser sessions, shared by the capture worker threads of one backend.
+
+Sessions are reused for many captures (each capture still gets its own BiDi user context), and
+replaced after ``max_uses`` captures, after ``max_age`` seconds, at once after any error, and when
+they sat unused longer than ``idle_timeout`` (so an idle service gives its Grid slots back and the
+Grid can scale down).  The number of sessions never exceeds the number of worker threads, because
+only a worker holds a session.  Thread-safe; all methods block.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+from service.browser import BrowserSession, SessionFactory
+from service.errors import BackendUnavailable
+
+log = logging.getLogger("snapshot.pool")
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    idle: int
+    busy: int
+    created: int
+    closed: int
+
+
+class SessionPool:
+    def __init__(
+        self,
+        factory: SessionFactory,
+        *,
+        name: str,
+        max_uses: int,
+        max_age: float,
+        idle_timeout: float,
+        check_after_idle: float = 15.0,
+    ) -> None:
+        self._factory = factory
+        self.name = name
+        self._max_uses = max_uses
+        self._max_age = max_age
+        self._idle_timeout = idle_timeout
+        self._check_after_idle = check_after_idle
+        self._lock = threading.Lock()
+        self._idle: deque[tuple[BrowserSession, float]] = deque()  # (session, idle since); newest last
+        self._busy: set[int] = set()
+        self._created = 0
+        self._closed_count = 0
+        self._closed = False
+
+    def stats(self) -> PoolStats:
+        with self._lock:
+            return PoolStats(len(self._idle), len(self._busy), self._created, self._closed_count)
+
+    def _expired(self, session: BrowserSession) -> bool:
+        return session.broken or session.uses >= self._max_uses or session.age >= self._max_age
+
+    def acquire(self) -> tuple[BrowserSession, bool]:
+        """A session for one capture, and whether it was just created."""
+        while True:
+            with self._lock:
+                if self._closed:
+                    raise BackendUnavailable("the service is shutting down")
+                entry = self._idle.pop() if self._idle else None
+                if entry is not None:
+                    self._busy.add(entry[0].id)
+            if entry is None:
+                break
+            session, idle_since = entry
+            if self._expired(session) or (
+                time.monotonic() - idle_since > self._check_after_idle and not session.is_alive()
+            ):
+                self._discard(session)
+                continue
+            return session, False
+        session = self._factory()
+        with self._lock:
+            self._created += 1
+            self._busy.add(session.id)
+        log.debug("pool %s: opened session %s", self.name, session.id)
+        return session, True
+
+    def release(self, session: BrowserSession) -> None:
+        if self._expired(session):
+            self._discard(session)
+            return
+        with self._lock:
+            self._busy.discard(session.id)
+            if not self._closed:
+                self._idle.append((session, time.monotonic()))
+                return
+        self._close(session)
+
+    def _discard(self, session: BrowserSession) -> None:
+        with self._lock:
+            self._busy.discard(session.id)
+        self._close(session)
+
+    def _close(self, session: BrowserSession) -> None:
+        session.close()
+        with self._lock:
+            self._closed_count += 1
+        log.debug("pool %s: closed session %s after %d captures", self.name, session.id, session.uses)
+
+    def warm(self) -> None:
+        """Open one session ahead of demand and park it idle."""
+        session, _ = self.acquire()
+        self.release(session)
+
+    def reap_idle(self) -> int:
+        """Close sessions unused for longer than the idle timeout; returns how many."""
+        now = time.monotonic()
+        with self._lock:
+            stale = [s for s, since in self._idle if now - since > self._idle_timeout or self._expired(s)]
+            stale_ids = {s.id for s in stale}
+            self._idle = deque((s, since) for s, since in self._idle if s.id not in stale_ids)
+        for session in stale:
+            self._close(session)
+        return len(stale)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle = [s for s, _ in self._idle]
+            self._idle.clear()
+        for session in idle:
+            self._close(session)

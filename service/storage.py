@@ -1,0 +1,128 @@
+"""Where POST results go: an S3 bucket (boto3), or a local directory the service serves itself.
+
+``put`` blocks (run it in the I/O executor) and returns only once the object is stored, so a POST
+that answers success has stored its file.  Failures raise :class:`~service.errors.StorageError`.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any, Protocol
+from urllib.parse import quote
+
+from service.config import Settings
+from service.errors import StorageError
+
+
+class Storage(Protocol):
+    name: str
+
+    def new_key(self) -> str: ...
+
+    def put(self, key: str, data: bytes) -> None: ...
+
+    def url_for(self, key: str, request_base_url: str) -> str: ...
+
+    def check(self) -> None: ...
+
+
+def _new_name() -> str:
+    return f"{uuid.uuid4()}.png"
+
+
+class LocalStorage:
+    """Files in a directory, served by the service at ``/files/<key>``."""
+
+    name = "local"
+
+    def __init__(self, directory: str, public_base_url: str | None) -> None:
+        self.directory = Path(directory).resolve()
+        self.public_base_url = public_base_url
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def new_key(self) -> str:
+        return _new_name()
+
+    def put(self, key: str, data: bytes) -> None:
+        try:
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".png")
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, self.directory / key)  # atomic: a reader never sees half a file
+        except OSError as exc:
+            raise StorageError(f"the screenshot could not be stored: {exc.strerror}") from None
+
+    def url_for(self, key: str, request_base_url: str) -> str:
+        base = self.public_base_url or request_base_url
+        return f"{base.rstrip('/')}/files/{quote(key)}"
+
+    def check(self) -> None:
+        if not os.access(self.directory, os.W_OK):
+            raise StorageError(f"{self.directory} is not writable")
+
+
+class S3Storage:
+    name = "s3"
+
+    def __init__(self, client: Any, settings: Settings) -> None:
+        assert settings.s3_bucket is not None
+        self.client = client
+        self.bucket = settings.s3_bucket
+        self.prefix = settings.s3_prefix
+        self.template = settings.s3_public_url_template
+        self.expires = settings.s3_presign_expires
+
+    def new_key(self) -> str:
+        return self.prefix + _new_name()
+
+    def put(self, key: str, data: bytes) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType="image/png")
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"the screenshot could not be stored in S3: {exc}") from None
+
+    def url_for(self, key: str, request_base_url: str) -> str:
+        if self.template:
+            return self.template.format(bucket=self.bucket, key=quote(key))
+        url: str = self.client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=self.expires
+        )
+        return url
+
+    def check(self) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"bucket {self.bucket} is not reachable: {exc}") from None
+
+
+def make_s3_client(settings: Settings) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=settings.s3_timeout,
+        read_timeout=settings.s3_timeout,
+        retries={"mode": "standard", "max_attempts": 3},
+        request_checksum_calculation="when_required",
+        response_checksum_validation="when_required",
+        s3={"addressing_style": "path"} if settings.s3_endpoint_url else None,
+    )
+    return boto3.client(
+        "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region, config=config
+    )
+
+
+def make_storage(settings: Settings) -> Storage:
+    if settings.s3_bucket:
+        return S3Storage(make_s3_client(settings), settings)
+    return LocalStorage(settings.local_storage_dir, settings.public_base_url)

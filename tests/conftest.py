@@ -1,0 +1,125 @@
+"""Shared fixtures: real servers on free loopback ports, started once per session and always stopped.
+
+- ``pages``: a threaded HTTP server of target pages (solid colours, viewport quadrants, cards, slow).
+- ``grid``: Selenium Grid 4.48, one hub and two Chrome nodes (2 sessions each).
+- ``s3``: SeaweedFS as a real S3 endpoint with one bucket.
+- ``local_service``: the service as ``python -m service`` with the embedded default (local Chromium,
+  local files).
+- ``grid_service``: the service on the Grid, storing POST results in SeaweedFS.
+- ``start``: a factory for more service processes with custom settings (stopped after the test).
+
+At the end of the session the suite fails if a service left processes behind, if the Grid still
+holds sessions, or if Chromium/ChromeDriver processes started by the suite are still running.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+
+import pytest
+from PIL import Image
+
+from tests.servers import (
+    Grid,
+    PageServer,
+    S3Server,
+    Service,
+    browser_processes,
+    start_grid,
+    start_s3,
+    start_service,
+)
+
+LOOPBACK = "127.0.0.0/8"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_leaked_browsers() -> Iterator[None]:
+    before = browser_processes()
+    yield
+    leaked = browser_processes() - before
+    assert not leaked, f"browser processes left running after the suite: {sorted(leaked)}"
+
+
+@pytest.fixture(scope="session")
+def pages() -> Iterator[PageServer]:
+    server = PageServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def grid() -> Iterator[Grid]:
+    grid = start_grid(nodes=2, max_sessions=2)
+    yield grid
+    try:
+        left = grid.sessions()
+        assert left == 0, f"{left} Grid sessions left open after the suite"
+    finally:
+        grid.stop()
+
+
+@pytest.fixture(scope="session")
+def s3() -> Iterator[S3Server]:
+    server = start_s3()
+    yield server
+    server.stop()
+
+
+def _stop_cleanly(service: Service) -> None:
+    code = service.stop()
+    assert code == 0, f"the service exited with {code}:\n{service.proc.tail()}"
+    assert service.proc.leftovers == 0, f"the service left {service.proc.leftovers} processes behind"
+
+
+def s3_env(s3: S3Server) -> dict[str, str]:
+    return {
+        "SNAPSHOT_S3_BUCKET": s3.bucket,
+        "SNAPSHOT_S3_ENDPOINT_URL": s3.endpoint,
+        "SNAPSHOT_S3_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": s3.access_key,
+        "AWS_SECRET_ACCESS_KEY": s3.secret_key,
+    }
+
+
+@pytest.fixture(scope="session")
+def local_service() -> Iterator[Service]:
+    service = start_service({"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_LOCAL_POOL_SIZE": "2"})
+    yield service
+    _stop_cleanly(service)
+
+
+@pytest.fixture(scope="session")
+def grid_service(grid: Grid, s3: S3Server) -> Iterator[Service]:
+    service = start_service(
+        {
+            "SNAPSHOT_GRID_URL": grid.url,
+            "SNAPSHOT_ALLOW_NETWORKS": LOOPBACK,
+            "SNAPSHOT_POOL_SIZE": "2",
+            "SNAPSHOT_LOCAL_POOL_SIZE": "1",
+            **s3_env(s3),
+        }
+    )
+    yield service
+    _stop_cleanly(service)
+
+
+@pytest.fixture
+def start() -> Iterator[Callable[..., Service]]:
+    started: list[Service] = []
+
+    def _start(env: dict[str, str], wait_ready: bool = True) -> Service:
+        service = start_service(env, wait_ready=wait_ready)
+        started.append(service)
+        return service
+
+    yield _start
+    for service in started:
+        _stop_cleanly(service)
+
+
+def open_png(data: bytes) -> Image.Image:
+    image = Image.open(io.BytesIO(data))
+    assert image.format == "PNG"
+    return image.convert("RGB")

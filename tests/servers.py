@@ -1,0 +1,373 @@
+"""Real servers for tests and benchmarks: start on free loopback ports, wait until they answer, stop.
+
+Each ``start_*`` returns a :class:`Proc` (or a dataclass holding several); ``stop()`` always ends the
+process group, so nothing is left behind even when a test fails.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+SELENIUM_JAR = ROOT / ".tools" / "selenium-server-4.48.0.jar"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+_handed_out: set[int] = set()
+
+
+def free_port(below: int = 45000) -> int:
+    """A free TCP port below ``below`` whose +10000 neighbour is free too (SeaweedFS gRPC).
+
+    Never the same port twice in one process, so servers started together don't collide."""
+    while True:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port >= below or port in _handed_out or port + 10000 in _handed_out:
+            continue
+        try:
+            with socket.socket() as s2:
+                s2.bind(("127.0.0.1", port + 10000))
+        except OSError:
+            continue
+        _handed_out.update((port, port + 10000))
+        return port
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str, proc: Proc | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.popen.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.popen.returncode}:\n{proc.tail()}")
+        try:
+            if check():
+                return
+        except Exception:  # noqa: BLE001 - not up yet
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{what} did not come up within {timeout}s" + (f":\n{proc.tail()}" if proc else ""))
+
+
+def http_get_json(url: str, timeout: float = 3.0) -> dict:
+    with urllib.request.urlopen(url, timeout=timeout) as r:
+        return json.load(r)
+
+
+@dataclass
+class Proc:
+    name: str
+    popen: subprocess.Popen
+    log_path: Path
+    leftovers: int = 0
+
+    @classmethod
+    def start(cls, name: str, args: list[str], *, env: dict[str, str] | None = None, cwd: str | None = None) -> Proc:
+        log_path = Path(tempfile.mkstemp(prefix=f"{name}-", suffix=".log")[1])
+        with open(log_path, "wb") as log:
+            popen = subprocess.Popen(
+                args, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
+            )
+        return cls(name, popen, log_path)
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def signal(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, sig)
+
+    def group_members(self) -> set[int]:
+        out = subprocess.run(["pgrep", "-g", str(self.popen.pid)], capture_output=True, text=True).stdout
+        return {int(pid) for pid in out.split()}
+
+    def stop(self, timeout: float = 20.0) -> int | None:
+        """SIGTERM the process and wait; then SIGKILL anything of its group it left behind.
+
+        ``leftovers`` records how many processes of its group outlived it (0 for a clean exit)."""
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+        # browsers a clean exit closed may take a moment to disappear
+        deadline = time.monotonic() + 5
+        while self.group_members() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        self.leftovers = len(self.group_members())
+        if self.leftovers:
+            self.signal(signal.SIGKILL)
+            deadline = time.monotonic() + 5
+            while self.group_members() and time.monotonic() < deadline:
+                time.sleep(0.1)
+        return self.popen.returncode
+
+
+# --------------------------------------------------------------------------- Selenium Grid
+
+
+@dataclass
+class Grid:
+    url: str
+    hub: Proc
+    nodes: list[Proc] = field(default_factory=list)
+    node_args: list[list[str]] = field(default_factory=list)
+
+    def status(self) -> dict:
+        return http_get_json(f"{self.url}/status")["value"]
+
+    def slots(self) -> list[dict]:
+        return [slot for node in self.status()["nodes"] for slot in node["slots"]]
+
+    def sessions(self) -> int:
+        return sum(1 for slot in self.slots() if slot.get("session"))
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        self.hub.stop()
+
+
+def _node_config(directory: Path, max_sessions: int) -> Path:
+    path = directory / f"node-{max_sessions}.toml"
+    path.write_text(
+        "[node]\n"
+        "detect-drivers = false\n"
+        f"max-sessions = {max_sessions}\n"
+        "session-timeout = 120\n"
+        "[[node.driver-configuration]]\n"
+        'display-name = "chrome"\n'
+        'stereotype = \'{"browserName": "chrome", "platformName": "linux"}\'\n'
+        f'webdriver-executable = "{CHROMEDRIVER}"\n'
+        f"max-sessions = {max_sessions}\n"
+    )
+    return path
+
+
+def start_grid(nodes: int = 2, max_sessions: int = 2) -> Grid:
+    if not SELENIUM_JAR.exists():
+        raise RuntimeError(f"{SELENIUM_JAR} is missing: run scripts/setup.sh --test")
+    directory = Path(tempfile.mkdtemp(prefix="grid-"))
+    port, pub, sub = free_port(), free_port(), free_port()
+    events = ["--publish-events", f"tcp://127.0.0.1:{pub}", "--subscribe-events", f"tcp://127.0.0.1:{sub}"]
+    java = ["java", "-Xmx512m", "-jar", str(SELENIUM_JAR)]
+    hub = Proc.start(
+        "grid-hub",
+        [*java, "hub", "--host", "127.0.0.1", "--port", str(port), *events, "--session-request-timeout", "60"],
+    )
+    grid = Grid(f"http://127.0.0.1:{port}", hub)
+    try:
+        config = _node_config(directory, max_sessions)
+        for _ in range(nodes):
+            add_node(grid, events, java, config)
+        wait_until(lambda: len(grid.status()["nodes"]) == nodes and grid.status()["ready"], 60, "the Grid", hub)
+    except BaseException:
+        grid.stop()
+        raise
+    return grid
+
+
+def add_node(grid: Grid, events: list[str], java: list[str], config: Path) -> Proc:
+    args = [*java, "node", "--host", "127.0.0.1", "--port", str(free_port()), *events, "--config", str(config)]
+    node = Proc.start("grid-node", args)
+    grid.nodes.append(node)
+    grid.node_args.append(args)
+    return node
+
+
+# --------------------------------------------------------------------------- SeaweedFS (S3)
+
+
+@dataclass
+class S3Server:
+    endpoint: str
+    bucket: str
+    access_key: str
+    secret_key: str
+    proc: Proc
+
+    def client(self):  # type: ignore[no-untyped-def]
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.endpoint,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name="us-east-1",
+            config=Config(
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+                s3={"addressing_style": "path"},
+            ),
+        )
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+def start_s3(bucket: str = "snapshots") -> S3Server:
+    directory = tempfile.mkdtemp(prefix="weed-")
+    s3, master, volume, filer, admin, metrics = (free_port() for _ in range(6))
+    env = dict(os.environ, AWS_ACCESS_KEY_ID="snapshot-test", AWS_SECRET_ACCESS_KEY="snapshot-test-secret")
+    proc = Proc.start(
+        "seaweedfs",
+        [
+            str(VENV_BIN / "weed"), "mini", f"-dir={directory}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            f"-bucket={bucket}", f"-s3.port={s3}", f"-master.port={master}", f"-volume.port={volume}",
+            f"-filer.port={filer}", f"-admin.port={admin}", f"-metricsPort={metrics}", "-admin.ui=false",
+            "-webdav=false", "-master.telemetry=false",
+        ],
+        env=env,
+    )
+    server = S3Server(f"http://127.0.0.1:{s3}", bucket, env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], proc)
+    try:
+        wait_until(lambda: bool(server.client().head_bucket(Bucket=bucket)), 60, "SeaweedFS", proc)
+    except BaseException:
+        proc.stop()
+        raise
+    return server
+
+
+# --------------------------------------------------------------------------- target pages
+
+PAGES = {
+    # four quadrants in four colours, sized by the viewport: proves the image is the whole viewport
+    "/quadrants": """<!doctype html><html><head><style>
+      html,body{margin:0;padding:0;overflow:hidden}
+      div{position:fixed;width:50vw;height:50vh}
+    </style></head><body>
+      <div style="left:0;top:0;background:#ff0000"></div><div style="left:50vw;top:0;background:#00ff00"></div>
+      <div style="left:0;top:50vh;background:#0000ff"></div><div style="left:50vw;top:50vh;background:#ffff00"></div>
+    </body></html>""",
+}
+
+
+def _color_page(color: str) -> str:
+    return f"<!doctype html><html><body style='margin:0;background:#{color}'></body></html>"
+
+
+def _cards_page(count: int) -> str:
+    cards = "".join(
+        f"<div class=card><h3>Card {i}</h3><p>Lorem ipsum dolor sit amet, consectetur adipiscing elit.</p></div>"
+        for i in range(count)
+    )
+    return (
+        "<!doctype html><html><head><style>body{font-family:sans-serif;display:flex;flex-wrap:wrap}"
+        ".card{width:180px;margin:8px;padding:8px;border:1px solid #ccc;border-radius:6px;"
+        "box-shadow:0 2px 4px #0002}</style></head><body>" + cards + "</body></html>"
+    )
+
+
+class _PageHandler(BaseHTTPRequestHandler):
+    server: PageServer
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        parts = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        self.server.hits.append(parts.path)
+        extra = self.server.routes.get(parts.path)
+        if extra is not None:
+            body = extra(query)
+        elif parts.path in PAGES:
+            body = PAGES[parts.path]
+        elif parts.path.startswith("/color/"):
+            body = _color_page(parts.path.rsplit("/", 1)[1][:6])
+        elif parts.path == "/cards":
+            body = _cards_page(int(query.get("n", "200")))
+        elif parts.path == "/slow":
+            time.sleep(float(query.get("s", "5")))
+            body = _color_page("808080")
+        else:
+            self.send_error(404)
+            return
+        data = body.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class PageServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # a browser that gave up on a slow page closes the socket; that's expected
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        super().__init__((host, 0), _PageHandler)
+        self.hits: list[str] = []
+        self.routes: dict[str, Callable[[dict[str, str]], str]] = {}
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def base(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
+# --------------------------------------------------------------------------- the service itself
+
+
+@dataclass
+class Service:
+    url: str
+    proc: Proc
+    env: dict[str, str]
+
+    def stop(self, timeout: float = 40.0) -> int | None:
+        return self.proc.stop(timeout)
+
+
+def start_service(env: dict[str, str], *, wait_ready: bool = True) -> Service:
+    port = free_port()
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith("SNAPSHOT_")}
+    full_env.update(env)
+    full_env.setdefault("SNAPSHOT_HOST", "127.0.0.1")
+    full_env.setdefault("SNAPSHOT_LOCAL_STORAGE_DIR", tempfile.mkdtemp(prefix="snapshot-files-"))
+    proc = Proc.start("service", [sys.executable, "-m", "service", "--port", str(port)], env=full_env, cwd=str(ROOT))
+    service = Service(f"http://127.0.0.1:{port}", proc, full_env)
+    path = "/readyz" if wait_ready else "/healthz"
+    try:
+        wait_until(lambda: urllib.request.urlopen(service.url + path, timeout=2).status == 200, 60, "the service", proc)
+    except BaseException:
+        proc.stop()
+        raise
+    return service
+
+
+def browser_processes() -> set[int]:
+    """PIDs of running Chromium and ChromeDriver processes."""
+    out = subprocess.run(["pgrep", "-f", "chromium|chromedriver"], capture_output=True, text=True).stdout
+    return {int(pid) for pid in out.split()} - {os.getpid()}

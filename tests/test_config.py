@@ -1,0 +1,74 @@
+"""Settings: typed, validated at start-up, and documented in the README."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from service.config import Settings, SettingsError, settings_table
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_defaults_are_the_embedded_default():
+    settings = Settings.from_env({})
+    assert settings.grid_url is None and settings.s3_bucket is None
+    assert settings.allow_networks == ()
+
+
+def test_values_are_cast():
+    settings = Settings.from_env(
+        {
+            "SNAPSHOT_PORT": "9000",
+            "SNAPSHOT_GRID_URL": "http://grid:4444/",
+            "SNAPSHOT_ALLOW_NETWORKS": "127.0.0.0/8, 10.1.0.0/16",
+            "SNAPSHOT_ALLOW_LOCALMODE": "false",
+            "SNAPSHOT_CAPTURE_TIMEOUT": "12.5",
+        }
+    )
+    assert settings.port == 9000
+    assert settings.grid_url == "http://grid:4444"
+    assert settings.allow_networks == (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("10.1.0.0/16"))
+    assert settings.allow_localmode is False
+    assert settings.capture_timeout == 12.5
+
+
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(SettingsError) as info:
+        Settings.from_env(
+            {
+                "SNAPSHOT_PORT": "eighty",
+                "SNAPSHOT_GRID_URL": "grid:4444",
+                "SNAPSHOT_ALLOW_NETWORKS": "10.0.0.0/33",
+                "SNAPSHOT_MAX_WIDTH": "20000",
+                "SNAPSHOT_CAPTURE_TIMEOUT": "-1",
+                "SNAPSHOT_ALLOW_LOCALMODE": "sometimes",
+            }
+        )
+    text = str(info.value)
+    for name in ["SNAPSHOT_PORT", "SNAPSHOT_GRID_URL", "SNAPSHOT_ALLOW_NETWORKS", "SNAPSHOT_MAX_WIDTH",
+                 "SNAPSHOT_CAPTURE_TIMEOUT", "SNAPSHOT_ALLOW_LOCALMODE"]:
+        assert name in text
+
+
+def test_the_service_refuses_to_start_with_bad_settings():
+    result = subprocess.run(
+        [sys.executable, "-m", "service"], env={"SNAPSHOT_PORT": "0", "PATH": "/usr/bin:/bin"},
+        capture_output=True, text=True, timeout=30, cwd=ROOT,
+    )
+    assert result.returncode == 2
+    assert "SNAPSHOT_PORT" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_readme_documents_every_setting_with_its_default():
+    readme = (ROOT / "README.md").read_text()
+    documented = dict(re.findall(r"^\| `(SNAPSHOT_[A-Z0-9_]+)` \| `?([^|`]*)`? \|", readme, re.MULTILINE))
+    for env, default, _help in settings_table():
+        assert env in documented, f"{env} is missing from the README's settings table"
+        assert documented[env].strip() == default, f"{env}: README says {documented[env]!r}, code says {default!r}"
+    assert set(documented) == {env for env, _, _ in settings_table()}

@@ -1,0 +1,66 @@
+"""Parameter validation of the published API."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from service.config import Settings
+from service.errors import InvalidRequest
+from service.params import parse_bool, parse_capture_request
+
+SETTINGS = Settings(max_width=2000, max_height=3000, max_pixels=2_000_000)
+
+
+def request(**params):
+    base = {"url": "http://example.com/", "width": "100", "height": "50"}
+    base.update(params)
+    return parse_capture_request(lambda name: base.get(name), SETTINGS)
+
+
+def test_a_valid_request():
+    r = request(localmode="true")
+    assert (r.url, r.width, r.height, r.localmode) == ("http://example.com/", 100, 50, True)
+
+
+@pytest.mark.parametrize("value", ["true", "TRUE", "1", "yes", "on"])
+def test_localmode_true_spellings(value):
+    assert parse_bool("localmode", value) is True
+
+
+@pytest.mark.parametrize("value", [None, "", "false", "0", "no", "off", "False"])
+def test_localmode_false_spellings(value):
+    assert parse_bool("localmode", value) is False
+
+
+@pytest.mark.parametrize(
+    ("params", "code"),
+    [
+        ({"width": "0"}, "invalid_width"),
+        ({"width": "2001"}, "invalid_width"),
+        ({"height": "3001"}, "invalid_height"),
+        ({"width": "+5"}, "invalid_width"),
+        ({"width": "٣"}, "invalid_width"),  # a non-ASCII digit
+        ({"width": "2000", "height": "1001"}, "invalid_size"),
+        ({"localmode": "perhaps"}, "invalid_localmode"),
+    ],
+)
+def test_limits_and_codes(params, code):
+    with pytest.raises(InvalidRequest) as info:
+        request(**params)
+    assert info.value.code == code
+
+
+def test_limits_are_inclusive():
+    assert request(width="2000", height="1000").width == 2000
+
+
+@given(st.dictionaries(st.sampled_from(["url", "width", "height", "localmode"]), st.text(max_size=40)))
+def test_any_parameters_either_parse_or_raise_invalid_request(params):
+    try:
+        r = parse_capture_request(lambda name: params.get(name), SETTINGS)
+    except InvalidRequest as exc:
+        assert exc.status == 400
+        return
+    assert 1 <= r.width <= 2000 and 1 <= r.height <= 3000 and r.width * r.height <= 2_000_000
