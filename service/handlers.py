@@ -52,6 +52,8 @@ class JsonErrors:
         elif isinstance(exc, tornado.web.HTTPError):
             status = exc.status_code
             code = _HTTP_CODES.get(status, "error" if status < 500 else "internal_error")
+            if isinstance(exc.__cause__, tornado.httputil.HTTPInputError):
+                code = "malformed_body"  # tornado could not parse the body (multipart without boundary...)
             message = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
             message = message or exc.reason or HTTPStatus(status).phrase
         else:
@@ -81,6 +83,8 @@ class BaseHandler(JsonErrors, tornado.web.RequestHandler):
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
         if isinstance(value, SnapshotError):
             log.log(logging.WARNING if value.status >= 500 else logging.DEBUG, "%s: %s", value.code, value.message)
+        elif isinstance(value, tornado.web.HTTPError) and value.status_code < 500:
+            log.debug("%s %s: %s", self.request.method, self.request.path, value)
         else:
             super().log_exception(typ, value, tb)
 
@@ -109,8 +113,6 @@ class CreateSnapHandler(BaseHandler):
                 "send the parameters as multipart/form-data, application/x-www-form-urlencoded or in the query",
                 code="unsupported_content_type",
             )
-        if content_type == _FORM_TYPES[0] and not self.request.body_arguments and not self.request.files:
-            raise InvalidRequest("the multipart body could not be parsed", code="malformed_body")
 
     async def get(self) -> None:
         request = parse_capture_request(self._param, self.settings_)
