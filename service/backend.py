@@ -24,6 +24,7 @@ log = logging.getLogger("snapshot.backend")
 
 @dataclass
 class CaptureTimings:
+    submitted: float = 0.0
     queue: float = 0.0
     session: float = 0.0
     capture: float = 0.0
@@ -66,18 +67,17 @@ class CaptureBackend:
             raise Overloaded(f"{self._admitted} captures are running or waiting; try again shortly")
         loop = asyncio.get_running_loop()
         cancelled = threading.Event()
-        timings = CaptureTimings()
-        submitted = time.monotonic()
+        timings = CaptureTimings(submitted=time.monotonic())
+        result: Future[bytes] = Future()
         self._admitted += 1
-        future: Future[bytes] = self._executor.submit(
-            self._run, url, width, height, deadline, cancelled, timings, submitted
-        )
-        future.add_done_callback(lambda _: loop.call_soon_threadsafe(self._finished))
+        work = self._executor.submit(self._work, result, url, width, height, deadline, cancelled, timings)
+        # the slot is free only when the worker is done, reset included
+        work.add_done_callback(lambda _: loop.call_soon_threadsafe(self._finished))
         try:
-            png = await asyncio.wait_for(asyncio.wrap_future(future), timeout=max(0.0, deadline - time.monotonic()))
+            png = await asyncio.wait_for(asyncio.wrap_future(result), timeout=max(0.0, deadline - time.monotonic()))
         except (TimeoutError, asyncio.CancelledError) as exc:
             cancelled.set()
-            future.cancel()  # only stops it if it has not started
+            work.cancel()  # only stops it if it has not started
             if isinstance(exc, asyncio.CancelledError):
                 raise
             raise CaptureTimeout("the capture did not finish before its deadline") from None
@@ -86,37 +86,52 @@ class CaptureBackend:
     def _finished(self) -> None:
         self._admitted -= 1
 
-    def _run(
+    def _work(
         self,
+        result: Future[bytes],
         url: str,
         width: int,
         height: int,
         deadline: float,
         cancelled: threading.Event,
         timings: CaptureTimings,
-        submitted: float,
-    ) -> bytes:
-        started = time.monotonic()
-        timings.queue = started - submitted
+    ) -> None:
+        """Runs in a worker: capture, hand the PNG over, then reset the session off the response's path."""
+        timings.queue = time.monotonic() - timings.submitted
+        if not result.set_running_or_notify_cancel():
+            return
         for attempt in (1, 2):
             if cancelled.is_set() or time.monotonic() >= deadline:
-                raise CaptureTimeout("the capture deadline passed while it waited for a browser")
+                result.set_exception(CaptureTimeout("the capture deadline passed while it waited for a browser"))
+                return
             t0 = time.monotonic()
-            session, fresh = self.pool.acquire()
+            try:
+                session, fresh = self.pool.acquire()
+            except Exception as exc:
+                result.set_exception(exc)
+                return
             timings.session += time.monotonic() - t0
             t1 = time.monotonic()
+            retry = False
             try:
-                return session.capture(url, width, height, deadline)
-            except BackendUnavailable:
+                png = session.capture(url, width, height, deadline)
+                timings.capture += time.monotonic() - t1
+                result.set_result(png)
+            except BackendUnavailable as exc:
                 # A reused session may have died while idle (node gone, Grid timeout): try once more
                 # on a fresh one within the same deadline.
-                if fresh or attempt == 2:
-                    raise
-                log.info("backend %s: session %s failed; retrying on a new session", self.name, session.id)
+                retry = not fresh and attempt == 1
+                if retry:
+                    log.info("backend %s: session %s failed; retrying on a new session", self.name, session.id)
+                else:
+                    result.set_exception(exc)
+            except Exception as exc:
+                result.set_exception(exc)
             finally:
-                timings.capture += time.monotonic() - t1
+                session.reset()
                 self.pool.release(session)
-        raise AssertionError("unreachable")  # pragma: no cover
+            if not retry:
+                return
 
     def close(self) -> None:
         """Stop taking work, wait for running captures, close every session."""

@@ -64,6 +64,8 @@ def chrome_options(settings: Settings, *, local: bool) -> webdriver.ChromeOption
     options = webdriver.ChromeOptions()
     for arg in CHROME_ARGS:
         options.add_argument(arg)
+    # ChromeDriver turns Chrome's popup blocker off; keep it on: pages cannot open windows unprompted
+    options.add_experimental_option("excludeSwitches", ["disable-popup-blocking"])
     options.set_capability("webSocketUrl", True)
     options.set_capability("unhandledPromptBehavior", {"default": "dismiss"})
     options.page_load_strategy = "normal"
@@ -87,18 +89,46 @@ def _bidi_url_through_grid(reported: str, grid_url: str) -> str:
     return urlunsplit((scheme, grid.netloc, path, reported_parts.query, ""))
 
 
+ISOLATION_MODES = ("reset", "context")
+
+
+def _frame_origins(contexts: list[dict], into: set[str]) -> set[str]:
+    for context in contexts:
+        parts = urlsplit(context.get("url", ""))
+        if parts.scheme in ("http", "https") and parts.netloc:
+            into.add(f"{parts.scheme}://{parts.netloc}")
+        _frame_origins(context.get("children") or [], into)
+    return into
+
+
 @dataclass(eq=False)
 class BrowserSession:
-    """One WebDriver session and its BiDi connection, used by one capture at a time."""
+    """One WebDriver session and its BiDi connection, used by one capture at a time.
+
+    Isolation between captures (``isolation``):
+
+    - ``reset`` (default): captures reuse one tab; after each capture (off the response's path) extra
+      windows are closed, sessionStorage cleared, the tab sent to about:blank, every cookie deleted and
+      all storage (local storage, IndexedDB, Cache Storage, service workers...) of every origin the page
+      had frames from cleared.
+    - ``context``: every capture runs in a new BiDi user context (like a fresh incognito profile) that is
+      removed afterwards: the strongest isolation, at several times the CPU cost per capture.
+    """
 
     driver: webdriver.Remote
     bidi: BidiConnection
     backend: str
     page_load_timeout: float
+    isolation: str = "reset"
     id: int = field(default_factory=lambda: next(_ids))
     created: float = field(default_factory=time.monotonic)
     uses: int = 0
     broken: bool = False
+    dirty: bool = False  # a capture ran since the last reset
+    _context: str | None = None
+    _user_context: str | None = None
+    _viewport: tuple[int, int] | None = None
+    _cdp_session: str | None = None
 
     @property
     def age(self) -> float:
@@ -107,22 +137,32 @@ class BrowserSession:
     def _cmd(self, method: str, params: dict, deadline: float) -> dict:
         return self.bidi.command(method, params, timeout=deadline - time.monotonic())
 
+    def _tab(self, deadline: float) -> str:
+        if self.isolation == "context":
+            self._user_context = self._cmd("browser.createUserContext", {}, deadline)["userContext"]
+            self._context = self._cmd(
+                "browsingContext.create", {"type": "tab", "userContext": self._user_context}, deadline
+            )["context"]
+            self._viewport = None
+        elif self._context is None:
+            self._context = self._cmd("browsingContext.getTree", {"maxDepth": 0}, deadline)["contexts"][0]["context"]
+        return self._context
+
     def capture(self, url: str, width: int, height: int, deadline: float) -> bytes:
-        """Open url in a fresh user context at exactly width x height and return the PNG."""
-        self.uses += 1
+        """Open url at exactly width x height CSS pixels (device pixel ratio 1) and return the PNG."""
         if deadline - time.monotonic() <= 0:
             raise CaptureTimeout("the capture deadline passed before a browser was free")
-        user_context: str | None = None
+        self.uses += 1
+        self.dirty = True
         try:
-            user_context = self._cmd("browser.createUserContext", {}, deadline)["userContext"]
-            context = self._cmd(
-                "browsingContext.create", {"type": "tab", "userContext": user_context}, deadline
-            )["context"]
-            self._cmd(
-                "browsingContext.setViewport",
-                {"context": context, "viewport": {"width": width, "height": height}, "devicePixelRatio": 1},
-                deadline,
-            )
+            context = self._tab(deadline)
+            if self._viewport != (width, height):
+                self._cmd(
+                    "browsingContext.setViewport",
+                    {"context": context, "viewport": {"width": width, "height": height}, "devicePixelRatio": 1},
+                    deadline,
+                )
+                self._viewport = (width, height)
             load_deadline = min(deadline, time.monotonic() + self.page_load_timeout)
             try:
                 self._cmd(
@@ -134,7 +174,10 @@ class BrowserSession:
             except BidiError as exc:
                 if any(marker in exc.message for marker in _UNREACHABLE_MARKERS):
                     raise TargetUnreachable(f"the page could not be loaded: {exc.message.split()[0]}") from None
-                raise
+                if "navigation canceled" not in exc.message:
+                    raise
+                # the page sent itself elsewhere while loading (a script redirect): wait for that page
+                self._wait_for_load(context, load_deadline)
             shot = self._cmd(
                 "browsingContext.captureScreenshot",
                 {"context": context, "origin": "viewport", "format": {"type": "image/png"}},
@@ -153,14 +196,79 @@ class BrowserSession:
         except Exception as exc:  # BiDi errors, closed sockets: the session can't be trusted
             self.broken = True
             raise BackendUnavailable(f"the browser session failed: {exc}") from exc
-        finally:
-            if user_context is not None and not self.broken:
-                try:
-                    self.bidi.command(
-                        "browser.removeUserContext", {"userContext": user_context}, timeout=_CLEANUP_TIMEOUT
-                    )
-                except Exception:  # noqa: BLE001
-                    self.broken = True
+
+    def _wait_for_load(self, context: str, deadline: float) -> None:
+        script = {
+            "expression": "document.readyState === 'complete' || "
+            "new Promise(r => addEventListener('load', () => r(true), {once: true}))",
+            "target": {"context": context, "sandbox": "snapshot-wait"},
+            "awaitPromise": True,
+        }
+        while True:
+            try:
+                result = self._cmd("script.evaluate", script, deadline)
+            except BidiTimeout:
+                self.broken = True
+                raise CaptureTimeout("the page did not finish loading before the deadline") from None
+            except BidiError:
+                result = {}  # the document went away under us: a navigation is committing
+            if result.get("type") == "success":
+                return
+            time.sleep(0.05)
+
+    def reset(self) -> None:
+        """Remove every trace of the last capture; on any failure the session is marked broken."""
+        if not self.dirty or self.broken:
+            return
+        try:
+            if self.isolation == "context":
+                if self._user_context is not None:
+                    self._clean("browser.removeUserContext", {"userContext": self._user_context})
+                self._user_context = self._context = None
+            else:
+                self._reset_tab()
+            self.dirty = False
+        except Exception as exc:
+            log.info("session %s could not be reset (%s); replacing it", self.id, exc)
+            self.broken = True
+
+    def _clean(self, method: str, params: dict) -> dict:
+        return self.bidi.command(method, params, timeout=_CLEANUP_TIMEOUT)
+
+    def _reset_tab(self) -> None:
+        context = self._context
+        if context is None:
+            return
+        tops = self._clean("browsingContext.getTree", {})["contexts"]
+        origins = _frame_origins(tops, set())
+        for top in tops:
+            if top["context"] != context:  # popups and tabs the page opened
+                self._clean("browsingContext.close", {"context": top["context"], "promptUnload": False})
+        try:  # sessionStorage lives with the tab; clear it from a sandbox the page cannot tamper with
+            self._clean(
+                "script.evaluate",
+                {
+                    "expression": "try { sessionStorage.clear() } catch (e) {}",
+                    "target": {"context": context, "sandbox": "snapshot-reset"},
+                    "awaitPromise": False,
+                },
+            )
+        except BidiError:
+            pass  # about:blank or an error page: nothing to clear
+        self._clean("browsingContext.navigate", {"context": context, "url": "about:blank", "wait": "complete"})
+        self._clean("storage.deleteCookies", {})
+        if origins:
+            if self._cdp_session is None:
+                self._cdp_session = self._clean("goog:cdp.getSession", {"context": context})["session"]
+            for origin in origins:
+                self._clean(
+                    "goog:cdp.sendCommand",
+                    {
+                        "method": "Storage.clearDataForOrigin",
+                        "params": {"origin": origin, "storageTypes": "all"},
+                        "session": self._cdp_session,
+                    },
+                )
 
     def is_alive(self) -> bool:
         try:
@@ -198,7 +306,7 @@ def _open(driver_factory: Callable[[], webdriver.Remote], bidi_url: Callable[[st
         except Exception:  # noqa: BLE001
             pass
         raise BackendUnavailable(f"the browser's BiDi connection failed: {exc}") from None
-    return BrowserSession(driver, bidi, backend, settings.page_load_timeout)
+    return BrowserSession(driver, bidi, backend, settings.page_load_timeout, settings.isolation)
 
 
 def grid_session_factory(settings: Settings) -> SessionFactory:

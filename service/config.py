@@ -129,6 +129,11 @@ class Settings:
     session_timeout: float = _setting(
         "SNAPSHOT_SESSION_TIMEOUT", 15.0, "Longest wait for a new browser session (503 past it)."
     )
+    isolation: str = _setting(
+        "SNAPSHOT_ISOLATION",
+        "reset",
+        "Isolation between captures: `reset` (clear all state after each) or `context` (a new user context each).",
+    )
     page_load_timeout: float = _setting(
         "SNAPSHOT_PAGE_LOAD_TIMEOUT", 20.0, "Longest wait for a page's load event."
     )
@@ -228,6 +233,7 @@ class Settings:
             ("SNAPSHOT_SHUTDOWN_GRACE", self.shutdown_grace),
         ]:
             need(seconds > 0, env, "must be a positive number of seconds")
+        need(self.isolation in ("reset", "context"), "SNAPSHOT_ISOLATION", "must be reset or context")
         need(1 <= self.max_width <= 16384, "SNAPSHOT_MAX_WIDTH", "must be between 1 and 16384")
         need(1 <= self.max_height <= 16384, "SNAPSHOT_MAX_HEIGHT", "must be between 1 and 16384")
         if self.s3_public_url_template is not None:

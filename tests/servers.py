@@ -292,8 +292,11 @@ class _PageHandler(BaseHTTPRequestHandler):
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         self.server.hits.append(parts.path)
         extra = self.server.routes.get(parts.path)
+        headers: dict[str, str] = {}
         if extra is not None:
-            body = extra(query)
+            query["_cookie"] = self.headers.get("Cookie", "")
+            answer = extra(query)
+            body, headers = answer if isinstance(answer, tuple) else (answer, {})
         elif parts.path in PAGES:
             body = PAGES[parts.path]
         elif parts.path.startswith("/color/"):
@@ -310,6 +313,8 @@ class _PageHandler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
+        for name, value in headers.items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
 
@@ -323,7 +328,8 @@ class PageServer(ThreadingHTTPServer):
     def __init__(self, host: str = "127.0.0.1") -> None:
         super().__init__((host, 0), _PageHandler)
         self.hits: list[str] = []
-        self.routes: dict[str, Callable[[dict[str, str]], str]] = {}
+        # extra routes: fn(query) -> html or (html, headers); query['_cookie'] is the Cookie header
+        self.routes: dict[str, Callable[[dict[str, str]], str | tuple[str, dict[str, str]]]] = {}
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
         self.thread.start()
 

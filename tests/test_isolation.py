@@ -1,0 +1,101 @@
+"""Nothing one capture leaves in the browser is visible to the next one on the same session."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+
+from tests.conftest import LOOPBACK, open_png
+
+pytestmark = pytest.mark.integration
+
+
+
+def is_green(pixel):
+    return pixel[1] > 120 and pixel[0] < 60
+
+
+def is_red(pixel):
+    return pixel[0] > 100 and pixel[1] < 60
+
+WRITER = """<!doctype html><html><body style="margin:0;background:#888">
+<script>
+  document.cookie = "js_cookie=1; max-age=3600; path=/";
+  localStorage.setItem("k", "v");
+  sessionStorage.setItem("k", "v");
+  indexedDB.open("leak-db", 1).onupgradeneeded = e => e.target.result.createObjectStore("s");
+  caches.open("leak-cache").then(c => c.put("/leak", new Response("x")));
+  window.open("/state/write?popup=1", "_blank");
+  navigator.permissions && 0;
+  {then}
+</script>
+<iframe src="/slow?s=0.5" style="display:none"></iframe>
+</body></html>"""
+
+READER = """<!doctype html><html><body style="margin:0">
+<div id="out" style="position:fixed;inset:0;background:rgb({initial})"></div>
+<script>
+  const found = [];
+  if ({server_cookie}) found.push("server-cookie");
+  if (document.cookie) found.push("cookie:" + document.cookie);
+  if (localStorage.length) found.push("localStorage");
+  if (sessionStorage.length) found.push("sessionStorage");
+  const paint = () => {
+    document.getElementById("out").style.background = found.length ? "rgb(200,0,0)" : "rgb(0,170,0)";
+    document.title = found.join(",");
+  };
+  paint();
+  Promise.all([
+    indexedDB.databases().then(dbs => dbs.length && found.push("indexedDB")),
+    caches.keys().then(keys => keys.length && found.push("cacheStorage")),
+  ]).then(paint);
+</script>
+<iframe src="/slow?s=0.5" style="display:none"></iframe>
+</body></html>"""
+
+
+@pytest.fixture
+def state_pages(pages):
+    def writer(query):
+        then = 'location.href = "/state/read";' if query.get("then") == "read" else ""
+        html = WRITER.replace("{then}", then)
+        return html, {"Set-Cookie": "server_cookie=1; Max-Age=3600; Path=/; HttpOnly"}
+
+    def reader(query):
+        return READER.replace("{server_cookie}", "true" if query["_cookie"] else "false").replace(
+            "{initial}", "128,128,128"
+        )
+
+    pages.routes["/state/write"] = writer
+    pages.routes["/state/read"] = reader
+    yield pages
+    pages.routes.pop("/state/write")
+    pages.routes.pop("/state/read")
+
+
+def capture(service, url):
+    response = requests.get(f"{service.url}/create_snap", params={"url": url, "width": 200, "height": 100},
+                            timeout=60)
+    assert response.status_code == 200, response.text
+    return open_png(response.content).getpixel((100, 50))
+
+
+@pytest.fixture(params=["local-reset", "local-context", "grid-reset"])
+def one_session_service(request, start, grid):
+    backend, isolation = request.param.split("-")
+    env = {"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_ISOLATION": isolation,
+           "SNAPSHOT_POOL_SIZE": "1", "SNAPSHOT_LOCAL_POOL_SIZE": "1"}
+    if backend == "grid":
+        env["SNAPSHOT_GRID_URL"] = grid.url
+    return start(env)
+
+
+def test_the_reader_page_sees_state_when_it_is_there(one_session_service, state_pages):
+    # control: written and read within one capture, the state is visible, so the reader can detect it
+    assert is_red(capture(one_session_service, state_pages.base + "/state/write?then=read"))
+
+
+def test_state_from_one_capture_is_invisible_to_the_next(one_session_service, state_pages):
+    for _ in range(2):  # twice: the reset leaves the session clean for more than one capture
+        assert not is_green(capture(one_session_service, state_pages.base + "/state/write"))
+        assert is_green(capture(one_session_service, state_pages.base + "/state/read"))
