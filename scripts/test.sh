@@ -5,5 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh --test
-.venv/bin/ruff check service tests
+.venv/bin/ruff check service tests load_tests scripts
 exec .venv/bin/python -m pytest "$@"

@@ -21,6 +21,7 @@ from service import __version__
 from service.backend import CaptureBackend
 from service.browser import grid_session_factory, local_session_factory
 from service.config import Settings, SettingsError
+from service.grid import grid_status
 from service.handlers import (
     CreateSnapHandler,
     FilesHandler,
@@ -166,6 +167,21 @@ def make_app(components: Components) -> tornado.web.Application:
     )
 
 
+async def loop_warm(components: Components) -> None:
+    """Open sessions ahead of demand: locally up to the pool size; on the Grid only into slots that
+    are free now, so warming never queues on the Grid or takes slots from its other clients."""
+    snapshotter = components.snapshotter
+    if snapshotter.grid is not None:
+        loop = asyncio.get_running_loop()
+        try:
+            status = await loop.run_in_executor(components.io_executor, grid_status, components.settings.grid_url)
+            snapshotter.grid.warm(min(snapshotter.grid.size, status.free_slots))
+        except Exception as exc:
+            log.warning("the Grid did not answer; no sessions opened ahead of demand: %s", exc)
+    elif snapshotter.local is not None:
+        snapshotter.local.warm()
+
+
 async def serve(settings: Settings) -> None:
     components = build(settings)
     app = make_app(components)
@@ -173,9 +189,7 @@ async def serve(settings: Settings) -> None:
     server.listen(settings.port, address=settings.host)
     log.info("snapshot %s listening on %s:%d (backend: %s, storage: %s)", __version__, settings.host,
              settings.port, "grid " + settings.grid_url if settings.grid_url else "local", components.storage.name)
-    for backend in components.snapshotter.backends:
-        if backend.name == "grid" or components.snapshotter.grid is None:
-            backend.warm()
+    await loop_warm(components)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -184,7 +198,7 @@ async def serve(settings: Settings) -> None:
 
     async def reap() -> None:
         while True:
-            await asyncio.sleep(15)
+            await asyncio.sleep(min(15.0, max(0.5, settings.session_idle_timeout / 2)))
             for backend in components.snapshotter.backends:
                 backend.reap_idle()
 

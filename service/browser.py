@@ -144,6 +144,7 @@ class BrowserSession:
                 "browsingContext.create", {"type": "tab", "userContext": self._user_context}, deadline
             )["context"]
             self._viewport = None
+            self._cdp_session = None
         elif self._context is None:
             self._context = self._cmd("browsingContext.getTree", {"maxDepth": 0}, deadline)["contexts"][0]["context"]
         return self._context
@@ -178,12 +179,7 @@ class BrowserSession:
                     raise
                 # the page sent itself elsewhere while loading (a script redirect): wait for that page
                 self._wait_for_load(context, load_deadline)
-            shot = self._cmd(
-                "browsingContext.captureScreenshot",
-                {"context": context, "origin": "viewport", "format": {"type": "image/png"}},
-                deadline,
-            )
-            png = base64.b64decode(shot["data"])
+            png = self._screenshot(context, deadline)
             if png_size(png) != (width, height):
                 self.broken = True
                 raise BackendUnavailable(f"the browser returned {png_size(png)} instead of {(width, height)}")
@@ -196,6 +192,21 @@ class BrowserSession:
         except Exception as exc:  # BiDi errors, closed sockets: the session can't be trusted
             self.broken = True
             raise BackendUnavailable(f"the browser session failed: {exc}") from exc
+
+    def _cdp(self, context: str, method: str, params: dict, deadline: float) -> dict:
+        """A CDP command on the tab's target, through ChromeDriver's BiDi ``goog:cdp`` extension."""
+        if self._cdp_session is None:
+            self._cdp_session = self._cmd("goog:cdp.getSession", {"context": context}, deadline)["session"]
+        result: dict = self._cmd(
+            "goog:cdp.sendCommand", {"method": method, "params": params, "session": self._cdp_session}, deadline
+        )["result"]
+        return result
+
+    def _screenshot(self, context: str, deadline: float) -> bytes:
+        # CDP's Page.captureScreenshot of the viewport: measured here at about half the time of BiDi's
+        # browsingContext.captureScreenshot, which re-measures the document first.
+        shot = self._cdp(context, "Page.captureScreenshot", {"format": "png", "fromSurface": True}, deadline)
+        return base64.b64decode(shot["data"])
 
     def _wait_for_load(self, context: str, deadline: float) -> None:
         script = {
@@ -257,18 +268,9 @@ class BrowserSession:
             pass  # about:blank or an error page: nothing to clear
         self._clean("browsingContext.navigate", {"context": context, "url": "about:blank", "wait": "complete"})
         self._clean("storage.deleteCookies", {})
-        if origins:
-            if self._cdp_session is None:
-                self._cdp_session = self._clean("goog:cdp.getSession", {"context": context})["session"]
-            for origin in origins:
-                self._clean(
-                    "goog:cdp.sendCommand",
-                    {
-                        "method": "Storage.clearDataForOrigin",
-                        "params": {"origin": origin, "storageTypes": "all"},
-                        "session": self._cdp_session,
-                    },
-                )
+        deadline = time.monotonic() + _CLEANUP_TIMEOUT
+        for origin in origins:
+            self._cdp(context, "Storage.clearDataForOrigin", {"origin": origin, "storageTypes": "all"}, deadline)
 
     def is_alive(self) -> bool:
         try:

@@ -120,13 +120,15 @@ class CreateSnapHandler(BaseHandler):
         self.set_header("Content-Type", "image/png")
         self.set_header("Cache-Control", "no-store")
         self.set_header("X-Snapshot-Backend", capture.backend)
+        self.set_header("Server-Timing", capture.server_timing())
         await self.finish(capture.png)
 
     async def post(self) -> None:
         self._check_body()
         request = parse_capture_request(self._param, self.settings_)
         base = f"{self.request.protocol}://{self.request.host}"
-        file_url, _ = await self.snapshotter.capture_and_store(request, base)
+        file_url, capture = await self.snapshotter.capture_and_store(request, base)
+        self.set_header("Server-Timing", capture.server_timing())
         self.write_json({"file_url": file_url, "status": "success"})
 
 

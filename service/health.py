@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import time
-import urllib.request
 from collections.abc import Callable
 from concurrent.futures import Executor
+
+from service.grid import grid_status
 
 CheckFn = Callable[[], None]
 
 
 def grid_check(grid_url: str, timeout: float = 3.0) -> CheckFn:
     def check() -> None:
-        with urllib.request.urlopen(f"{grid_url}/status", timeout=timeout) as response:  # noqa: S310
-            status = json.load(response)
-        value = status.get("value", {})
-        if not value.get("ready"):
-            raise RuntimeError(f"the Grid is not ready: {value.get('message', 'no message')}")
+        status = grid_status(grid_url, timeout)
+        if not status.ready:
+            raise RuntimeError(f"the Grid is not ready: {status.message or 'no message'}")
 
     return check
 

@@ -25,6 +25,10 @@ class Capture:
     backend: str
     timings: dict[str, float] = field(default_factory=dict)
 
+    def server_timing(self) -> str:
+        """The phases as a Server-Timing header (milliseconds), shown by browsers' developer tools."""
+        return ", ".join(f"{name};dur={1000 * seconds:.1f}" for name, seconds in self.timings.items())
+
 
 class Snapshotter:
     def __init__(

@@ -1,0 +1,128 @@
+"""Load generator for a running Snapshot service.
+
+    python -m load_tests.load --service http://127.0.0.1:8080 --page https://example.com \\
+        --concurrency 4 --count 200 --size 1000x1000 [--duration 60] [--method POST] [--json]
+
+Prints a progress line each second on stderr and a final table: requests/s, p50/p95/p99, errors by
+status.  Every request loop is bounded by --count and --duration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+import requests
+
+from load_tests.stats import RunResult, table
+
+COLUMNS = ["name", "concurrency", "requests", "ok", "throughput_rps", "p50_ms", "p95_ms", "p99_ms", "errors"]
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    width, _, height = text.lower().partition("x")
+    return int(width), int(height)
+
+
+def run_workers(
+    name: str,
+    concurrency: int,
+    count: int,
+    duration: float | None,
+    one: Callable[[int], str | None],
+    progress: bool = True,
+) -> RunResult:
+    """Run ``one(worker)`` ``count`` times over ``concurrency`` threads; ``one`` returns None on success
+    or an error label.  Stops early after ``duration`` seconds."""
+    result = RunResult(name, concurrency, 0.0)
+    lock = threading.Lock()
+    issued = 0
+    started = time.perf_counter()
+    stop_at = started + duration if duration else None
+
+    finished: list[float] = []
+
+    def worker(index: int) -> None:
+        nonlocal issued
+        while True:
+            with lock:
+                if issued >= count or (stop_at and time.perf_counter() >= stop_at):
+                    finished.append(time.perf_counter())
+                    return
+                issued += 1
+            t0 = time.perf_counter()
+            try:
+                error = one(index)
+            except Exception as exc:
+                error = type(exc).__name__
+            elapsed = time.perf_counter() - t0
+            with lock:
+                if error is None:
+                    result.latencies.append(elapsed)
+                else:
+                    result.errors[error] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(concurrency)]
+    for t in threads:
+        t.start()
+    while any(t.is_alive() for t in threads):
+        threads[0].join(timeout=1.0) if threads[0].is_alive() else time.sleep(0.5)
+        if progress:
+            with lock:
+                done, errors = result.ok, sum(result.errors.values())
+            rate = done / max(1e-9, time.perf_counter() - started)
+            print(f"\r{name}: {done + errors}/{count} done, {errors} errors, {rate:.2f}/s", end="", file=sys.stderr)
+    if progress:
+        print(file=sys.stderr)
+    result.elapsed = max(finished, default=time.perf_counter()) - started
+    return result
+
+
+def service_load(
+    service: str, page: str, width: int, height: int, concurrency: int, count: int,
+    duration: float | None = None, method: str = "GET", name: str = "service", progress: bool = True,
+) -> RunResult:
+    sessions = [requests.Session() for _ in range(concurrency)]
+    params = {"url": page, "width": str(width), "height": str(height)}
+
+    def one(worker: int) -> str | None:
+        http = sessions[worker]
+        if method == "GET":
+            response = http.get(f"{service}/create_snap", params=params, timeout=120)
+            ok = response.status_code == 200 and response.content[:8] == b"\x89PNG\r\n\x1a\n"
+        else:
+            response = http.post(f"{service}/create_snap", data=params, timeout=120)
+            ok = response.status_code == 200 and response.json().get("status") == "success"
+        return None if ok else str(response.status_code)
+
+    try:
+        return run_workers(name, concurrency, count, duration, one, progress)
+    finally:
+        for http in sessions:
+            http.close()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m load_tests.load", description=__doc__.split("\n")[0])
+    parser.add_argument("--service", required=True, help="base URL of the Snapshot service")
+    parser.add_argument("--page", required=True, help="URL of the page to capture")
+    parser.add_argument("--concurrency", "-c", type=int, default=1)
+    parser.add_argument("--count", "-n", type=int, default=100, help="requests in all (an upper bound)")
+    parser.add_argument("--duration", type=float, help="stop after this many seconds")
+    parser.add_argument("--size", default="1000x1000", help="WIDTHxHEIGHT")
+    parser.add_argument("--method", choices=["GET", "POST"], default="GET")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    args = parser.parse_args(argv)
+    width, height = parse_size(args.size)
+    result = service_load(args.service.rstrip("/"), args.page, width, height, args.concurrency, args.count,
+                          args.duration, args.method)
+    summary = result.summary()
+    print(json.dumps(summary) if args.json else table([summary], COLUMNS))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""Pure logic of the load tools and of the Grid status parser."""
+
+from __future__ import annotations
+
+import math
+
+from load_tests.load import parse_size, run_workers
+from load_tests.stats import RunResult, percentile, table
+from service.grid import GridStatus
+
+
+def test_percentiles_are_nearest_rank():
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 95) == 95.0
+    assert percentile(values, 100) == 100.0
+    assert math.isnan(percentile([], 50))
+
+
+def test_summary_and_table():
+    result = RunResult("svc", 2, 2.0, [0.1, 0.2, 0.3, 0.4])
+    result.errors["503"] += 1
+    summary = result.summary()
+    assert summary["throughput_rps"] == 2.0 and summary["requests"] == 5 and summary["p50_ms"] == 200.0
+    lines = table([summary], ["name", "ok", "errors"]).splitlines()
+    assert lines[0].split("|")[1].strip() == "name" and "svc" in lines[2] and "{'503': 1}" in lines[2]
+
+
+def test_workers_run_exactly_count_and_record_errors():
+    calls = []
+
+    def one(worker):
+        calls.append(worker)
+        return None if len(calls) % 3 else "500"
+
+    result = run_workers("x", 3, 30, None, one, progress=False)
+    assert len(calls) == 30 and result.ok == 20 and result.errors["500"] == 10
+
+
+def test_parse_size():
+    assert parse_size("1000x800") == (1000, 800)
+
+
+def test_grid_status_counts_slots_of_nodes_that_are_up():
+    status = {"value": {"ready": True, "message": "Selenium Grid ready.", "nodes": [
+        {"availability": "UP", "slots": [{"session": None}, {"session": {"sessionId": "a"}}]},
+        {"availability": "DOWN", "slots": [{"session": None}]},
+    ]}}
+    parsed = GridStatus.parse(status)
+    assert (parsed.ready, parsed.slots, parsed.free_slots) == (True, 2, 1)
