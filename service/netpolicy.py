@@ -63,7 +63,8 @@ class NetworkPolicy:
         addresses = list(addresses)
         for address in addresses:
             if not self.is_allowed(address):
-                raise Blocked(f"{target.host} resolves to {address}, which captures may not reach")
+                where = f"{target.host} resolves to {address}" if target.ip is None else f"{address}"
+                raise Blocked(f"{where}: not an address captures may reach")
 
     def resolve(self, target: TargetUrl) -> list[Address]:
         """Resolve the target's host (blocking: run it in an executor)."""
