@@ -21,16 +21,18 @@ from service import __version__
 from service.backend import CaptureBackend
 from service.browser import grid_session_factory, local_session_factory
 from service.config import Settings, SettingsError
-from service.grid import grid_status
+from service.grid import grid_capacity, grid_status
 from service.handlers import (
     CreateSnapHandler,
     FilesHandler,
     HealthzHandler,
+    MetricsHandler,
     NotFoundHandler,
     ReadyzHandler,
     request_id,
 )
 from service.health import Readiness, executable_check, grid_check
+from service.metrics import Metrics
 from service.netpolicy import NetworkPolicy
 from service.pool import SessionPool
 from service.snapshots import Snapshotter
@@ -49,6 +51,7 @@ class Components:
     readiness: Readiness
     storage: Storage
     io_executor: ThreadPoolExecutor
+    metrics: Metrics
 
     def close(self) -> None:
         for backend in self.snapshotter.backends:
@@ -56,25 +59,39 @@ class Components:
         self.io_executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _backend(name: str, factory: Any, settings: Settings, size: int) -> CaptureBackend:
+def _backend(name: str, factory: Any, settings: Settings, size: int, metrics: Metrics) -> CaptureBackend:
+    def on_event(event: str) -> None:
+        (metrics.sessions_opened if event == "opened" else metrics.sessions_closed).labels(name).inc()
+
     pool = SessionPool(
         factory,
         name=name,
         max_uses=settings.session_max_uses,
         max_age=settings.session_max_age,
         idle_timeout=settings.session_idle_timeout,
+        on_event=on_event,
     )
-    return CaptureBackend(name, pool, size=size, queue_size=settings.queue_size)
+    backend = CaptureBackend(name, pool, size=size, queue_size=settings.queue_size)
+    metrics.track_backend(
+        name,
+        in_flight=lambda: backend.in_flight,
+        queued=lambda: backend.queued,
+        size=size,
+        queue_size=settings.queue_size,
+        pool_state=lambda state: getattr(pool.stats(), state),
+    )
+    return backend
 
 
-def build(settings: Settings) -> Components:
+def build(settings: Settings, metrics: Metrics | None = None) -> Components:
+    metrics = metrics or Metrics()
     io_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="io")
     grid = None
     if settings.grid_url:
-        grid = _backend("grid", grid_session_factory(settings), settings, settings.pool_size)
+        grid = _backend("grid", grid_session_factory(settings), settings, settings.pool_size, metrics)
     local = None
     if grid is None or settings.allow_localmode:
-        local = _backend("local", local_session_factory(settings), settings, settings.local_pool_size)
+        local = _backend("local", local_session_factory(settings), settings, settings.local_pool_size, metrics)
     storage = make_storage(settings)
     checks = {"storage": storage.check}
     if settings.grid_url:
@@ -89,36 +106,47 @@ def build(settings: Settings) -> Components:
         local=local,
         storage=storage,
         io_executor=io_executor,
+        metrics=metrics,
     )
-    return Components(settings, snapshotter, Readiness(checks, io_executor), storage, io_executor)
+    return Components(settings, snapshotter, Readiness(checks, io_executor), storage, io_executor, metrics)
 
 
-def log_request(handler: tornado.web.RequestHandler) -> None:
-    """One JSON line per request; level follows status; probes at debug; never the query string."""
-    request = handler.request
-    status = handler.get_status()
-    if request.path in PROBE_PATHS and status < 500:
-        level = logging.DEBUG
-    elif status >= 500:
-        level = logging.ERROR
-    elif status >= 400:
-        level = logging.WARNING
-    else:
-        level = logging.INFO
-    if not access_log.isEnabledFor(level):
-        return
-    record = {
-        "request_id": request_id(request),
-        "method": request.method,
-        "path": request.path,
-        "status": status,
-        "duration_ms": round(1000 * request.request_time(), 1),
-        "remote_ip": request.remote_ip,
-    }
-    error = getattr(handler, "error_code", None)
-    if error:
-        record["error"] = error
-    access_log.log(level, json.dumps(record))
+def request_logger(metrics: Metrics) -> Any:
+    def log_request(handler: tornado.web.RequestHandler) -> None:
+        """Count the request; one JSON line per request; level follows status; probes at debug;
+        never the query string (it holds target URLs and, later, keys)."""
+        request = handler.request
+        status = handler.get_status()
+        metrics.observe_request(getattr(handler, "handler_name", "not_found"), request.method or "", status)
+        if request.path in PROBE_PATHS and status < 500:
+            level = logging.DEBUG
+        elif status >= 500:
+            level = logging.ERROR
+        elif status >= 400:
+            level = logging.WARNING
+        else:
+            level = logging.INFO
+        if not access_log.isEnabledFor(level):
+            return
+        record: dict[str, Any] = {
+            "request_id": request_id(request),
+            "method": request.method,
+            "path": request.path,
+            "status": status,
+            "duration_ms": round(1000 * request.request_time(), 1),
+            "remote_ip": request.remote_ip,
+        }
+        error = getattr(handler, "error_code", None)
+        if error:
+            record["error"] = error
+            record["message"] = getattr(handler, "error_message", None)
+        record.update(getattr(handler, "log_fields", None) or {})
+        outcome = getattr(handler, "outcome", None)
+        if outcome:
+            record["outcome"] = outcome
+        access_log.log(level, json.dumps(record))
+
+    return log_request
 
 
 class JsonFormatter(logging.Formatter):
@@ -150,18 +178,19 @@ def configure_logging(level: str) -> None:
 
 def make_app(components: Components) -> tornado.web.Application:
     settings = components.settings
-    snap = {"settings_": settings, "snapshotter": components.snapshotter}
+    snap = {"settings_": settings, "snapshotter": components.snapshotter, "metrics": components.metrics}
     routes: list[Any] = [
         (r"/create_snap", CreateSnapHandler, snap),
         (r"/healthz", HealthzHandler),
         (r"/readyz", ReadyzHandler, {"readiness": components.readiness}),
+        (r"/metrics", MetricsHandler, {"metrics": components.metrics}),
     ]
     if isinstance(components.storage, LocalStorage):
         routes.append((r"/files/([A-Za-z0-9._-]+\.png)", FilesHandler, {"path": str(components.storage.directory)}))
     return tornado.web.Application(
         routes,
         default_handler_class=NotFoundHandler,
-        log_function=log_request,
+        log_function=request_logger(components.metrics),
         compress_response=False,
         serve_traceback=False,
     )
@@ -202,7 +231,23 @@ async def serve(settings: Settings) -> None:
             for backend in components.snapshotter.backends:
                 backend.reap_idle()
 
+    async def poll_grid() -> None:
+        """The Grid's capacity as the service sees it, for the metrics (every 10 s)."""
+        metrics = components.metrics
+        while True:
+            try:
+                capacity = await loop.run_in_executor(components.io_executor, grid_capacity, settings.grid_url)
+                metrics.grid_slots.labels("total").set(capacity.slots)
+                metrics.grid_slots.labels("free").set(capacity.free)
+                metrics.grid_queue.set(capacity.queue)
+                metrics.grid_up.set(1)
+            except Exception as exc:
+                metrics.grid_up.set(0)
+                log.debug("grid capacity poll failed: %s", exc)
+            await asyncio.sleep(10)
+
     reaper = asyncio.create_task(reap())
+    poller = asyncio.create_task(poll_grid()) if settings.grid_url else None
     await stop.wait()
     log.info("shutting down: no longer ready, finishing captures in flight")
     components.readiness.shutting_down = True
@@ -213,6 +258,8 @@ async def serve(settings: Settings) -> None:
         await asyncio.sleep(0.1)
     await server.close_all_connections()
     reaper.cancel()
+    if poller is not None:
+        poller.cancel()
     await loop.run_in_executor(None, components.close)
     log.info("stopped")
 

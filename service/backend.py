@@ -14,20 +14,12 @@ import logging
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 
+from service.browser import CaptureTimings
 from service.errors import BackendUnavailable, CaptureTimeout, Overloaded
 from service.pool import SessionPool
 
 log = logging.getLogger("snapshot.backend")
-
-
-@dataclass
-class CaptureTimings:
-    submitted: float = 0.0
-    queue: float = 0.0
-    session: float = 0.0
-    capture: float = 0.0
 
 
 class CaptureBackend:
@@ -111,11 +103,9 @@ class CaptureBackend:
                 result.set_exception(exc)
                 return
             timings.session += time.monotonic() - t0
-            t1 = time.monotonic()
             retry = False
             try:
-                png = session.capture(url, width, height, deadline)
-                timings.capture += time.monotonic() - t1
+                png = session.capture(url, width, height, deadline, timings)
                 result.set_result(png)
             except BackendUnavailable as exc:
                 # A reused session may have died while idle (node gone, Grid timeout): try once more

@@ -92,6 +92,17 @@ def _bidi_url_through_grid(reported: str, grid_url: str) -> str:
 ISOLATION_MODES = ("reset", "context")
 
 
+@dataclass
+class CaptureTimings:
+    """Seconds spent per phase of one capture (filled in by the backend and the session)."""
+
+    submitted: float = 0.0  # monotonic time the capture was handed to the backend
+    queue: float = 0.0
+    session: float = 0.0
+    navigate: float = 0.0
+    screenshot: float = 0.0
+
+
 def _frame_origins(contexts: list[dict], into: set[str]) -> set[str]:
     for context in contexts:
         parts = urlsplit(context.get("url", ""))
@@ -149,8 +160,11 @@ class BrowserSession:
             self._context = self._cmd("browsingContext.getTree", {"maxDepth": 0}, deadline)["contexts"][0]["context"]
         return self._context
 
-    def capture(self, url: str, width: int, height: int, deadline: float) -> bytes:
+    def capture(
+        self, url: str, width: int, height: int, deadline: float, timings: CaptureTimings | None = None
+    ) -> bytes:
         """Open url at exactly width x height CSS pixels (device pixel ratio 1) and return the PNG."""
+        timings = timings if timings is not None else CaptureTimings()
         if deadline - time.monotonic() <= 0:
             raise CaptureTimeout("the capture deadline passed before a browser was free")
         self.uses += 1
@@ -164,7 +178,8 @@ class BrowserSession:
                     deadline,
                 )
                 self._viewport = (width, height)
-            load_deadline = min(deadline, time.monotonic() + self.page_load_timeout)
+            started = time.monotonic()
+            load_deadline = min(deadline, started + self.page_load_timeout)
             try:
                 self._cmd(
                     "browsingContext.navigate", {"context": context, "url": url, "wait": "complete"}, load_deadline
@@ -179,7 +194,10 @@ class BrowserSession:
                     raise
                 # the page sent itself elsewhere while loading (a script redirect): wait for that page
                 self._wait_for_load(context, load_deadline)
+            loaded = time.monotonic()
+            timings.navigate += loaded - started
             png = self._screenshot(context, deadline)
+            timings.screenshot += time.monotonic() - loaded
             if png_size(png) != (width, height):
                 self.broken = True
                 raise BackendUnavailable(f"the browser returned {png_size(png)} instead of {(width, height)}")

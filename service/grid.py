@@ -26,3 +26,29 @@ class GridStatus:
 def grid_status(grid_url: str, timeout: float = 3.0) -> GridStatus:
     with urllib.request.urlopen(f"{grid_url}/status", timeout=timeout) as response:
         return GridStatus.parse(json.load(response))
+
+
+@dataclass(frozen=True)
+class GridCapacity:
+    slots: int
+    sessions: int
+    queue: int
+
+    @property
+    def free(self) -> int:
+        return max(0, self.slots - self.sessions)
+
+
+_CAPACITY_QUERY = "{ grid { totalSlots sessionCount sessionQueueSize } }"
+
+
+def grid_capacity(grid_url: str, timeout: float = 3.0) -> GridCapacity:
+    """Slot and queue counts from the Grid's GraphQL endpoint (what KEDA's scaler reads too)."""
+    request = urllib.request.Request(
+        f"{grid_url}/graphql",
+        data=json.dumps({"query": _CAPACITY_QUERY}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        grid = json.load(response)["data"]["grid"]
+    return GridCapacity(int(grid["totalSlots"]), int(grid["sessionCount"]), int(grid["sessionQueueSize"]))

@@ -11,12 +11,14 @@ from typing import Any
 
 import tornado.httputil
 import tornado.web
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from service.config import Settings
 from service.errors import InvalidRequest, SnapshotError
 from service.health import Readiness
-from service.params import parse_capture_request
-from service.snapshots import Snapshotter
+from service.metrics import Metrics
+from service.params import CaptureRequest, parse_capture_request
+from service.snapshots import Capture, Snapshotter
 
 log = logging.getLogger("snapshot.http")
 
@@ -60,6 +62,11 @@ class JsonErrors:
             status, code, message = status_code, _HTTP_CODES.get(status_code, "internal_error"), None
             message = HTTPStatus(status).phrase if status < 500 else "an unexpected error occurred"
         self.error_code = code
+        self.error_message = message
+        if isinstance(exc, SnapshotError):
+            self.outcome = exc.reason
+        else:
+            self.outcome = "invalid" if status < 500 else "internal"
         self.write_json({"status": "error", "error": code, "message": message}, status)
 
 
@@ -74,7 +81,10 @@ def request_id(request: tornado.httputil.HTTPServerRequest) -> str:
 
 
 class BaseHandler(JsonErrors, tornado.web.RequestHandler):
+    handler_name = "not_found"  # the metrics label
     error_code: str | None = None
+    outcome: str | None = None
+    log_fields: dict[str, Any] | None = None
 
     def initialize(self, **kwargs: Any) -> None:
         for name, value in kwargs.items():
@@ -90,6 +100,8 @@ class BaseHandler(JsonErrors, tornado.web.RequestHandler):
 
 
 class NotFoundHandler(BaseHandler):
+    handler_name = "not_found"
+
     def prepare(self) -> None:
         raise tornado.web.HTTPError(404, "no such endpoint")
 
@@ -97,8 +109,12 @@ class NotFoundHandler(BaseHandler):
 class CreateSnapHandler(BaseHandler):
     """The published API: GET returns the PNG, POST stores it and returns its URL."""
 
+    handler_name = "create_snap"
     settings_: Settings
     snapshotter: Snapshotter
+    metrics: Metrics
+    capture: Capture | None = None
+    backend_name: str | None = None
 
     def _param(self, name: str) -> str | None:
         return self.get_argument(name, None, strip=False)
@@ -114,30 +130,66 @@ class CreateSnapHandler(BaseHandler):
                 code="unsupported_content_type",
             )
 
-    async def get(self) -> None:
+    def _parse(self) -> CaptureRequest:
         request = parse_capture_request(self._param, self.settings_)
-        capture = await self.snapshotter.capture(request)
-        self.set_header("Content-Type", "image/png")
-        self.set_header("Cache-Control", "no-store")
+        self.backend_name = self.snapshotter.backend_name(request)
+        self.log_fields = {"target_host": request.target.host, "size": f"{request.width}x{request.height}",
+                           "backend": self.backend_name}
+        return request
+
+    def _done(self, capture: Capture) -> None:
+        self.capture = capture
+        self.outcome = "success"
+        if self.log_fields is not None:
+            self.log_fields["timings_ms"] = {k: round(1000 * v, 1) for k, v in capture.timings.items()}
         self.set_header("X-Snapshot-Backend", capture.backend)
         self.set_header("Server-Timing", capture.server_timing())
+
+    async def get(self) -> None:
+        request = self._parse()
+        capture = await self.snapshotter.capture(request)
+        self._done(capture)
+        self.set_header("Content-Type", "image/png")
+        self.set_header("Cache-Control", "no-store")
         await self.finish(capture.png)
 
     async def post(self) -> None:
         self._check_body()
-        request = parse_capture_request(self._param, self.settings_)
+        request = self._parse()
         base = f"{self.request.protocol}://{self.request.host}"
         file_url, capture = await self.snapshotter.capture_and_store(request, base)
-        self.set_header("Server-Timing", capture.server_timing())
+        self._done(capture)
         self.write_json({"file_url": file_url, "status": "success"})
+
+    def on_finish(self) -> None:
+        if self.outcome is None:
+            return  # e.g. 405 before any parsing
+        capture = self.capture
+        backend = self.backend_name or self.snapshotter.default_backend_name
+        self.metrics.observe_capture(
+            backend, self.outcome, capture.timings if capture else None, capture.elapsed if capture else None
+        )
+
+
+class MetricsHandler(BaseHandler):
+    handler_name = "metrics"
+    metrics: Metrics
+
+    def get(self) -> None:
+        self.set_header("Content-Type", CONTENT_TYPE_LATEST)
+        self.finish(self.metrics.exposition())
 
 
 class HealthzHandler(BaseHandler):
+    handler_name = "healthz"
+
     def get(self) -> None:
         self.write_json({"status": "ok"})
 
 
 class ReadyzHandler(BaseHandler):
+    handler_name = "readyz"
+
     readiness: Readiness
 
     async def get(self) -> None:
@@ -157,7 +209,10 @@ class ReadyzHandler(BaseHandler):
 class FilesHandler(JsonErrors, tornado.web.StaticFileHandler):
     """Serves locally stored PNGs (the embedded default storage)."""
 
+    handler_name = "files"
     error_code: str | None = None
+    outcome: str | None = None
+    log_fields: dict[str, Any] | None = None
 
     def get_content_type(self) -> str:
         return "image/png"

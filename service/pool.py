@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from service.browser import BrowserSession, SessionFactory
@@ -39,8 +40,10 @@ class SessionPool:
         max_age: float,
         idle_timeout: float,
         check_after_idle: float = 15.0,
+        on_event: Callable[[str], None] | None = None,
     ) -> None:
         self._factory = factory
+        self._on_event = on_event or (lambda event: None)  # "opened" / "closed", for metrics
         self.name = name
         self._max_uses = max_uses
         self._max_age = max_age
@@ -82,6 +85,7 @@ class SessionPool:
         with self._lock:
             self._created += 1
             self._busy.add(session.id)
+        self._on_event("opened")
         log.debug("pool %s: opened session %s", self.name, session.id)
         return session, True
 
@@ -105,6 +109,7 @@ class SessionPool:
         session.close()
         with self._lock:
             self._closed_count += 1
+        self._on_event("closed")
         log.debug("pool %s: closed session %s after %d captures", self.name, session.id, session.uses)
 
     def warm(self) -> None:

@@ -11,9 +11,11 @@ import time
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 
-from service.backend import CaptureBackend, CaptureTimings
+from service.backend import CaptureBackend
+from service.browser import CaptureTimings
 from service.config import Settings
-from service.errors import CaptureTimeout, LocalModeRefused, ShuttingDown
+from service.errors import CaptureTimeout, LocalModeRefused, ShuttingDown, StorageError
+from service.metrics import Metrics
 from service.netpolicy import NetworkPolicy
 from service.params import CaptureRequest
 from service.storage import Storage
@@ -24,6 +26,7 @@ class Capture:
     png: bytes
     backend: str
     timings: dict[str, float] = field(default_factory=dict)
+    elapsed: float = 0.0  # end to end, upload included
 
     def server_timing(self) -> str:
         """The phases as a Server-Timing header (milliseconds), shown by browsers' developer tools."""
@@ -40,6 +43,7 @@ class Snapshotter:
         local: CaptureBackend | None,
         storage: Storage,
         io_executor: Executor,
+        metrics: Metrics,
     ) -> None:
         self.settings = settings
         self.policy = policy
@@ -47,6 +51,7 @@ class Snapshotter:
         self.local = local
         self.storage = storage
         self.io_executor = io_executor
+        self.metrics = metrics
         self.accepting = True
 
     @property
@@ -61,6 +66,16 @@ class Snapshotter:
         backend = self.grid or self.local
         assert backend is not None
         return backend
+
+    @property
+    def default_backend_name(self) -> str:
+        return (self.grid or self.local).name  # type: ignore[union-attr]
+
+    def backend_name(self, request: CaptureRequest) -> str:
+        """The backend a request goes to (for labels and logs; never raises)."""
+        if request.localmode and self.grid is not None and self.local is not None:
+            return self.local.name
+        return self.default_backend_name
 
     async def _io(self, fn, *args, deadline: float):  # type: ignore[no-untyped-def]
         loop = asyncio.get_running_loop()
@@ -79,18 +94,24 @@ class Snapshotter:
         await self._io(self.policy.check, request.target, deadline=deadline)
         checked = time.monotonic()
         png, t = await backend.capture(request.url, request.width, request.height, deadline)
-        return Capture(png, backend.name, _timings(t, checked - started))
+        return Capture(png, backend.name, _timings(t, checked - started), time.monotonic() - started)
 
     async def capture_and_store(self, request: CaptureRequest, request_base_url: str) -> tuple[str, Capture]:
         capture = await self.capture(request)
         t0 = time.monotonic()
         key = self.storage.new_key()
         # Storage gets its own budget: a capture that finished in time is not thrown away.
-        await self._io(self.storage.put, key, capture.png, deadline=t0 + self.settings.capture_timeout)
+        try:
+            await self._io(self.storage.put, key, capture.png, deadline=t0 + self.settings.capture_timeout)
+        except (StorageError, CaptureTimeout):
+            self.metrics.storage_errors.labels(self.storage.name).inc()
+            raise
         url = self.storage.url_for(key, request_base_url)
         capture.timings["upload"] = time.monotonic() - t0
+        capture.elapsed += capture.timings["upload"]
         return url, capture
 
 
 def _timings(t: CaptureTimings, check: float) -> dict[str, float]:
-    return {"check": check, "queue": t.queue, "session": t.session, "capture": t.capture}
+    return {"check": check, "queue": t.queue, "session": t.session, "navigate": t.navigate,
+            "screenshot": t.screenshot}

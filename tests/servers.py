@@ -251,6 +251,49 @@ def start_s3(bucket: str = "snapshots") -> S3Server:
     return server
 
 
+# --------------------------------------------------------------------------- Prometheus
+
+
+@dataclass
+class Prometheus:
+    url: str
+    proc: Proc
+
+    def query(self, expr: str) -> list[dict]:
+        from urllib.parse import urlencode
+
+        answer = http_get_json(f"{self.url}/api/v1/query?{urlencode({'query': expr})}")
+        assert answer["status"] == "success", answer
+        return answer["data"]["result"]
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+def start_prometheus(targets: list[str], job: str = "snapshot") -> Prometheus:
+    """A real Prometheus (Debian package) scraping ``targets`` (host:port) every second."""
+    directory = Path(tempfile.mkdtemp(prefix="prometheus-"))
+    config = directory / "prometheus.yml"
+    config.write_text(
+        "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+        f"scrape_configs:\n  - job_name: {job}\n    static_configs:\n      - targets: {json.dumps(targets)}\n"
+    )
+    port = free_port()
+    proc = Proc.start(
+        "prometheus",
+        ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={directory / 'data'}",
+         f"--web.listen-address=127.0.0.1:{port}"],
+    )
+    server = Prometheus(f"http://127.0.0.1:{port}", proc)
+    try:
+        wait_until(lambda: urllib.request.urlopen(f"{server.url}/-/ready", timeout=2).status == 200, 60,
+                   "Prometheus", proc)
+    except BaseException:
+        proc.stop()
+        raise
+    return server
+
+
 # --------------------------------------------------------------------------- target pages
 
 PAGES = {

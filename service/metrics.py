@@ -1,0 +1,141 @@
+"""Every Prometheus metric Snapshot exports, in one place.
+
+Conventions: names start with ``snapshot_``; base units (seconds, bytes) in the name; counters end in
+``_total``; label values come from the closed sets below and every combination is created up front,
+so dashboards and alerts never see a missing series.  Tests build ``Metrics`` on a fresh
+``CollectorRegistry``; the service builds one in its composition root.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from service import __version__
+
+BACKENDS = ("grid", "local")
+OUTCOMES = (
+    "success",
+    "invalid",
+    "blocked",
+    "overloaded",
+    "timeout",
+    "unreachable",
+    "backend_unavailable",
+    "storage_error",
+    "internal",
+)
+PHASES = ("check", "queue", "session", "navigate", "screenshot", "upload")
+HANDLERS = ("create_snap", "healthz", "readyz", "metrics", "files", "not_found")
+METHODS = ("GET", "POST", "HEAD", "other")
+POOL_STATES = ("idle", "busy")
+# from 10 ms to 60 s: a cached probe to the slowest capture the deadline allows
+BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 20.0, 30.0, 60.0)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.http_requests = Counter(
+            "snapshot_http_requests", "HTTP requests answered, by handler, method and status.",
+            ["handler", "method", "status"], registry=r,
+        )
+        self.captures = Counter(
+            "snapshot_captures", "Capture requests by backend and outcome.", ["backend", "outcome"], registry=r
+        )
+        self.capture_duration = Histogram(
+            "snapshot_capture_duration_seconds", "End-to-end time of successful captures, upload included.",
+            ["backend"], buckets=BUCKETS, registry=r,
+        )
+        self.phase_duration = Histogram(
+            "snapshot_capture_phase_duration_seconds",
+            "Time spent per capture phase: check (URL policy), queue, session (acquire/create), navigate, "
+            "screenshot, upload.",
+            ["phase"], buckets=BUCKETS, registry=r,
+        )
+        self.storage_errors = Counter(
+            "snapshot_storage_errors", "Failed uploads of captures to storage.", ["storage"], registry=r
+        )
+        self.sessions_opened = Counter(
+            "snapshot_browser_sessions_opened", "Browser sessions opened.", ["backend"], registry=r
+        )
+        self.sessions_closed = Counter(
+            "snapshot_browser_sessions_closed", "Browser sessions closed.", ["backend"], registry=r
+        )
+        self.in_flight = Gauge(
+            "snapshot_captures_in_flight", "Captures running or waiting, per backend.", ["backend"], registry=r
+        )
+        self.queue_depth = Gauge(
+            "snapshot_capture_queue_depth", "Captures waiting for a browser, per backend.", ["backend"], registry=r
+        )
+        self.queue_capacity = Gauge(
+            "snapshot_capture_queue_capacity", "Captures that may wait before 429s, per backend.", ["backend"],
+            registry=r,
+        )
+        self.pool_sessions = Gauge(
+            "snapshot_pool_sessions", "Browser sessions held by the pool, by backend and state.",
+            ["backend", "state"], registry=r,
+        )
+        self.pool_size = Gauge(
+            "snapshot_pool_size", "Most sessions (concurrent captures) per backend.", ["backend"], registry=r
+        )
+        self.grid_slots = Gauge(
+            "snapshot_grid_slots", "The Grid's session slots as last seen (total, free).", ["state"], registry=r
+        )
+        self.grid_queue = Gauge(
+            "snapshot_grid_session_queue_size", "New-session requests waiting in the Grid's queue.", registry=r
+        )
+        self.grid_up = Gauge("snapshot_grid_up", "1 when the Grid answered its last poll.", registry=r)
+        self.build_info = Gauge("snapshot_build_info", "Build information.", ["version"], registry=r)
+        self.build_info.labels(version=__version__).set(1)
+        self._precreate()
+
+    def _precreate(self) -> None:
+        for handler in HANDLERS:
+            for method in ("GET", "POST"):
+                self.http_requests.labels(handler, method, "200")
+        for backend in BACKENDS:
+            for outcome in OUTCOMES:
+                self.captures.labels(backend, outcome)
+            self.capture_duration.labels(backend)
+            self.sessions_opened.labels(backend)
+            self.sessions_closed.labels(backend)
+        for phase in PHASES:
+            self.phase_duration.labels(phase)
+        for storage in ("s3", "local"):
+            self.storage_errors.labels(storage)
+        for state in ("total", "free"):
+            self.grid_slots.labels(state)
+
+    def track_backend(
+        self, backend: str, *, in_flight: Callable[[], float], queued: Callable[[], float], size: int,
+        queue_size: int, pool_state: Callable[[str], float],
+    ) -> None:
+        """Gauges read from a backend at scrape time."""
+        self.in_flight.labels(backend).set_function(in_flight)
+        self.queue_depth.labels(backend).set_function(queued)
+        self.pool_size.labels(backend).set(size)
+        self.queue_capacity.labels(backend).set(queue_size)
+        for state in POOL_STATES:
+            self.pool_sessions.labels(backend, state).set_function(lambda s=state: pool_state(s))
+
+    def observe_request(self, handler: str, method: str, status: int) -> None:
+        self.http_requests.labels(
+            handler if handler in HANDLERS else "not_found", method if method in METHODS else "other", str(status)
+        ).inc()
+
+    def observe_capture(
+        self, backend: str, outcome: str, timings: dict[str, float] | None = None, elapsed: float | None = None
+    ) -> None:
+        backend = backend if backend in BACKENDS else "local"
+        self.captures.labels(backend, outcome if outcome in OUTCOMES else "internal").inc()
+        if outcome == "success" and elapsed is not None:
+            self.capture_duration.labels(backend).observe(elapsed)
+        for phase, seconds in (timings or {}).items():
+            if phase in PHASES:
+                self.phase_duration.labels(phase).observe(seconds)
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
