@@ -95,7 +95,7 @@ def build(settings: Settings, metrics: Metrics | None = None) -> Components:
     storage = make_storage(settings)
     checks = {"storage": storage.check}
     if settings.grid_url:
-        checks["grid"] = grid_check(settings.grid_url)
+        checks["grid"] = grid_check(settings.grid_url, settings.grid_auth)
     else:
         checks["chromedriver"] = executable_check(settings.chromedriver_path)
         checks["chromium"] = executable_check(settings.chromium_path)
@@ -203,7 +203,10 @@ async def loop_warm(components: Components) -> None:
     if snapshotter.grid is not None:
         loop = asyncio.get_running_loop()
         try:
-            status = await loop.run_in_executor(components.io_executor, grid_status, components.settings.grid_url)
+            settings = components.settings
+            status = await loop.run_in_executor(
+                components.io_executor, grid_status, settings.grid_url, settings.grid_auth
+            )
             snapshotter.grid.warm(min(snapshotter.grid.size, status.free_slots))
         except Exception as exc:
             log.warning("the Grid did not answer; no sessions opened ahead of demand: %s", exc)
@@ -236,7 +239,9 @@ async def serve(settings: Settings) -> None:
         metrics = components.metrics
         while True:
             try:
-                capacity = await loop.run_in_executor(components.io_executor, grid_capacity, settings.grid_url)
+                capacity = await loop.run_in_executor(
+                    components.io_executor, grid_capacity, settings.grid_url, settings.grid_auth
+                )
                 metrics.grid_slots.labels("total").set(capacity.slots)
                 metrics.grid_slots.labels("free").set(capacity.free)
                 metrics.grid_queue.set(capacity.queue)

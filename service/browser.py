@@ -27,6 +27,7 @@ from selenium.webdriver.remote.client_config import ClientConfig
 from service.bidi import BidiConnection, BidiError, BidiTimeout
 from service.config import Settings
 from service.errors import BackendUnavailable, CaptureTimeout, SnapshotError, TargetUnreachable
+from service.grid import basic_auth_header
 
 log = logging.getLogger("snapshot.browser")
 
@@ -310,7 +311,7 @@ SessionFactory = Callable[[], BrowserSession]
 
 
 def _open(driver_factory: Callable[[], webdriver.Remote], bidi_url: Callable[[str], str], settings: Settings,
-          backend: str) -> BrowserSession:
+          backend: str, headers: dict[str, str] | None = None) -> BrowserSession:
     try:
         driver = driver_factory()
     except WebDriverException as exc:
@@ -319,7 +320,11 @@ def _open(driver_factory: Callable[[], webdriver.Remote], bidi_url: Callable[[st
         reason = getattr(exc, "reason", None) or exc
         raise BackendUnavailable(f"no browser session could be started: {reason}") from None
     try:
-        bidi = BidiConnection(bidi_url(driver.capabilities["webSocketUrl"]), timeout=settings.session_timeout)
+        bidi = BidiConnection(
+            bidi_url(driver.capabilities["webSocketUrl"]),
+            timeout=settings.session_timeout,
+            headers=[f"{k}: {v}" for k, v in (headers or {}).items()],
+        )
     except Exception as exc:
         try:
             driver.quit()
@@ -334,12 +339,19 @@ def grid_session_factory(settings: Settings) -> SessionFactory:
     grid_url = settings.grid_url
 
     def create() -> webdriver.Remote:
-        config = ClientConfig(remote_server_addr=grid_url, timeout=int(max(1, settings.session_timeout)))
+        auth = settings.grid_auth
+        config = ClientConfig(
+            remote_server_addr=grid_url,
+            timeout=int(max(1, settings.session_timeout)),
+            username=auth[0] if auth else None,
+            password=auth[1] if auth else None,
+        )
         return webdriver.Remote(
             command_executor=grid_url, options=chrome_options(settings, local=False), client_config=config
         )
 
-    return lambda: _open(create, lambda ws: _bidi_url_through_grid(ws, grid_url), settings, "grid")
+    headers = basic_auth_header(settings.grid_auth)
+    return lambda: _open(create, lambda ws: _bidi_url_through_grid(ws, grid_url), settings, "grid", headers)
 
 
 def local_session_factory(settings: Settings) -> SessionFactory:

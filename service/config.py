@@ -92,6 +92,12 @@ class Settings:
     grid_url: str | None = _setting(
         "SNAPSHOT_GRID_URL", None, "Selenium Grid URL (e.g. `http://grid:4444`); unset: every capture runs locally."
     )
+    grid_username: str | None = _setting(
+        "SNAPSHOT_GRID_USERNAME", None, "User for the Grid's basic auth; unset: no auth."
+    )
+    grid_password: str | None = _setting(
+        "SNAPSHOT_GRID_PASSWORD", None, "Password for the Grid's basic auth.", secret=True
+    )
     platform_name: str = _setting(
         "SNAPSHOT_PLATFORM_NAME", "linux", "`platformName` asked of the Grid (the autoscaler matches on it)."
     )
@@ -236,6 +242,11 @@ class Settings:
         need(self.isolation in ("reset", "context"), "SNAPSHOT_ISOLATION", "must be reset or context")
         need(1 <= self.max_width <= 16384, "SNAPSHOT_MAX_WIDTH", "must be between 1 and 16384")
         need(1 <= self.max_height <= 16384, "SNAPSHOT_MAX_HEIGHT", "must be between 1 and 16384")
+        need(
+            (self.grid_username is None) == (self.grid_password is None),
+            "SNAPSHOT_GRID_USERNAME",
+            "SNAPSHOT_GRID_USERNAME and SNAPSHOT_GRID_PASSWORD go together",
+        )
         if self.s3_public_url_template is not None:
             need(
                 "{key}" in self.s3_public_url_template,
@@ -247,6 +258,12 @@ class Settings:
     @property
     def grid_enabled(self) -> bool:
         return self.grid_url is not None
+
+    @property
+    def grid_auth(self) -> tuple[str, str] | None:
+        if self.grid_username is None:
+            return None
+        return self.grid_username, self.grid_password or ""
 
 
 def settings_table() -> list[tuple[str, str, str]]:

@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import urllib.request
 from dataclasses import dataclass
+
+Auth = tuple[str, str] | None
+
+
+def basic_auth_header(auth: Auth) -> dict[str, str]:
+    if auth is None:
+        return {}
+    token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
 
 
 @dataclass(frozen=True)
@@ -23,8 +33,9 @@ class GridStatus:
         return cls(bool(value.get("ready")), str(value.get("message", "")), len(slots), free)
 
 
-def grid_status(grid_url: str, timeout: float = 3.0) -> GridStatus:
-    with urllib.request.urlopen(f"{grid_url}/status", timeout=timeout) as response:
+def grid_status(grid_url: str, auth: Auth = None, timeout: float = 3.0) -> GridStatus:
+    request = urllib.request.Request(f"{grid_url}/status", headers=basic_auth_header(auth))
+    with urllib.request.urlopen(request, timeout=timeout) as response:
         return GridStatus.parse(json.load(response))
 
 
@@ -42,12 +53,12 @@ class GridCapacity:
 _CAPACITY_QUERY = "{ grid { totalSlots sessionCount sessionQueueSize } }"
 
 
-def grid_capacity(grid_url: str, timeout: float = 3.0) -> GridCapacity:
+def grid_capacity(grid_url: str, auth: Auth = None, timeout: float = 3.0) -> GridCapacity:
     """Slot and queue counts from the Grid's GraphQL endpoint (what KEDA's scaler reads too)."""
     request = urllib.request.Request(
         f"{grid_url}/graphql",
         data=json.dumps({"query": _CAPACITY_QUERY}).encode(),
-        headers={"Content-Type": "application/json"},
+        headers={"Content-Type": "application/json", **basic_auth_header(auth)},
     )
     with urllib.request.urlopen(request, timeout=timeout) as response:
         grid = json.load(response)["data"]["grid"]

@@ -7,14 +7,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 
-from service.grid import grid_status
+from service.grid import Auth, grid_status
 
 CheckFn = Callable[[], None]
 
 
-def grid_check(grid_url: str, timeout: float = 3.0) -> CheckFn:
+def grid_check(grid_url: str, auth: Auth = None, timeout: float = 3.0) -> CheckFn:
     def check() -> None:
-        status = grid_status(grid_url, timeout)
+        status = grid_status(grid_url, auth, timeout)
         if not status.ready:
             raise RuntimeError(f"the Grid is not ready: {status.message or 'no message'}")
 

@@ -133,9 +133,14 @@ class Grid:
     hub: Proc
     nodes: list[Proc] = field(default_factory=list)
     node_args: list[list[str]] = field(default_factory=list)
+    auth: tuple[str, str] | None = None
 
     def status(self) -> dict:
-        return http_get_json(f"{self.url}/status")["value"]
+        from service.grid import basic_auth_header
+
+        request = urllib.request.Request(f"{self.url}/status", headers=basic_auth_header(self.auth))
+        with urllib.request.urlopen(request, timeout=3) as r:
+            return json.load(r)["value"]
 
     def slots(self) -> list[dict]:
         return [slot for node in self.status()["nodes"] for slot in node["slots"]]
@@ -165,18 +170,20 @@ def _node_config(directory: Path, max_sessions: int) -> Path:
     return path
 
 
-def start_grid(nodes: int = 2, max_sessions: int = 2) -> Grid:
+def start_grid(nodes: int = 2, max_sessions: int = 2, auth: tuple[str, str] | None = None) -> Grid:
     if not SELENIUM_JAR.exists():
         raise RuntimeError(f"{SELENIUM_JAR} is missing: run scripts/setup.sh --test")
     directory = Path(tempfile.mkdtemp(prefix="grid-"))
     port, pub, sub = free_port(), free_port(), free_port()
     events = ["--publish-events", f"tcp://127.0.0.1:{pub}", "--subscribe-events", f"tcp://127.0.0.1:{sub}"]
     java = ["java", "-Xmx512m", "-jar", str(SELENIUM_JAR)]
+    credentials = ["--username", auth[0], "--password", auth[1]] if auth else []
     hub = Proc.start(
         "grid-hub",
-        [*java, "hub", "--host", "127.0.0.1", "--port", str(port), *events, "--session-request-timeout", "60"],
+        [*java, "hub", "--host", "127.0.0.1", "--port", str(port), *events, "--session-request-timeout", "60",
+         *credentials],
     )
-    grid = Grid(f"http://127.0.0.1:{port}", hub)
+    grid = Grid(f"http://127.0.0.1:{port}", hub, auth=auth)
     try:
         config = _node_config(directory, max_sessions)
         for _ in range(nodes):

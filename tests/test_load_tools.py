@@ -48,3 +48,37 @@ def test_grid_status_counts_slots_of_nodes_that_are_up():
     ]}}
     parsed = GridStatus.parse(status)
     assert (parsed.ready, parsed.slots, parsed.free_slots) == (True, 2, 1)
+
+
+# --- load_tests/autoscale.py on recorded API answers
+
+from load_tests.autoscale import Sample, analyze, sample_from  # noqa: E402
+
+DEPLOYMENT = {"kind": "Deployment", "metadata": {"name": "selenium-grid-node-chrome"}, "spec": {"replicas": 3},
+              "status": {"replicas": 3, "readyReplicas": 2}}
+PODS = {"kind": "PodList", "items": [
+    {"metadata": {"name": "a"}, "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}},
+    {"metadata": {"name": "b"}, "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}},
+    {"metadata": {"name": "c"}, "status": {"phase": "Pending", "conditions": [{"type": "Ready", "status": "False"}]}},
+]}
+GRAPHQL = {"data": {"grid": {"sessionQueueSize": 4}}}
+
+
+def test_a_sample_reads_replicas_ready_pods_and_the_grid_queue():
+    assert sample_from(12.0, DEPLOYMENT, PODS, GRAPHQL) == Sample(12.0, 3, 2, 4)
+    assert sample_from(0.0, {"spec": {}}, {"items": []}, None) == Sample(0.0, 0, 0, -1)
+
+
+def test_analysis_reports_scale_up_ready_and_scale_down_times():
+    samples = [Sample(0, 1, 1, 0), Sample(2, 1, 1, 5), Sample(4, 3, 1, 5), Sample(30, 3, 3, 0),
+               Sample(60, 3, 3, 0), Sample(400, 1, 1, 0)]
+    report = analyze(samples, load_end=60)
+    assert report["time_to_scale_up_s"] == 4
+    assert report["time_to_ready_s"] == 30
+    assert report["time_to_scale_down_after_load_s"] == 340
+    assert report["peak_replicas"] == 3 and report["peak_queue"] == 5
+
+
+def test_analysis_without_scaling_reports_none():
+    report = analyze([Sample(0, 2, 2, 0), Sample(10, 2, 2, 0)], load_end=5)
+    assert report["time_to_scale_up_s"] is None and report["time_to_scale_down_after_load_s"] is None

@@ -17,9 +17,9 @@ from tests.servers import start_prometheus, wait_until
 pytestmark = pytest.mark.integration
 
 ROOT = Path(__file__).resolve().parent.parent
-RULES = ROOT / "deploy" / "prometheus" / "snapshot-rules.yaml"
-RULE_TESTS = ROOT / "deploy" / "prometheus" / "snapshot-rules.test.yaml"
-DASHBOARD = ROOT / "deploy" / "grafana" / "snapshot-dashboard.json"
+RULES = ROOT / "deploy" / "helm" / "snapshot" / "files" / "snapshot-rules.yaml"
+RULE_TESTS = ROOT / "deploy" / "helm" / "snapshot" / "files" / "snapshot-rules.test.yaml"
+DASHBOARD = ROOT / "deploy" / "helm" / "snapshot" / "files" / "snapshot-dashboard.json"
 
 
 @pytest.fixture(scope="module")

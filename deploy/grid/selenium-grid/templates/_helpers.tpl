@@ -1,0 +1,62 @@
+{{- define "grid.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 55 | trimSuffix "-" }}
+{{- else if contains .Chart.Name .Release.Name }}
+{{- .Release.Name | trunc 55 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 55 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+
+{{- define "grid.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/part-of: selenium-grid
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define "grid.hubSelector" -}}
+app.kubernetes.io/name: selenium-hub
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "grid.nodeSelector" -}}
+app.kubernetes.io/name: selenium-node-chrome
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define "grid.secretName" -}}
+{{- default (printf "%s-auth" (include "grid.fullname" .)) .Values.basicAuth.existingSecret }}
+{{- end }}
+
+{{- define "grid.hubUrl" -}}
+{{- printf "http://%s-hub.%s:%d" (include "grid.fullname" .) .Release.Namespace (int .Values.hub.service.port) }}
+{{- end }}
+
+{{- define "grid.podSecurity" -}}
+runAsNonRoot: true
+runAsUser: 1200
+runAsGroup: 1201
+fsGroup: 1201
+seccompProfile:
+  type: RuntimeDefault
+{{- end }}
+
+{{- define "grid.containerSecurity" -}}
+allowPrivilegeEscalation: false
+capabilities:
+  drop: ["ALL"]
+{{- end }}
+
+{{- define "grid.validate" -}}
+{{- if and .Values.basicAuth.enabled (not .Values.basicAuth.existingSecret) (not .Values.basicAuth.password) }}
+{{- fail "basicAuth.enabled needs basicAuth.password or basicAuth.existingSecret" }}
+{{- end }}
+{{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicaCount) (int .Values.autoscaling.maxReplicaCount)) }}
+{{- fail "autoscaling.minReplicaCount is greater than autoscaling.maxReplicaCount" }}
+{{- end }}
+{{- if and .Values.networkPolicy.enabled (eq .Values.networkPolicy.browserEgress "proxy") (not .Values.networkPolicy.proxy.cidr) }}
+{{- fail "networkPolicy.browserEgress=proxy needs networkPolicy.proxy.cidr" }}
+{{- end }}
+{{- end }}

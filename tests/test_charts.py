@@ -1,0 +1,247 @@
+"""The Helm charts, rendered and linted by the real Helm engine and validated against Kubernetes 1.30."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+import yaml
+from helm_python.chart import Chart, lint
+
+from service.config import Settings, settings_table
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVICE_CHART = ROOT / "deploy" / "helm" / "snapshot"
+GRID_CHART = ROOT / "deploy" / "grid" / "selenium-grid"
+K8S = "1.30.0"
+
+# custom resources: kind -> required paths (dotted) that must be present and non-empty
+CUSTOM = {
+    "ScaledObject": ["spec.scaleTargetRef.name", "spec.triggers"],
+    "TriggerAuthentication": ["spec.secretTargetRef"],
+    "ServiceMonitor": ["spec.selector.matchLabels", "spec.endpoints"],
+    "PrometheusRule": ["spec.groups"],
+}
+
+
+def scenarios(chart: Path) -> list[tuple[str, dict]]:
+    return [(p.stem, yaml.safe_load(p.read_text()) or {}) for p in sorted((chart / "ci").glob("*-values.yaml"))]
+
+
+def render(chart: Path, values: dict, name: str) -> dict[str, list[dict]]:
+    out = Chart.load(str(chart)).render(values=values, name=name, namespace="snapshot")
+    return {
+        path: [d for d in yaml.safe_load_all(text) if d]
+        for path, text in out.items()
+        if not path.endswith("NOTES.txt") and text.strip()
+    }
+
+
+def docs(chart: Path, values: dict, name: str) -> list[dict]:
+    return [d for group in render(chart, values, name).values() for d in group]
+
+
+def dig(doc: dict, dotted: str):
+    for part in dotted.split("."):
+        doc = doc.get(part) if isinstance(doc, dict) else None
+    return doc
+
+
+def by_kind(manifests: list[dict], kind: str) -> list[dict]:
+    return [d for d in manifests if d["kind"] == kind]
+
+
+ALL = [(SERVICE_CHART, "snapshot", n, v) for n, v in scenarios(SERVICE_CHART)] + [
+    (GRID_CHART, "selenium-grid", n, v) for n, v in scenarios(GRID_CHART)
+]
+
+
+@pytest.mark.parametrize(("chart", "release", "scenario", "values"), ALL, ids=[f"{a[1]}-{a[2]}" for a in ALL])
+def test_every_manifest_is_valid_for_kubernetes_1_30(chart, release, scenario, values):
+    manifests = docs(chart, values, release)
+    assert manifests
+    for doc in manifests:
+        if doc["kind"] in CUSTOM:
+            for path in CUSTOM[doc["kind"]]:
+                assert dig(doc, path), f"{doc['kind']} {doc['metadata']['name']}: {path} is missing"
+        else:
+            kubernetes_validate.validate(doc, K8S, strict=True)
+
+
+@pytest.mark.parametrize(("chart", "release", "scenario", "values"), ALL, ids=[f"{a[1]}-{a[2]}" for a in ALL])
+def test_charts_lint_clean(chart, release, scenario, values):
+    report = lint(str(chart), values=values, strict=True, kube_version="v1.30.0")
+    errors = [m for m in report["messages"] if m["severity"] >= 2] + report["errors"]
+    assert not errors, errors
+
+
+@pytest.mark.parametrize(("chart", "release", "scenario", "values"), ALL, ids=[f"{a[1]}-{a[2]}" for a in ALL])
+def test_pods_are_hardened(chart, release, scenario, values):
+    pods = [d["spec"]["template"]["spec"] for d in docs(chart, values, release) if d["kind"] == "Deployment"]
+    pods += [d["spec"] for d in docs(chart, values, release) if d["kind"] == "Pod"]
+    assert pods
+    for pod in pods:
+        assert pod["securityContext"]["runAsNonRoot"] is True
+        assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+        assert pod.get("automountServiceAccountToken") is False
+        for container in pod["containers"]:
+            sc = container["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False
+            assert sc["capabilities"]["drop"] == ["ALL"]
+            assert container.get("resources", {}).get("limits"), f"{container['name']} has no limits"
+            if chart == SERVICE_CHART:
+                assert sc["readOnlyRootFilesystem"] is True
+
+
+def test_service_deployment_probes_shutdown_and_config():
+    manifests = docs(SERVICE_CHART, {}, "snapshot")
+    deployment = by_kind(manifests, "Deployment")[0]
+    pod = deployment["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert {"checksum/config", "checksum/secret"} <= set(deployment["spec"]["template"]["metadata"]["annotations"])
+    config = by_kind(manifests, "ConfigMap")[0]["data"]
+    timeout = float(config["SNAPSHOT_CAPTURE_TIMEOUT"])
+    assert pod["terminationGracePeriodSeconds"] > timeout + int(container["lifecycle"]["preStop"]["exec"]["command"][1])
+    assert float(config["SNAPSHOT_SHUTDOWN_GRACE"]) < pod["terminationGracePeriodSeconds"]
+    assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+    # the ConfigMap is valid configuration for the service itself
+    Settings.from_env(config)
+
+
+def test_optional_parts_are_behind_switches():
+    kinds = {d["kind"] for d in docs(SERVICE_CHART, {}, "snapshot")}
+    assert not kinds & {"Ingress", "HorizontalPodAutoscaler", "NetworkPolicy", "ServiceMonitor", "PrometheusRule"}
+    full = yaml.safe_load((SERVICE_CHART / "ci" / "full-values.yaml").read_text())
+    kinds = {d["kind"] for d in docs(SERVICE_CHART, full, "snapshot")}
+    optional = {"Ingress", "HorizontalPodAutoscaler", "NetworkPolicy", "ServiceMonitor", "PrometheusRule", "Secret"}
+    assert optional <= kinds
+
+
+def test_rules_and_dashboard_in_the_chart_are_the_files():
+    full = yaml.safe_load((SERVICE_CHART / "ci" / "full-values.yaml").read_text())
+    manifests = docs(SERVICE_CHART, full, "snapshot")
+    rule = by_kind(manifests, "PrometheusRule")[0]
+    rules_file = yaml.safe_load((SERVICE_CHART / "files" / "snapshot-rules.yaml").read_text())
+    assert rule["spec"]["groups"] == rules_file["groups"]
+    dashboards = [d for d in by_kind(manifests, "ConfigMap") if "snapshot-dashboard.json" in d.get("data", {})]
+    assert dashboards and dashboards[0]["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(dashboards[0]["data"]["snapshot-dashboard.json"]) == json.loads(
+        (SERVICE_CHART / "files" / "snapshot-dashboard.json").read_text()
+    )
+    monitor = by_kind(manifests, "ServiceMonitor")[0]
+    assert {"targetLabel": "job", "replacement": "snapshot"} in monitor["spec"]["endpoints"][0]["relabelings"]
+
+
+CONTRADICTIONS = [
+    ({"terminationGracePeriodSeconds": 20}, "terminationGracePeriodSeconds"),
+    ({"s3": {"existingSecret": "x", "accessKeyId": "a", "secretAccessKey": "b"}}, "not both"),
+    ({"s3": {"accessKeyId": "a"}}, "go together"),
+    ({"s3": {"existingSecret": "x"}}, "SNAPSHOT_S3_BUCKET"),
+    ({"autoscaling": {"enabled": True, "minReplicas": 5, "maxReplicas": 2}}, "minReplicas"),
+    ({"replicaCount": 1}, "minAvailable"),
+    ({"config": {"SNAPSHOT_GRID_URL": ""}}, "SNAPSHOT_ALLOW_LOCALMODE"),
+    ({"bogus": True}, "additional properties"),
+    ({"config": {"SNAPSHOT_NOT_A_SETTING": "1"}}, "additional properties"),
+]
+
+
+@pytest.mark.parametrize(("values", "message"), CONTRADICTIONS)
+def test_contradictory_or_unknown_values_fail_rendering(values, message):
+    with pytest.raises(Exception, match=re.escape(message)):
+        Chart.load(str(SERVICE_CHART)).render(values=values, name="snapshot", namespace="snapshot")
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({}, "basicAuth.password"),
+        ({"basicAuth": {"password": "p"}, "networkPolicy": {"browserEgress": "proxy"}}, "proxy.cidr"),
+        ({"basicAuth": {"password": "p"}, "autoscaling": {"minReplicaCount": 9, "maxReplicaCount": 2}}, "minReplica"),
+    ],
+)
+def test_grid_chart_refuses_contradictions(values, message):
+    with pytest.raises(Exception, match=re.escape(message)):
+        Chart.load(str(GRID_CHART)).render(values=values, name="selenium-grid", namespace="snapshot")
+
+
+def test_service_chart_config_keys_are_the_services_settings():
+    schema = json.loads((SERVICE_CHART / "values.schema.json").read_text())
+    in_schema = set(schema["properties"]["config"]["properties"])
+    in_code = {env for env, _, _ in settings_table()}
+    fixed_by_chart = {"SNAPSHOT_HOST", "SNAPSHOT_PORT", "SNAPSHOT_GRID_USERNAME", "SNAPSHOT_GRID_PASSWORD"}
+    assert in_schema == in_code - fixed_by_chart
+    values = yaml.safe_load((SERVICE_CHART / "values.yaml").read_text())
+    assert set(values["config"]) <= in_schema
+    readme = (ROOT / "README.md").read_text()
+    for key in values["config"]:
+        assert f"`{key}`" in readme
+
+
+def test_the_two_charts_agree_with_each_other():
+    """Installed as documented (release "selenium-grid", same namespace), the service finds the Grid,
+    authenticates, and asks for what KEDA scales on."""
+    grid_values = yaml.safe_load((GRID_CHART / "ci" / "default-values.yaml").read_text())
+    grid = docs(GRID_CHART, grid_values, "selenium-grid")
+    service = docs(SERVICE_CHART, {}, "snapshot")
+    config = by_kind(service, "ConfigMap")[0]["data"]
+    hub = next(d for d in by_kind(grid, "Service") if d["metadata"]["name"].endswith("-hub"))
+    router = next(p for p in hub["spec"]["ports"] if p["name"] == "router")
+    assert config["SNAPSHOT_GRID_URL"] == f"http://{hub['metadata']['name']}:{router['port']}"
+    trigger = by_kind(grid, "ScaledObject")[0]["spec"]["triggers"][0]
+    assert trigger["type"] == "selenium-grid"
+    assert trigger["metadata"]["url"].endswith(f":{router['port']}/graphql")
+    assert trigger["metadata"]["browserName"] == "chrome"
+    assert trigger["metadata"]["platformName"] == config.get("SNAPSHOT_PLATFORM_NAME", Settings().platform_name)
+    assert trigger["metadata"].get("browserVersion", "") == config.get("SNAPSHOT_BROWSER_VERSION", "")
+    node = next(d for d in by_kind(grid, "Deployment") if "node" in d["metadata"]["name"])
+    env = {e["name"]: e.get("value") for e in node["spec"]["template"]["spec"]["containers"][0]["env"]}
+    assert trigger["metadata"]["nodeMaxSessions"] == env["SE_NODE_MAX_SESSIONS"]
+    assert env["SE_NODE_PLATFORM_NAME"] == trigger["metadata"]["platformName"]
+    auth_secret = next(d for d in by_kind(grid, "Secret") if {"username", "password"} <= set(d["stringData"]))
+    service_env = by_kind(service, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["env"]
+    refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in service_env if "valueFrom" in e}
+    assert refs["SNAPSHOT_GRID_USERNAME"] == {"name": auth_secret["metadata"]["name"], "key": "username"}
+    assert refs["SNAPSHOT_GRID_PASSWORD"] == {"name": auth_secret["metadata"]["name"], "key": "password"}
+    # the Grid's queue timeout is not longer than the service waits for a session
+    hub_env = {e["name"]: e.get("value") for e in by_kind(grid, "Deployment")[0]["spec"]["template"]["spec"]
+               ["containers"][0]["env"]}
+    assert int(hub_env["SE_SESSION_REQUEST_TIMEOUT"]) <= float(
+        config.get("SNAPSHOT_SESSION_TIMEOUT", Settings().session_timeout)
+    ) * 4 + 1
+
+
+def test_grid_nodes_get_shm_and_drain_before_stopping():
+    grid = docs(GRID_CHART, {"basicAuth": {"password": "p"}}, "selenium-grid")
+    node = next(d for d in by_kind(grid, "Deployment") if "node" in d["metadata"]["name"])
+    pod = node["spec"]["template"]["spec"]
+    assert {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}} in pod["volumes"]
+    assert "/se/grid/node/drain" in " ".join(pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"])
+    assert "replicas" not in node["spec"]  # KEDA owns the replica count
+
+
+def test_browser_egress_is_limited():
+    grid = docs(GRID_CHART, {"basicAuth": {"password": "p"}}, "selenium-grid")
+    policy = next(d for d in by_kind(grid, "NetworkPolicy") if "node" in d["metadata"]["name"])
+    blocks = [peer["ipBlock"] for rule in policy["spec"]["egress"] for peer in rule.get("to", []) if "ipBlock" in peer]
+    assert blocks and all("169.254.0.0/16" in b["except"] and "10.0.0.0/8" in b["except"] for b in blocks)
+    proxy_values = yaml.safe_load((GRID_CHART / "ci" / "proxy-values.yaml").read_text())
+    grid = docs(GRID_CHART, proxy_values, "selenium-grid")
+    policy = next(d for d in by_kind(grid, "NetworkPolicy") if "node" in d["metadata"]["name"])
+    blocks = [peer["ipBlock"] for rule in policy["spec"]["egress"] for peer in rule.get("to", []) if "ipBlock" in peer]
+    assert blocks == [{"cidr": "10.96.100.10/32"}]
+
+
+def test_dockerfile_follows_the_conventions():
+    text = (ROOT / "Dockerfile").read_text()
+    bases = re.findall(r"^FROM (\S+)", text, re.MULTILINE)
+    assert len(bases) == 2 and len(set(bases)) == 1 and bases[0].startswith("python:3.11-slim")
+    assert re.search(r"^USER \d+:\d+$", text, re.MULTILINE)
+    assert re.search(r'^ENTRYPOINT \["python", "-m", "service"\]$', text, re.MULTILINE)
+    assert "HEALTHCHECK" in text and "chromium-driver" in text and "import service.app" in text
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".git", ".venv", ".tools"} <= set(ignored)
