@@ -10,6 +10,7 @@ import logging
 import signal
 import sys
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -19,9 +20,9 @@ import tornado.web
 
 from service import __version__
 from service.backend import CaptureBackend
-from service.browser import grid_session_factory, local_session_factory
+from service.browser import INSTANCE_CAPABILITY, grid_session_factory, local_session_factory
 from service.config import Settings, SettingsError
-from service.grid import grid_capacity, grid_status
+from service.grid import end_session, find_orphans, grid_capacity, grid_sessions, grid_status
 from service.handlers import (
     CreateSnapHandler,
     FilesHandler,
@@ -52,6 +53,7 @@ class Components:
     storage: Storage
     io_executor: ThreadPoolExecutor
     metrics: Metrics
+    instance: str
 
     def close(self) -> None:
         for backend in self.snapshotter.backends:
@@ -85,10 +87,11 @@ def _backend(name: str, factory: Any, settings: Settings, size: int, metrics: Me
 
 def build(settings: Settings, metrics: Metrics | None = None) -> Components:
     metrics = metrics or Metrics()
+    instance = uuid.uuid4().hex[:12]  # tags this replica's Grid sessions
     io_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="io")
     grid = None
     if settings.grid_url:
-        grid = _backend("grid", grid_session_factory(settings), settings, settings.pool_size, metrics)
+        grid = _backend("grid", grid_session_factory(settings, instance), settings, settings.pool_size, metrics)
     local = None
     if grid is None or settings.allow_localmode:
         local = _backend("local", local_session_factory(settings), settings, settings.local_pool_size, metrics)
@@ -108,7 +111,7 @@ def build(settings: Settings, metrics: Metrics | None = None) -> Components:
         io_executor=io_executor,
         metrics=metrics,
     )
-    return Components(settings, snapshotter, Readiness(checks, io_executor), storage, io_executor, metrics)
+    return Components(settings, snapshotter, Readiness(checks, io_executor), storage, io_executor, metrics, instance)
 
 
 def request_logger(metrics: Metrics) -> Any:
@@ -251,7 +254,35 @@ async def serve(settings: Settings) -> None:
                 log.debug("grid capacity poll failed: %s", exc)
             await asyncio.sleep(10)
 
+    def end_orphans() -> int:
+        grid = components.snapshotter.grid
+        assert grid is not None and settings.grid_url is not None
+        orphans = find_orphans(
+            grid_sessions(settings.grid_url, settings.grid_auth),
+            capability=INSTANCE_CAPABILITY,
+            instance=components.instance,
+            ours=grid.pool.session_ids(),
+            own_grace=settings.session_timeout + 30,
+            foreign_max_age=settings.session_max_age + settings.capture_timeout + 10,
+        )
+        for orphan in orphans:
+            log.warning("ending orphaned Grid session %s (age %.0fs, replica %s)", orphan.id, orphan.age,
+                        orphan.capabilities.get(INSTANCE_CAPABILITY))
+            end_session(settings.grid_url, orphan.id, settings.grid_auth)
+            components.metrics.orphans_ended.inc()
+        return len(orphans)
+
+    async def sweep_orphans() -> None:
+        """Sessions crashed replicas left on the Grid hold slots until the node's timeout: end them."""
+        while True:
+            await asyncio.sleep(min(30.0, max(1.0, settings.session_max_age / 2)))
+            try:
+                await loop.run_in_executor(components.io_executor, end_orphans)
+            except Exception as exc:
+                log.debug("orphan sweep failed: %s", exc)
+
     reaper = asyncio.create_task(reap())
+    sweeper = asyncio.create_task(sweep_orphans()) if settings.grid_url else None
     poller = asyncio.create_task(poll_grid()) if settings.grid_url else None
     await stop.wait()
     log.info("shutting down: no longer ready, finishing captures in flight")
@@ -263,8 +294,9 @@ async def serve(settings: Settings) -> None:
         await asyncio.sleep(0.1)
     await server.close_all_connections()
     reaper.cancel()
-    if poller is not None:
-        poller.cancel()
+    for task in (poller, sweeper):
+        if task is not None:
+            task.cancel()
     await loop.run_in_executor(None, components.close)
     log.info("stopped")
 

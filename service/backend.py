@@ -21,6 +21,8 @@ from service.pool import SessionPool
 
 log = logging.getLogger("snapshot.backend")
 
+_MIN_RETRY_TIME = 1.0  # seconds of deadline a retry needs to be worth starting
+
 
 class CaptureBackend:
     def __init__(self, name: str, pool: SessionPool, *, size: int, queue_size: int) -> None:
@@ -54,11 +56,14 @@ class CaptureBackend:
         if self._admitted < self.size:
             self._executor.submit(self.pool.reap_idle)
 
-    async def capture(self, url: str, width: int, height: int, deadline: float) -> tuple[bytes, CaptureTimings]:
+    async def capture(
+        self, url: str, width: int, height: int, deadline: float, cancel: threading.Event | None = None
+    ) -> tuple[bytes, CaptureTimings]:
+        """The PNG and its timings.  Setting ``cancel`` (the client left) abandons the capture."""
         if self._admitted >= self.size + self.queue_size:
             raise Overloaded(f"{self._admitted} captures are running or waiting; try again shortly")
         loop = asyncio.get_running_loop()
-        cancelled = threading.Event()
+        cancelled = cancel if cancel is not None else threading.Event()
         timings = CaptureTimings(submitted=time.monotonic())
         result: Future[bytes] = Future()
         self._admitted += 1
@@ -98,21 +103,23 @@ class CaptureBackend:
                 return
             t0 = time.monotonic()
             try:
-                session, fresh = self.pool.acquire()
+                session, _ = self.pool.acquire()
             except Exception as exc:
                 result.set_exception(exc)
                 return
             timings.session += time.monotonic() - t0
             retry = False
             try:
-                png = session.capture(url, width, height, deadline, timings)
+                png = session.capture(url, width, height, deadline, timings, cancelled)
                 result.set_result(png)
             except BackendUnavailable as exc:
-                # A reused session may have died while idle (node gone, Grid timeout): try once more
-                # on a fresh one within the same deadline.
-                retry = not fresh and attempt == 1
+                # The session died (its Grid node was lost, the Grid restarted, the browser crashed):
+                # it leaves the pool, and the capture is tried once more on a new session if the
+                # deadline leaves time for it.
+                retry = attempt == 1 and deadline - time.monotonic() > _MIN_RETRY_TIME
                 if retry:
-                    log.info("backend %s: session %s failed; retrying on a new session", self.name, session.id)
+                    log.warning("backend %s: session %s failed (%s); retrying on a new session",
+                                self.name, session.id, exc.message)
                 else:
                     result.set_exception(exc)
             except Exception as exc:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import select
+import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import websocket
@@ -28,6 +31,18 @@ class BidiTimeout(Exception):
     """No answer within the command's timeout; the connection's state is unknown."""
 
 
+class BidiConnectionLost(Exception):
+    """The probe says the session behind this connection is gone (e.g. its Grid node died)."""
+
+
+class BidiCancelled(Exception):
+    """The caller gave up waiting (its client went away); the answer will be skipped when it comes."""
+
+
+_POLL = 0.2  # how often a waiting command looks at its cancel flag, seconds
+_PROBE_EVERY = 2.0  # how often a long wait asks the probe whether the session still exists, seconds
+
+
 class BidiConnection:
     def __init__(self, url: str, *, timeout: float, headers: list[str] | None = None) -> None:
         self._ws = websocket.create_connection(
@@ -35,11 +50,23 @@ class BidiConnection:
         )
         self._ids = itertools.count(1)
 
-    def command(self, method: str, params: dict[str, Any], *, timeout: float) -> dict[str, Any]:
+    def command(
+        self,
+        method: str,
+        params: dict[str, Any],
+        *,
+        timeout: float,
+        cancel: threading.Event | None = None,
+        probe: Callable[[], bool] | None = None,
+    ) -> dict[str, Any]:
+        """Send one command and wait for its answer.  While waiting, ``cancel`` is watched and, every
+        few seconds, ``probe()`` is asked whether the session still exists: a proxied websocket (the
+        Grid's) may stay open after the browser behind it died."""
         if timeout <= 0:
             raise BidiTimeout(f"{method}: no time left")
         command_id = next(self._ids)
         deadline = time.monotonic() + timeout
+        next_probe = time.monotonic() + _PROBE_EVERY
         try:
             self._ws.settimeout(timeout)
             self._ws.send(json.dumps({"id": command_id, "method": method, "params": params}))
@@ -47,6 +74,21 @@ class BidiConnection:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise BidiTimeout(f"{method}: no answer within {timeout:.1f}s")
+                if cancel is not None or probe is not None:
+                    # wait for the next frame in short slices so a cancel is seen quickly; frames are
+                    # then read whole (websocket-client never reads past the frame it parses)
+                    if cancel is not None and cancel.is_set():
+                        raise BidiCancelled(method)
+                    if probe is not None and time.monotonic() >= next_probe:
+                        if not probe():
+                            raise BidiConnectionLost(f"{method}: the session is gone")
+                        next_probe = time.monotonic() + _PROBE_EVERY
+                    sock = self._ws.sock
+                    buffered = getattr(sock, "pending", None)  # TLS: bytes already decrypted
+                    if not (buffered and buffered()):
+                        readable, _, _ = select.select([sock], [], [], min(_POLL, remaining))
+                        if not readable:
+                            continue
                 self._ws.settimeout(remaining)
                 message = json.loads(self._ws.recv())
                 if message.get("id") != command_id:

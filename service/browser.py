@@ -14,7 +14,10 @@ import itertools
 import logging
 import struct
 import subprocess
+import threading
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit, urlunsplit
@@ -24,9 +27,9 @@ from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.remote.client_config import ClientConfig
 
-from service.bidi import BidiConnection, BidiError, BidiTimeout
+from service.bidi import BidiCancelled, BidiConnection, BidiError, BidiTimeout
 from service.config import Settings
-from service.errors import BackendUnavailable, CaptureTimeout, SnapshotError, TargetUnreachable
+from service.errors import BackendUnavailable, CaptureTimeout, ClientGone, SnapshotError, TargetUnreachable
 from service.grid import basic_auth_header
 
 log = logging.getLogger("snapshot.browser")
@@ -48,6 +51,7 @@ CHROME_ARGS = (
     "--metrics-recording-only",
 )
 
+INSTANCE_CAPABILITY = "snapshot:instance"
 # Navigation errors that mean "the target could not be reached" (502), by Chrome's net error name.
 _UNREACHABLE_MARKERS = ("net::ERR_",)
 _CLEANUP_TIMEOUT = 5.0
@@ -61,7 +65,7 @@ def png_size(png: bytes) -> tuple[int, int]:
     return width, height
 
 
-def chrome_options(settings: Settings, *, local: bool) -> webdriver.ChromeOptions:
+def chrome_options(settings: Settings, *, local: bool, instance: str = "") -> webdriver.ChromeOptions:
     options = webdriver.ChromeOptions()
     for arg in CHROME_ARGS:
         options.add_argument(arg)
@@ -74,6 +78,8 @@ def chrome_options(settings: Settings, *, local: bool) -> webdriver.ChromeOption
         options.binary_location = settings.chromium_path
     else:
         options.platform_name = settings.platform_name
+        # marks the session as this replica's, so orphans of crashed replicas can be found (/graphql)
+        options.set_capability(INSTANCE_CAPABILITY, instance)
         if settings.browser_version:
             options.browser_version = settings.browser_version
     return options
@@ -140,14 +146,27 @@ class BrowserSession:
     _context: str | None = None
     _user_context: str | None = None
     _viewport: tuple[int, int] | None = None
+    _settled: bool = True  # no navigation of ours is still running in the tab
     _cdp_session: str | None = None
 
     @property
     def age(self) -> float:
         return time.monotonic() - self.created
 
+    _cancel: threading.Event | None = None  # set while a capture runs: its client's disconnect flag
+    probe: Callable[[], bool] | None = None  # does the session still exist? (Grid sessions)
+
+    @property
+    def session_id(self) -> str:
+        return str(self.driver.session_id)
+
     def _cmd(self, method: str, params: dict, deadline: float) -> dict:
-        return self.bidi.command(method, params, timeout=deadline - time.monotonic())
+        try:
+            return self.bidi.command(
+                method, params, timeout=deadline - time.monotonic(), cancel=self._cancel, probe=self.probe
+            )
+        except BidiCancelled:
+            raise ClientGone("the client disconnected; the capture was abandoned") from None
 
     def _tab(self, deadline: float) -> str:
         if self.isolation == "context":
@@ -162,14 +181,30 @@ class BrowserSession:
         return self._context
 
     def capture(
-        self, url: str, width: int, height: int, deadline: float, timings: CaptureTimings | None = None
+        self,
+        url: str,
+        width: int,
+        height: int,
+        deadline: float,
+        timings: CaptureTimings | None = None,
+        cancel: threading.Event | None = None,
     ) -> bytes:
-        """Open url at exactly width x height CSS pixels (device pixel ratio 1) and return the PNG."""
+        """Open url at exactly width x height CSS pixels (device pixel ratio 1) and return the PNG.
+
+        Setting ``cancel`` (the client went away) abandons the capture within a fraction of a second."""
         timings = timings if timings is not None else CaptureTimings()
+        self._cancel = cancel
+        try:
+            return self._capture(url, width, height, deadline, timings)
+        finally:
+            self._cancel = None
+
+    def _capture(self, url: str, width: int, height: int, deadline: float, timings: CaptureTimings) -> bytes:
         if deadline - time.monotonic() <= 0:
             raise CaptureTimeout("the capture deadline passed before a browser was free")
         self.uses += 1
         self.dirty = True
+        self._settled = False
         try:
             context = self._tab(deadline)
             if self._viewport != (width, height):
@@ -190,12 +225,14 @@ class BrowserSession:
                 raise CaptureTimeout("the page did not finish loading before the deadline") from None
             except BidiError as exc:
                 if any(marker in exc.message for marker in _UNREACHABLE_MARKERS):
+                    self._settled = True  # the navigation ended (on an error page)
                     raise TargetUnreachable(f"the page could not be loaded: {exc.message.split()[0]}") from None
                 if "navigation canceled" not in exc.message:
                     raise
                 # the page sent itself elsewhere while loading (a script redirect): wait for that page
                 self._wait_for_load(context, load_deadline)
             loaded = time.monotonic()
+            self._settled = True
             timings.navigate += loaded - started
             png = self._screenshot(context, deadline)
             timings.screenshot += time.monotonic() - loaded
@@ -271,21 +308,28 @@ class BrowserSession:
             return
         tops = self._clean("browsingContext.getTree", {})["contexts"]
         origins = _frame_origins(tops, set())
+        if not self._settled:
+            # a navigation was still running (client gone, or a deadline): scripts in a half-loaded page
+            # would stall; the tab goes instead, and its sessionStorage with it
+            context = self._context = self._clean("browsingContext.create", {"type": "tab"})["context"]
+            self._viewport = None
+            self._cdp_session = None
         for top in tops:
-            if top["context"] != context:  # popups and tabs the page opened
+            if top["context"] != context:  # popups and tabs the page opened (or the abandoned tab)
                 self._clean("browsingContext.close", {"context": top["context"], "promptUnload": False})
-        try:  # sessionStorage lives with the tab; clear it from a sandbox the page cannot tamper with
-            self._clean(
-                "script.evaluate",
-                {
-                    "expression": "try { sessionStorage.clear() } catch (e) {}",
-                    "target": {"context": context, "sandbox": "snapshot-reset"},
-                    "awaitPromise": False,
-                },
-            )
-        except BidiError:
-            pass  # about:blank or an error page: nothing to clear
-        self._clean("browsingContext.navigate", {"context": context, "url": "about:blank", "wait": "complete"})
+        if self._settled:
+            try:  # sessionStorage lives with the tab; clear it from a sandbox the page cannot tamper with
+                self._clean(
+                    "script.evaluate",
+                    {
+                        "expression": "try { sessionStorage.clear() } catch (e) {}",
+                        "target": {"context": context, "sandbox": "snapshot-reset"},
+                        "awaitPromise": False,
+                    },
+                )
+            except BidiError:
+                pass  # about:blank or an error page: nothing to clear
+            self._clean("browsingContext.navigate", {"context": context, "url": "about:blank", "wait": "complete"})
         self._clean("storage.deleteCookies", {})
         deadline = time.monotonic() + _CLEANUP_TIMEOUT
         for origin in origins:
@@ -334,7 +378,7 @@ def _open(driver_factory: Callable[[], webdriver.Remote], bidi_url: Callable[[st
     return BrowserSession(driver, bidi, backend, settings.page_load_timeout, settings.isolation)
 
 
-def grid_session_factory(settings: Settings) -> SessionFactory:
+def grid_session_factory(settings: Settings, instance: str = "") -> SessionFactory:
     assert settings.grid_url is not None
     grid_url = settings.grid_url
 
@@ -347,11 +391,34 @@ def grid_session_factory(settings: Settings) -> SessionFactory:
             password=auth[1] if auth else None,
         )
         return webdriver.Remote(
-            command_executor=grid_url, options=chrome_options(settings, local=False), client_config=config
+            command_executor=grid_url, options=chrome_options(settings, local=False, instance=instance),
+            client_config=config,
         )
 
     headers = basic_auth_header(settings.grid_auth)
-    return lambda: _open(create, lambda ws: _bidi_url_through_grid(ws, grid_url), settings, "grid", headers)
+
+    def open_session() -> BrowserSession:
+        session = _open(create, lambda ws: _bidi_url_through_grid(ws, grid_url), settings, "grid", headers)
+        session.probe = _grid_probe(grid_url, session.session_id, headers)
+        return session
+
+    return open_session
+
+
+def _grid_probe(grid_url: str, session_id: str, headers: dict[str, str]) -> Callable[[], bool]:
+    """A cheap classic command through the Grid: it fails at once when the session's node is gone."""
+    url = f"{grid_url}/session/{session_id}/timeouts"
+
+    def probe() -> bool:
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=3) as r:
+                return bool(r.status == 200)
+        except urllib.error.HTTPError:
+            return False
+        except OSError:
+            return False  # the Grid itself is unreachable: the session is as good as gone
+
+    return probe
 
 
 def local_session_factory(settings: Settings) -> SessionFactory:

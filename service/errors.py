@@ -84,6 +84,14 @@ class StorageError(SnapshotError):
     retry_after = 5
 
 
+class ClientGone(SnapshotError):
+    """The client disconnected; the capture was abandoned (nobody reads this answer)."""
+
+    status = 499
+    code = "client_closed_request"
+    reason = "cancelled"
+
+
 class ShuttingDown(SnapshotError):
     status = 503
     code = "shutting_down"

@@ -63,3 +63,59 @@ def grid_capacity(grid_url: str, auth: Auth = None, timeout: float = 3.0) -> Gri
     with urllib.request.urlopen(request, timeout=timeout) as response:
         grid = json.load(response)["data"]["grid"]
     return GridCapacity(int(grid["totalSlots"]), int(grid["sessionCount"]), int(grid["sessionQueueSize"]))
+
+
+@dataclass(frozen=True)
+class GridSession:
+    id: str
+    capabilities: dict
+    age: float  # seconds
+
+
+_SESSIONS_QUERY = "{ sessionsInfo { sessions { id capabilities sessionDurationMillis } } }"
+
+
+def grid_sessions(grid_url: str, auth: Auth = None, timeout: float = 5.0) -> list[GridSession]:
+    """Every session on the Grid, with its capabilities and age (GraphQL ``sessionsInfo``)."""
+    request = urllib.request.Request(
+        f"{grid_url}/graphql",
+        data=json.dumps({"query": _SESSIONS_QUERY}).encode(),
+        headers={"Content-Type": "application/json", **basic_auth_header(auth)},
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        sessions = json.load(response)["data"]["sessionsInfo"]["sessions"]
+    return [
+        GridSession(s["id"], json.loads(s["capabilities"] or "{}"), int(s["sessionDurationMillis"]) / 1000)
+        for s in sessions
+    ]
+
+
+def end_session(grid_url: str, session_id: str, auth: Auth = None, timeout: float = 10.0) -> None:
+    request = urllib.request.Request(f"{grid_url}/session/{session_id}", method="DELETE",
+                                     headers=basic_auth_header(auth))
+    with urllib.request.urlopen(request, timeout=timeout):
+        pass
+
+
+def find_orphans(
+    sessions: list[GridSession], *, capability: str, instance: str, ours: set[str], own_grace: float,
+    foreign_max_age: float,
+) -> list[GridSession]:
+    """Sessions a Snapshot replica opened and no live replica will close.
+
+    - this replica's, that its pool does not hold (a new-session request that timed out here but
+      succeeded on the Grid later), once older than ``own_grace``;
+    - another replica's, older than ``foreign_max_age``: a live replica replaces every session before
+      that age, so only a crashed one leaves them.
+    Sessions without the capability belong to other Grid clients and are never touched."""
+    orphans = []
+    for session in sessions:
+        owner = session.capabilities.get(capability)
+        if not owner:
+            continue
+        if owner == instance:
+            if session.id not in ours and session.age > own_grace:
+                orphans.append(session)
+        elif session.age > foreign_max_age:
+            orphans.append(session)
+    return orphans

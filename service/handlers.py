@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
+import socket
+import threading
 import uuid
+from collections.abc import Awaitable
 from http import HTTPStatus
-from typing import Any
+from typing import Any, TypeVar
 
 import tornado.httputil
 import tornado.web
@@ -21,6 +25,7 @@ from service.params import CaptureRequest, parse_capture_request
 from service.snapshots import Capture, Snapshotter
 
 log = logging.getLogger("snapshot.http")
+T = TypeVar("T")
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
@@ -116,6 +121,42 @@ class CreateSnapHandler(BaseHandler):
     capture: Capture | None = None
     backend_name: str | None = None
 
+    def prepare(self) -> None:
+        self.client_gone = threading.Event()
+
+    def on_connection_close(self) -> None:
+        # the client hung up: abandon its capture and give the browser back
+        self.client_gone.set()
+        if self.outcome is None:
+            self.outcome = "cancelled"
+
+    async def _watch_client(self) -> None:
+        """Tornado reads nothing while a handler runs, so it would notice a hang-up only when it writes:
+        peek at the socket twice a second (MSG_PEEK consumes nothing) and flag an orderly close."""
+        stream = self.request.connection.stream  # type: ignore[union-attr]
+        while not self.client_gone.is_set():
+            await asyncio.sleep(0.5)
+            sock = getattr(stream, "socket", None)
+            if sock is None or stream.closed():
+                self.on_connection_close()
+                return
+            try:
+                if sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"":
+                    self.on_connection_close()
+                    return
+            except (BlockingIOError, InterruptedError):
+                continue  # connected, nothing sent: the usual case
+            except OSError:
+                self.on_connection_close()
+                return
+
+    async def _while_watching(self, work: Awaitable[T]) -> T:
+        watcher = asyncio.ensure_future(self._watch_client())
+        try:
+            return await work
+        finally:
+            watcher.cancel()
+
     def _param(self, name: str) -> str | None:
         return self.get_argument(name, None, strip=False)
 
@@ -147,7 +188,7 @@ class CreateSnapHandler(BaseHandler):
 
     async def get(self) -> None:
         request = self._parse()
-        capture = await self.snapshotter.capture(request)
+        capture = await self._while_watching(self.snapshotter.capture(request, self.client_gone))
         self._done(capture)
         self.set_header("Content-Type", "image/png")
         self.set_header("Cache-Control", "no-store")
@@ -157,7 +198,9 @@ class CreateSnapHandler(BaseHandler):
         self._check_body()
         request = self._parse()
         base = f"{self.request.protocol}://{self.request.host}"
-        file_url, capture = await self.snapshotter.capture_and_store(request, base)
+        file_url, capture = await self._while_watching(
+            self.snapshotter.capture_and_store(request, base, self.client_gone)
+        )
         self._done(capture)
         self.write_json({"file_url": file_url, "status": "success"})
 

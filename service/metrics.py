@@ -24,6 +24,7 @@ OUTCOMES = (
     "unreachable",
     "backend_unavailable",
     "storage_error",
+    "cancelled",
     "internal",
 )
 PHASES = ("check", "queue", "session", "navigate", "screenshot", "upload")
@@ -63,6 +64,9 @@ class Metrics:
         )
         self.sessions_closed = Counter(
             "snapshot_browser_sessions_closed", "Browser sessions closed.", ["backend"], registry=r
+        )
+        self.orphans_ended = Counter(
+            "snapshot_orphan_sessions_ended", "Grid sessions left by crashed replicas and ended here.", registry=r
         )
         self.in_flight = Gauge(
             "snapshot_captures_in_flight", "Captures running or waiting, per backend.", ["backend"], registry=r

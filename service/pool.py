@@ -51,7 +51,7 @@ class SessionPool:
         self._check_after_idle = check_after_idle
         self._lock = threading.Lock()
         self._idle: deque[tuple[BrowserSession, float]] = deque()  # (session, idle since); newest last
-        self._busy: set[int] = set()
+        self._busy: dict[int, BrowserSession] = {}
         self._created = 0
         self._closed_count = 0
         self._closed = False
@@ -59,6 +59,12 @@ class SessionPool:
     def stats(self) -> PoolStats:
         with self._lock:
             return PoolStats(len(self._idle), len(self._busy), self._created, self._closed_count)
+
+    def session_ids(self) -> set[str]:
+        """WebDriver session ids of every session this pool holds (idle or busy)."""
+        with self._lock:
+            sessions = [s for s, _ in self._idle] + list(self._busy.values())
+        return {s.session_id for s in sessions}
 
     def _expired(self, session: BrowserSession) -> bool:
         return session.broken or session.uses >= self._max_uses or session.age >= self._max_age
@@ -71,7 +77,7 @@ class SessionPool:
                     raise BackendUnavailable("the service is shutting down")
                 entry = self._idle.pop() if self._idle else None
                 if entry is not None:
-                    self._busy.add(entry[0].id)
+                    self._busy[entry[0].id] = entry[0]
             if entry is None:
                 break
             session, idle_since = entry
@@ -84,7 +90,7 @@ class SessionPool:
         session = self._factory()
         with self._lock:
             self._created += 1
-            self._busy.add(session.id)
+            self._busy[session.id] = session
         self._on_event("opened")
         log.debug("pool %s: opened session %s", self.name, session.id)
         return session, True
@@ -94,7 +100,7 @@ class SessionPool:
             self._discard(session)
             return
         with self._lock:
-            self._busy.discard(session.id)
+            self._busy.pop(session.id, None)
             if not self._closed:
                 self._idle.append((session, time.monotonic()))
                 return
@@ -102,7 +108,7 @@ class SessionPool:
 
     def _discard(self, session: BrowserSession) -> None:
         with self._lock:
-            self._busy.discard(session.id)
+            self._busy.pop(session.id, None)
         self._close(session)
 
     def _close(self, session: BrowserSession) -> None:

@@ -7,6 +7,7 @@ exceptions they raise to responses.
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
@@ -85,7 +86,7 @@ class Snapshotter:
         except TimeoutError:
             raise CaptureTimeout("the capture did not finish before its deadline") from None
 
-    async def capture(self, request: CaptureRequest) -> Capture:
+    async def capture(self, request: CaptureRequest, cancel: threading.Event | None = None) -> Capture:
         if not self.accepting:
             raise ShuttingDown("the service is shutting down; retry on another replica")
         started = time.monotonic()
@@ -93,11 +94,13 @@ class Snapshotter:
         backend = self.backend_for(request)
         await self._io(self.policy.check, request.target, deadline=deadline)
         checked = time.monotonic()
-        png, t = await backend.capture(request.url, request.width, request.height, deadline)
+        png, t = await backend.capture(request.url, request.width, request.height, deadline, cancel)
         return Capture(png, backend.name, _timings(t, checked - started), time.monotonic() - started)
 
-    async def capture_and_store(self, request: CaptureRequest, request_base_url: str) -> tuple[str, Capture]:
-        capture = await self.capture(request)
+    async def capture_and_store(
+        self, request: CaptureRequest, request_base_url: str, cancel: threading.Event | None = None
+    ) -> tuple[str, Capture]:
+        capture = await self.capture(request, cancel)
         t0 = time.monotonic()
         key = self.storage.new_key()
         # Storage gets its own budget: a capture that finished in time is not thrown away.

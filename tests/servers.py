@@ -170,11 +170,13 @@ def _node_config(directory: Path, max_sessions: int) -> Path:
     return path
 
 
-def start_grid(nodes: int = 2, max_sessions: int = 2, auth: tuple[str, str] | None = None) -> Grid:
+def start_grid(
+    nodes: int = 2, max_sessions: int = 2, auth: tuple[str, str] | None = None, port: int | None = None
+) -> Grid:
     if not SELENIUM_JAR.exists():
         raise RuntimeError(f"{SELENIUM_JAR} is missing: run scripts/setup.sh --test")
     directory = Path(tempfile.mkdtemp(prefix="grid-"))
-    port, pub, sub = free_port(), free_port(), free_port()
+    port, pub, sub = port or free_port(), free_port(), free_port()
     events = ["--publish-events", f"tcp://127.0.0.1:{pub}", "--subscribe-events", f"tcp://127.0.0.1:{sub}"]
     java = ["java", "-Xmx512m", "-jar", str(SELENIUM_JAR)]
     credentials = ["--username", auth[0], "--password", auth[1]] if auth else []
@@ -213,6 +215,13 @@ class S3Server:
     access_key: str
     secret_key: str
     proc: Proc
+    args: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+
+    def restart(self) -> None:
+        """Start SeaweedFS again on the same ports and data (after stop())."""
+        self.proc = Proc.start("seaweedfs", self.args, env=self.env)
+        wait_until(lambda: bool(self.client().head_bucket(Bucket=self.bucket)), 60, "SeaweedFS", self.proc)
 
     def client(self):  # type: ignore[no-untyped-def]
         import boto3
@@ -239,17 +248,15 @@ def start_s3(bucket: str = "snapshots") -> S3Server:
     directory = tempfile.mkdtemp(prefix="weed-")
     s3, master, volume, filer, admin, metrics = (free_port() for _ in range(6))
     env = dict(os.environ, AWS_ACCESS_KEY_ID="snapshot-test", AWS_SECRET_ACCESS_KEY="snapshot-test-secret")
-    proc = Proc.start(
-        "seaweedfs",
-        [
-            str(VENV_BIN / "weed"), "mini", f"-dir={directory}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-            f"-bucket={bucket}", f"-s3.port={s3}", f"-master.port={master}", f"-volume.port={volume}",
-            f"-filer.port={filer}", f"-admin.port={admin}", f"-metricsPort={metrics}", "-admin.ui=false",
-            "-webdav=false", "-master.telemetry=false",
-        ],
-        env=env,
-    )
-    server = S3Server(f"http://127.0.0.1:{s3}", bucket, env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], proc)
+    args = [
+        str(VENV_BIN / "weed"), "mini", f"-dir={directory}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+        f"-bucket={bucket}", f"-s3.port={s3}", f"-master.port={master}", f"-volume.port={volume}",
+        f"-filer.port={filer}", f"-admin.port={admin}", f"-metricsPort={metrics}", "-admin.ui=false",
+        "-webdav=false", "-master.telemetry=false",
+    ]
+    proc = Proc.start("seaweedfs", args, env=env)
+    server = S3Server(f"http://127.0.0.1:{s3}", bucket, env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], proc,
+                      args, env)
     try:
         wait_until(lambda: bool(server.client().head_bucket(Bucket=bucket)), 60, "SeaweedFS", proc)
     except BaseException:

@@ -1,0 +1,162 @@
+"""Faults caused for real on real processes: a Grid node killed mid-capture, the Grid down and back,
+S3 down and back, a client that hangs up, crashed replicas' sessions left on the Grid."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from selenium import webdriver
+
+from tests.conftest import LOOPBACK, open_png, s3_env
+from tests.servers import start_grid, start_s3, wait_until
+
+pytestmark = pytest.mark.integration
+
+
+def snap(service, pages, path="/color/2266aa", timeout=60, **params):
+    return requests.get(f"{service.url}/create_snap",
+                        params={"url": pages.base + path, "width": 60, "height": 40, **params}, timeout=timeout)
+
+
+def grid_env(grid, **extra):
+    return {"SNAPSHOT_GRID_URL": grid.url, "SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_ALLOW_LOCALMODE": "false",
+            **{f"SNAPSHOT_{k.upper()}": str(v) for k, v in extra.items()}}
+
+
+@pytest.fixture
+def own_grid():
+    grid = start_grid(nodes=2, max_sessions=1)
+    yield grid
+    grid.stop()
+
+
+def test_a_node_killed_mid_capture_costs_a_retry_not_the_request(start, own_grid, pages):
+    service = start(grid_env(own_grid, pool_size=1, capture_timeout=40))
+    wait_until(lambda: own_grid.sessions() == 1, 20, "the warm session")
+    busy_node = next(i for i, node in enumerate(own_grid.status()["nodes"])
+                     if any(slot.get("session") for slot in node["slots"]))
+    node_uri = own_grid.status()["nodes"][busy_node]["uri"]
+    victim = next(p for p, args in zip(own_grid.nodes, own_grid.node_args, strict=True)
+                  if f"--port {urlsplit(node_uri).port}" in " ".join(args))
+    with ThreadPoolExecutor(1) as pool:
+        pages.hits.clear()
+        in_flight = pool.submit(snap, service, pages, "/slow?s=3")
+        wait_until(lambda: "/slow" in pages.hits, 20, "the capture to reach the page")
+        victim.signal(signal.SIGKILL)  # the node's JVM, its ChromeDriver and Chrome, at once
+        response = in_flight.result()
+    assert response.status_code in (200, 503), response.text
+    if response.status_code == 503:
+        assert response.json()["error"] == "backend_unavailable" and "Retry-After" in response.headers
+    # the dead session left the pool: captures go on on the remaining node
+    for _ in range(3):
+        assert snap(service, pages).status_code == 200
+
+
+def test_grid_down_fails_fast_and_the_service_recovers_when_it_returns(start, pages):
+    grid = start_grid(nodes=1, max_sessions=1)
+    port = urlsplit(grid.url).port
+    try:
+        service = start(grid_env(grid, pool_size=1, session_timeout=5))
+        assert snap(service, pages).status_code == 200
+        grid.stop()
+        started = time.monotonic()
+        response = snap(service, pages)
+        assert response.status_code == 503 and response.json()["error"] == "backend_unavailable"
+        assert int(response.headers["Retry-After"]) > 0
+        assert time.monotonic() - started < 8, "a Grid outage must fail in seconds, not minutes"
+        wait_until(lambda: requests.get(f"{service.url}/readyz").status_code == 503, 10, "readiness to fail")
+        assert "grid" in requests.get(f"{service.url}/readyz").json()["message"]
+        grid = start_grid(nodes=1, max_sessions=1, port=port)  # the same address, a new Grid
+        wait_until(lambda: requests.get(f"{service.url}/readyz").status_code == 200, 20, "readiness to return")
+        response = snap(service, pages)
+        assert response.status_code == 200, response.text  # no restart needed
+    finally:
+        grid.stop()
+
+
+def test_s3_outage_fails_posts_honestly_keeps_gets_working_and_recovers(start, grid, pages):
+    s3 = start_s3()
+    try:
+        service = start({**grid_env(grid, pool_size=1, s3_timeout=1), **s3_env(s3)})
+        form = {"url": pages.base + "/color/00ff00", "width": "30", "height": "20"}
+        assert requests.post(f"{service.url}/create_snap", data=form).status_code == 200
+        s3.stop()
+        started = time.monotonic()
+        response = requests.post(f"{service.url}/create_snap", data=form, timeout=60)
+        assert response.status_code == 503, response.text
+        assert response.json()["error"] in ("storage_error", "timeout") and "Retry-After" in response.headers
+        assert time.monotonic() - started < 35
+        assert snap(service, pages).status_code == 200  # GET does not need storage
+        s3.restart()
+        response = requests.post(f"{service.url}/create_snap", data=form, timeout=60)
+        assert response.status_code == 200, response.text
+        stored = requests.get(response.json()["file_url"])
+        assert stored.status_code == 200 and open_png(stored.content).size == (30, 20)
+    finally:
+        s3.stop()
+
+
+def test_a_client_that_hangs_up_frees_its_browser_at_once(start, pages):
+    service = start({"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_LOCAL_POOL_SIZE": "1"})
+    host, port = urlsplit(service.url).hostname, urlsplit(service.url).port
+    pages.hits.clear()
+    with socket.create_connection((host, port)) as client:
+        target = f"{pages.base}/slow?s=10"
+        client.sendall(f"GET /create_snap?url={target}&width=50&height=50 HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        wait_until(lambda: "/slow" in pages.hits, 10, "the capture to start")
+    # the only browser was busy with a 10 s page; cancelled, it serves the next capture right away
+    started = time.monotonic()
+    response = snap(service, pages)
+    assert response.status_code == 200
+    assert time.monotonic() - started < 5, "the abandoned capture still held the browser"
+    metrics = requests.get(f"{service.url}/metrics").text
+    assert 'snapshot_captures_total{backend="local",outcome="cancelled"} 1.0' in metrics
+
+
+def test_sessions_of_crashed_replicas_are_ended_and_other_clients_are_left_alone(start, grid, pages):
+    def raw_session(**caps):
+        options = webdriver.ChromeOptions()
+        for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
+            options.add_argument(arg)
+        options.platform_name = "linux"
+        for name, value in caps.items():
+            options.set_capability(name, value)
+        return webdriver.Remote(command_executor=grid.url, options=options)
+
+    orphan = raw_session(**{"snapshot:instance": "crashed-replica"})  # what a crashed replica leaves
+    other = raw_session()  # another Grid client
+    try:
+        service = start(grid_env(grid, pool_size=1, session_max_age=2, capture_timeout=2))
+        assert snap(service, pages).status_code in (200, 504)
+
+        def alive(session_id):
+            return any(slot.get("session", {}) and slot["session"]["sessionId"] == session_id
+                       for slot in grid.slots())
+
+        wait_until(lambda: not alive(orphan.session_id), 45, "the orphan to be ended")
+        assert alive(other.session_id)
+        metrics = requests.get(f"{service.url}/metrics").text
+        assert "snapshot_orphan_sessions_ended_total 1.0" in metrics
+    finally:
+        other.quit()
+        try:
+            orphan.quit()
+        except Exception:
+            pass
+
+
+def test_sigterm_under_load_loses_nothing(start, grid, pages):
+    service = start(grid_env(grid, pool_size=2, queue_size=8))
+    with ThreadPoolExecutor(5) as pool:
+        futures = [pool.submit(snap, service, pages, "/slow?s=1") for _ in range(5)]
+        time.sleep(0.7)
+        service.proc.popen.send_signal(signal.SIGTERM)
+        statuses = [f.result().status_code for f in futures]
+    assert statuses == [200] * 5
+    assert service.proc.popen.wait(30) == 0
