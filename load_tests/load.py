@@ -75,7 +75,8 @@ def run_workers(
             with lock:
                 done, errors = result.ok, sum(result.errors.values())
             rate = done / max(1e-9, time.perf_counter() - started)
-            print(f"\r{name}: {done + errors}/{count} done, {errors} errors, {rate:.2f}/s", end="", file=sys.stderr)
+            of = f"/{count}" if count < 10**6 else ""
+            print(f"\r{name}: {done + errors}{of} done, {errors} errors, {rate:.2f}/s", end="", file=sys.stderr)
     if progress:
         print(file=sys.stderr)
     result.elapsed = max(finished, default=time.perf_counter()) - started
