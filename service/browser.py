@@ -96,9 +96,6 @@ def _bidi_url_through_grid(reported: str, grid_url: str) -> str:
     return urlunsplit((scheme, grid.netloc, path, reported_parts.query, ""))
 
 
-ISOLATION_MODES = ("reset", "context")
-
-
 @dataclass
 class CaptureTimings:
     """Seconds spent per phase of one capture (filled in by the backend and the session)."""

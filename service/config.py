@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+ISOLATION_MODES = ("reset", "context")  # see service/browser.py
 
 
 class SettingsError(ValueError):
@@ -239,7 +240,7 @@ class Settings:
             ("SNAPSHOT_SHUTDOWN_GRACE", self.shutdown_grace),
         ]:
             need(seconds > 0, env, "must be a positive number of seconds")
-        need(self.isolation in ("reset", "context"), "SNAPSHOT_ISOLATION", "must be reset or context")
+        need(self.isolation in ISOLATION_MODES, "SNAPSHOT_ISOLATION", "must be " + " or ".join(ISOLATION_MODES))
         need(1 <= self.max_width <= 16384, "SNAPSHOT_MAX_WIDTH", "must be between 1 and 16384")
         need(1 <= self.max_height <= 16384, "SNAPSHOT_MAX_HEIGHT", "must be between 1 and 16384")
         need(
@@ -254,10 +255,6 @@ class Settings:
                 "must contain {key}",
             )
         return problems
-
-    @property
-    def grid_enabled(self) -> bool:
-        return self.grid_url is not None
 
     @property
     def grid_auth(self) -> tuple[str, str] | None:
