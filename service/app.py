@@ -22,6 +22,7 @@ from service import __version__
 from service.backend import CaptureBackend
 from service.browser import INSTANCE_CAPABILITY, grid_session_factory, local_session_factory
 from service.config import Settings, SettingsError
+from service.egress import EgressProxy
 from service.grid import end_session, find_orphans, grid_capacity, grid_sessions, grid_status
 from service.handlers import (
     CreateSnapHandler,
@@ -85,16 +86,20 @@ def _backend(name: str, factory: Any, settings: Settings, size: int, metrics: Me
     return backend
 
 
-def build(settings: Settings, metrics: Metrics | None = None) -> Components:
+def build(settings: Settings, metrics: Metrics | None = None, proxy_url: str | None = None) -> Components:
     metrics = metrics or Metrics()
     instance = uuid.uuid4().hex[:12]  # tags this replica's Grid sessions
     io_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="io")
     grid = None
     if settings.grid_url:
-        grid = _backend("grid", grid_session_factory(settings, instance), settings, settings.pool_size, metrics)
+        grid = _backend(
+            "grid", grid_session_factory(settings, instance, proxy_url), settings, settings.pool_size, metrics
+        )
     local = None
     if grid is None or settings.allow_localmode:
-        local = _backend("local", local_session_factory(settings), settings, settings.local_pool_size, metrics)
+        local = _backend(
+            "local", local_session_factory(settings, proxy_url), settings, settings.local_pool_size, metrics
+        )
     storage = make_storage(settings)
     checks = {"storage": storage.check}
     if settings.grid_url:
@@ -218,7 +223,18 @@ async def loop_warm(components: Components) -> None:
 
 
 async def serve(settings: Settings) -> None:
-    components = build(settings)
+    metrics = Metrics()
+    proxy = None
+    proxy_url = None
+    if settings.egress_proxy:
+        proxy = EgressProxy(
+            NetworkPolicy(allow=settings.allow_networks),
+            on_verdict=lambda verdict: metrics.egress.labels(verdict).inc(),
+        )
+        port = await proxy.start(settings.proxy_host, settings.proxy_port)
+        proxy_url = settings.proxy_url or f"http://127.0.0.1:{port}"
+        log.info("filtering proxy for the browsers on %s:%d (browsers use %s)", settings.proxy_host, port, proxy_url)
+    components = build(settings, metrics, proxy_url)
     app = make_app(components)
     server = tornado.httpserver.HTTPServer(app, max_body_size=settings.max_body_size, idle_connection_timeout=60)
     server.listen(settings.port, address=settings.host)
@@ -298,6 +314,8 @@ async def serve(settings: Settings) -> None:
         if task is not None:
             task.cancel()
     await loop.run_in_executor(None, components.close)
+    if proxy is not None:
+        await proxy.stop()
     log.info("stopped")
 
 

@@ -65,10 +65,21 @@ def png_size(png: bytes) -> tuple[int, int]:
     return width, height
 
 
-def chrome_options(settings: Settings, *, local: bool, instance: str = "") -> webdriver.ChromeOptions:
+def chrome_options(
+    settings: Settings, *, local: bool, instance: str = "", proxy_url: str | None = None
+) -> webdriver.ChromeOptions:
     options = webdriver.ChromeOptions()
     for arg in CHROME_ARGS:
         options.add_argument(arg)
+    if proxy_url:
+        # every connection through the filtering proxy: loopback too ("<-loopback>"), no QUIC (UDP
+        # bypasses HTTP proxies), no WebRTC UDP outside the proxy, no DNS prefetching
+        options.add_argument(f"--proxy-server={proxy_url}")
+        options.add_argument("--proxy-bypass-list=<-loopback>")
+        options.add_argument("--disable-quic")
+        options.add_argument("--dns-prefetch-disable")
+        options.add_argument("--force-webrtc-ip-handling-policy=disable_non_proxied_udp")
+        options.add_experimental_option("prefs", {"webrtc.ip_handling_policy": "disable_non_proxied_udp"})
     # ChromeDriver turns Chrome's popup blocker off; keep it on: pages cannot open windows unprompted
     options.add_experimental_option("excludeSwitches", ["disable-popup-blocking"])
     options.set_capability("webSocketUrl", True)
@@ -375,7 +386,7 @@ def _open(driver_factory: Callable[[], webdriver.Remote], bidi_url: Callable[[st
     return BrowserSession(driver, bidi, backend, settings.page_load_timeout, settings.isolation)
 
 
-def grid_session_factory(settings: Settings, instance: str = "") -> SessionFactory:
+def grid_session_factory(settings: Settings, instance: str = "", proxy_url: str | None = None) -> SessionFactory:
     assert settings.grid_url is not None
     grid_url = settings.grid_url
 
@@ -388,7 +399,8 @@ def grid_session_factory(settings: Settings, instance: str = "") -> SessionFacto
             password=auth[1] if auth else None,
         )
         return webdriver.Remote(
-            command_executor=grid_url, options=chrome_options(settings, local=False, instance=instance),
+            command_executor=grid_url,
+            options=chrome_options(settings, local=False, instance=instance, proxy_url=proxy_url),
             client_config=config,
         )
 
@@ -418,9 +430,9 @@ def _grid_probe(grid_url: str, session_id: str, headers: dict[str, str]) -> Call
     return probe
 
 
-def local_session_factory(settings: Settings) -> SessionFactory:
+def local_session_factory(settings: Settings, proxy_url: str | None = None) -> SessionFactory:
     def create() -> webdriver.Remote:
         service = ChromeService(executable_path=settings.chromedriver_path, log_output=subprocess.DEVNULL)
-        return webdriver.Chrome(service=service, options=chrome_options(settings, local=True))
+        return webdriver.Chrome(service=service, options=chrome_options(settings, local=True, proxy_url=proxy_url))
 
     return lambda: _open(create, lambda ws: ws, settings, "local")

@@ -76,6 +76,7 @@ _SPECIAL: dict[str, Callable[[str], Any]] = {
     "grid_url": _optional(_parse_http_url),
     "s3_endpoint_url": _optional(_parse_http_url),
     "public_base_url": _optional(_parse_http_url),
+    "proxy_url": _optional(_parse_http_url),
 }
 
 
@@ -151,6 +152,19 @@ class Settings:
     )
     max_pixels: int = _setting("SNAPSHOT_MAX_PIXELS", 33_554_432, "Largest width x height accepted.")
     max_url_length: int = _setting("SNAPSHOT_MAX_URL_LENGTH", 2048, "Longest target URL accepted.")
+    egress_proxy: bool = _setting(
+        "SNAPSHOT_EGRESS_PROXY",
+        True,
+        "Route every browser connection through the built-in filtering proxy (checks each address).",
+    )
+    proxy_host: str = _setting("SNAPSHOT_PROXY_HOST", "127.0.0.1", "Address the filtering proxy binds to.")
+    proxy_port: int = _setting("SNAPSHOT_PROXY_PORT", 0, "Port of the filtering proxy; 0: any free port.")
+    proxy_url: str | None = _setting(
+        "SNAPSHOT_PROXY_URL",
+        None,
+        "URL browsers use to reach the proxy (Grid nodes: e.g. `http://snapshot-egress:3128`); "
+        "unset: http://127.0.0.1:<port>.",
+    )
     allow_networks: tuple[Network, ...] = _setting(
         "SNAPSHOT_ALLOW_NETWORKS",
         (),
@@ -214,6 +228,7 @@ class Settings:
                 problems.append(f"{env}: {text}")
 
         need(0 < self.port < 65536, "SNAPSHOT_PORT", "must be between 1 and 65535")
+        need(0 <= self.proxy_port < 65536, "SNAPSHOT_PROXY_PORT", "must be between 0 and 65535")
         need(
             self.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
             "SNAPSHOT_LOG_LEVEL",

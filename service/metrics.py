@@ -68,6 +68,10 @@ class Metrics:
         self.orphans_ended = Counter(
             "snapshot_orphan_sessions_ended", "Grid sessions left by crashed replicas and ended here.", registry=r
         )
+        self.egress = Counter(
+            "snapshot_egress_connections", "Browser connections through the filtering proxy, by verdict.",
+            ["verdict"], registry=r,
+        )
         self.in_flight = Gauge(
             "snapshot_captures_in_flight", "Captures running or waiting, per backend.", ["backend"], registry=r
         )
@@ -112,6 +116,8 @@ class Metrics:
             self.storage_errors.labels(storage)
         for state in ("total", "free"):
             self.grid_slots.labels(state)
+        for verdict in ("allowed", "blocked", "error"):
+            self.egress.labels(verdict)
 
     def track_backend(
         self, backend: str, *, in_flight: Callable[[], float], queued: Callable[[], float], size: int,

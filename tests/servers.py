@@ -344,16 +344,25 @@ class _PageHandler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
+    def do_POST(self) -> None:  # noqa: N802
+        self.server.hits.append(urlsplit(self.path).path)
+        self.send_error(404)
+
     def do_GET(self) -> None:  # noqa: N802
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         self.server.hits.append(parts.path)
         extra = self.server.routes.get(parts.path)
         headers: dict[str, str] = {}
+        status = 200
         if extra is not None:
             query["_cookie"] = self.headers.get("Cookie", "")
             answer = extra(query)
-            body, headers = answer if isinstance(answer, tuple) else (answer, {})
+            if isinstance(answer, tuple):
+                body, headers, *rest = answer
+                status = rest[0] if rest else 200
+            else:
+                body = answer
         elif parts.path in PAGES:
             body = PAGES[parts.path]
         elif parts.path.startswith("/color/"):
@@ -367,7 +376,7 @@ class _PageHandler(BaseHTTPRequestHandler):
             self.send_error(404)
             return
         data = body.encode()
-        self.send_response(200)
+        self.send_response(status)
         self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         for name, value in headers.items():
@@ -385,7 +394,8 @@ class PageServer(ThreadingHTTPServer):
     def __init__(self, host: str = "127.0.0.1") -> None:
         super().__init__((host, 0), _PageHandler)
         self.hits: list[str] = []
-        # extra routes: fn(query) -> html or (html, headers); query['_cookie'] is the Cookie header
+        # extra routes: fn(query) -> html, (html, headers) or (html, headers, status);
+        # query['_cookie'] is the Cookie header
         self.routes: dict[str, Callable[[dict[str, str]], str | tuple[str, dict[str, str]]]] = {}
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
         self.thread.start()

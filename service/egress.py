@@ -1,0 +1,222 @@
+"""The browsers' filtering forward proxy: every connection a page makes is checked when it is made.
+
+Checking the URL a client gives is not enough: the browser resolves names again (DNS rebinding),
+and the page redirects, frames, fetches, opens websockets, refreshes and navigates by script.  So the
+browsers are started with ``--proxy-server`` pointing here (and flags that keep loopback, QUIC and
+WebRTC from going around it).  For each request this proxy resolves the host itself, checks *every*
+address against the same :class:`~service.netpolicy.NetworkPolicy` as the API, and connects only to
+an address it checked.  A refused destination is counted and gets ``403`` (CONNECT, which browsers
+report as a tunnel failure) or a closed connection (plain HTTP, which they report as an empty
+response): either way a network error, never a page.
+
+It speaks the two forms browsers use: ``CONNECT host:port`` (HTTPS, WebSockets over TLS) and
+absolute-form HTTP requests (``GET http://host/path``), which it rewrites to origin-form with
+``Connection: close`` so that one upstream connection never serves another destination.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ipaddress
+import logging
+import socket
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from service.errors import InvalidRequest
+from service.netpolicy import NetworkPolicy
+from service.urls import canonical_host
+
+log = logging.getLogger("snapshot.egress")
+
+_MAX_HEAD = 64 * 1024
+_HOP_BY_HOP = {"proxy-connection", "proxy-authorization", "connection", "keep-alive"}
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+def parse_target(method: str, target: str) -> tuple[str, int, str | None]:
+    """(host, port, origin-form path or None for CONNECT) from a proxy request line."""
+    if method == "CONNECT":
+        host, sep, port = target.rpartition(":")
+        if not sep or not port.isdigit():
+            raise _Refused(400, "CONNECT needs host:port")
+        return _host(host.strip("[]") if host.startswith("[") else host), _port(port), None
+    parts = urlsplit(target)
+    if parts.scheme.lower() not in ("http", "ws") or not parts.hostname:
+        raise _Refused(400, "only absolute http:// requests and CONNECT are proxied")
+    try:
+        port = parts.port or 80
+    except ValueError:
+        raise _Refused(400, "bad port") from None
+    path = parts.path or "/"
+    if parts.query:
+        path += "?" + parts.query
+    return _host(parts.hostname), _port(str(port)), path
+
+
+def _host(raw: str) -> str:
+    try:
+        ipaddress.ip_address(raw)
+        return raw
+    except ValueError:
+        pass
+    try:
+        return canonical_host(raw)
+    except InvalidRequest:
+        raise _Refused(400, "bad host") from None
+
+
+def _port(raw: str) -> int:
+    port = int(raw)
+    if not 0 < port < 65536:
+        raise _Refused(400, "bad port")
+    return port
+
+
+class EgressProxy:
+    def __init__(
+        self,
+        policy: NetworkPolicy,
+        *,
+        connect_timeout: float = 10.0,
+        max_lifetime: float = 300.0,
+        on_verdict: Callable[[str], None] | None = None,
+    ) -> None:
+        self.policy = policy
+        self.connect_timeout = connect_timeout
+        self.max_lifetime = max_lifetime
+        self._on_verdict = on_verdict or (lambda verdict: None)
+        self._server: asyncio.AbstractServer | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self.port = 0
+
+    async def start(self, host: str, port: int) -> int:
+        self._server = await asyncio.start_server(self._serve, host, port, limit=_MAX_HEAD)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self.port
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        for task in list(self._tasks):
+            task.cancel()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            await asyncio.wait_for(self._handle(reader, writer), timeout=self.max_lifetime)
+        except (TimeoutError, ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            pass
+        except asyncio.CancelledError:
+            pass
+        finally:
+            writer.close()
+            if task is not None:
+                self._tasks.discard(task)
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), timeout=30)
+        lines = head.decode("latin-1").split("\r\n")
+        try:
+            method, target, version = lines[0].split(" ", 2)
+            host, port, path = parse_target(method.upper(), target)
+            upstream = await self._connect(host, port)
+        except _Refused as refused:
+            self._on_verdict("blocked" if refused.status == 403 else "error")
+            log.info("egress refused %s: %s", lines[0][:200], refused.reason)
+            if not lines[0].upper().startswith("CONNECT "):
+                # A plain-HTTP answer from a proxy is shown by the browser as the page itself; closing
+                # instead makes it a network error (never a screenshot of an error text).
+                return
+            body = f"{refused.reason}\n".encode()
+            writer.write(
+                f"HTTP/1.1 {refused.status} {'Forbidden' if refused.status == 403 else 'Bad Request'}\r\n"
+                f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+                + body
+            )
+            await writer.drain()
+            return
+        except ValueError:
+            self._on_verdict("error")
+            return
+        self._on_verdict("allowed")
+        up_reader, up_writer = upstream
+        try:
+            if path is None:
+                writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+                await writer.drain()
+            else:
+                headers = [
+                    line for line in lines[1:] if line and line.split(":", 1)[0].strip().lower() not in _HOP_BY_HOP
+                ]
+                upgrade = any(line.lower().startswith("upgrade:") for line in headers)
+                connection = "Connection: Upgrade" if upgrade else "Connection: close"
+                request = "\r\n".join([f"{method} {path} {version}", *headers, connection, "", ""])
+                up_writer.write(request.encode("latin-1"))
+                await up_writer.drain()
+            await _pipe_both(reader, writer, up_reader, up_writer)
+        finally:
+            up_writer.close()
+
+    async def _connect(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await asyncio.wait_for(
+                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout=self.connect_timeout
+            )
+        except (TimeoutError, OSError):
+            raise _Refused(502, f"{host} could not be resolved") from None
+        addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+        refused = [a for a in addresses if not self.policy.is_allowed(a)]
+        if refused or not addresses:
+            raise _Refused(403, f"{host}:{port} resolves to {refused[0] if refused else 'nothing'}: not allowed")
+        last_error: Exception | None = None
+        for address in dict.fromkeys(addresses):  # each checked address, in resolver order
+            try:
+                return await asyncio.wait_for(
+                    asyncio.open_connection(str(address), port), timeout=self.connect_timeout
+                )
+            except (TimeoutError, OSError) as exc:
+                last_error = exc
+        raise _Refused(502, f"could not connect to {host}:{port}: {last_error}")
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    try:
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    except (ConnectionError, asyncio.CancelledError):
+        pass
+    finally:
+        with contextlib.suppress(OSError, RuntimeError):
+            if writer.can_write_eof():
+                writer.write_eof()
+
+
+async def _pipe_both(
+    client_reader: asyncio.StreamReader,
+    client_writer: asyncio.StreamWriter,
+    up_reader: asyncio.StreamReader,
+    up_writer: asyncio.StreamWriter,
+) -> None:
+    tasks = [
+        asyncio.ensure_future(_pipe(client_reader, up_writer)),
+        asyncio.ensure_future(_pipe(up_reader, client_writer)),
+    ]
+    try:
+        # when the upstream is done answering, the exchange is over
+        await tasks[1]
+    finally:
+        for task in tasks:
+            task.cancel()
