@@ -5,7 +5,8 @@ from pathlib import Path
 
 from service.config import settings_table
 
-FIXED_BY_CHART = {"SNAPSHOT_HOST", "SNAPSHOT_PORT", "SNAPSHOT_GRID_USERNAME", "SNAPSHOT_GRID_PASSWORD"}
+FIXED_BY_CHART = {"SNAPSHOT_HOST", "SNAPSHOT_PORT", "SNAPSHOT_GRID_USERNAME", "SNAPSHOT_GRID_PASSWORD",
+                  "SNAPSHOT_PROXY_HOST", "SNAPSHOT_PROXY_PORT"}
 
 
 def s(kind, text, **extra):
@@ -99,6 +100,8 @@ schema = {
             "enabled": s("boolean", "Enable."),
             "ingressFrom": array("Allowed peers.", {"type": "object"}),
             "extraEgress": array("Extra egress rules.", {"type": "object"}),
+            "browserPodLabels": {"type": "object", "description": "Labels of the browser pods.",
+                                 "additionalProperties": {"type": "string"}},
         }, "NetworkPolicy."),
         "metrics": obj({
             "serviceMonitor": obj({

@@ -160,7 +160,7 @@ def test_contradictory_or_unknown_values_fail_rendering(values, message):
     ("values", "message"),
     [
         ({}, "basicAuth.password"),
-        ({"basicAuth": {"password": "p"}, "networkPolicy": {"browserEgress": "proxy"}}, "proxy.cidr"),
+        ({"basicAuth": {"password": "p"}, "networkPolicy": {"proxy": {"podLabels": None}}}, "proxy.podLabels"),
         ({"basicAuth": {"password": "p"}, "autoscaling": {"minReplicaCount": 9, "maxReplicaCount": 2}}, "minReplica"),
     ],
 )
@@ -173,7 +173,8 @@ def test_service_chart_config_keys_are_the_services_settings():
     schema = json.loads((SERVICE_CHART / "values.schema.json").read_text())
     in_schema = set(schema["properties"]["config"]["properties"])
     in_code = {env for env, _, _ in settings_table()}
-    fixed_by_chart = {"SNAPSHOT_HOST", "SNAPSHOT_PORT", "SNAPSHOT_GRID_USERNAME", "SNAPSHOT_GRID_PASSWORD"}
+    fixed_by_chart = {"SNAPSHOT_HOST", "SNAPSHOT_PORT", "SNAPSHOT_GRID_USERNAME", "SNAPSHOT_GRID_PASSWORD",
+                      "SNAPSHOT_PROXY_HOST", "SNAPSHOT_PROXY_PORT"}
     assert in_schema == in_code - fixed_by_chart
     values = yaml.safe_load((SERVICE_CHART / "values.yaml").read_text())
     assert set(values["config"]) <= in_schema
@@ -215,6 +216,30 @@ def test_the_two_charts_agree_with_each_other():
     ) * 4 + 1
 
 
+def test_browsers_reach_only_the_services_filtering_proxy_by_default():
+    grid = docs(GRID_CHART, {"basicAuth": {"password": "p"}}, "selenium-grid")
+    node_policy = next(d for d in by_kind(grid, "NetworkPolicy") if "node" in d["metadata"]["name"])
+    node = next(d for d in by_kind(grid, "Deployment") if "node" in d["metadata"]["name"])
+    node_labels = node["spec"]["template"]["metadata"]["labels"]
+    full = yaml.safe_load((SERVICE_CHART / "ci" / "full-values.yaml").read_text())
+    service = docs(SERVICE_CHART, full, "snapshot")
+    pod_labels = by_kind(service, "Deployment")[0]["spec"]["template"]["metadata"]["labels"]
+    proxy_rules = [r for r in node_policy["spec"]["egress"] if any("podSelector" in p for p in r.get("to", []))
+                   and r["ports"] == [{"port": 3128, "protocol": "TCP"}]]
+    assert len(proxy_rules) == 1
+    assert not any("ipBlock" in p for r in node_policy["spec"]["egress"] for p in r.get("to", []))
+    assert proxy_rules[0]["to"][0]["podSelector"]["matchLabels"].items() <= pod_labels.items()
+    # the service's own policy lets exactly those browsers in on the proxy port
+    service_policy = by_kind(service, "NetworkPolicy")[0]
+    egress_rule = next(r for r in service_policy["spec"]["ingress"] if r["ports"][0]["port"] == "egress")
+    assert egress_rule["from"][0]["podSelector"]["matchLabels"].items() <= node_labels.items()
+    # and browsers are told to use it through the Service
+    config = by_kind(service, "ConfigMap")[0]["data"]
+    svc = next(d for d in by_kind(service, "Service"))
+    assert config["SNAPSHOT_PROXY_URL"] == f"http://{svc['metadata']['name']}.snapshot:3128"
+    assert {"name": "egress", "port": 3128, "targetPort": "egress", "protocol": "TCP"} in svc["spec"]["ports"]
+
+
 def test_grid_nodes_get_shm_and_drain_before_stopping():
     grid = docs(GRID_CHART, {"basicAuth": {"password": "p"}}, "selenium-grid")
     node = next(d for d in by_kind(grid, "Deployment") if "node" in d["metadata"]["name"])
@@ -225,7 +250,8 @@ def test_grid_nodes_get_shm_and_drain_before_stopping():
 
 
 def test_browser_egress_is_limited():
-    grid = docs(GRID_CHART, {"basicAuth": {"password": "p"}}, "selenium-grid")
+    public = {"basicAuth": {"password": "p"}, "networkPolicy": {"browserEgress": "public"}}
+    grid = docs(GRID_CHART, public, "selenium-grid")
     policy = next(d for d in by_kind(grid, "NetworkPolicy") if "node" in d["metadata"]["name"])
     blocks = [peer["ipBlock"] for rule in policy["spec"]["egress"] for peer in rule.get("to", []) if "ipBlock" in peer]
     assert blocks and all("169.254.0.0/16" in b["except"] and "10.0.0.0/8" in b["except"] for b in blocks)

@@ -56,7 +56,7 @@ capabilities:
 {{- if and .Values.autoscaling.enabled (gt (int .Values.autoscaling.minReplicaCount) (int .Values.autoscaling.maxReplicaCount)) }}
 {{- fail "autoscaling.minReplicaCount is greater than autoscaling.maxReplicaCount" }}
 {{- end }}
-{{- if and .Values.networkPolicy.enabled (eq .Values.networkPolicy.browserEgress "proxy") (not .Values.networkPolicy.proxy.cidr) }}
-{{- fail "networkPolicy.browserEgress=proxy needs networkPolicy.proxy.cidr" }}
+{{- if and .Values.networkPolicy.enabled (eq .Values.networkPolicy.browserEgress "proxy") (not .Values.networkPolicy.proxy.cidr) (not .Values.networkPolicy.proxy.podLabels) }}
+{{- fail "networkPolicy.browserEgress=proxy needs networkPolicy.proxy.podLabels or networkPolicy.proxy.cidr" }}
 {{- end }}
 {{- end }}
