@@ -34,6 +34,7 @@ from service.handlers import (
     request_id,
 )
 from service.health import Readiness, executable_check, grid_check
+from service.limits import ClientLimiter
 from service.metrics import Metrics
 from service.netpolicy import NetworkPolicy
 from service.pool import SessionPool
@@ -186,7 +187,9 @@ def configure_logging(level: str) -> None:
 
 def make_app(components: Components) -> tornado.web.Application:
     settings = components.settings
-    snap = {"settings_": settings, "snapshotter": components.snapshotter, "metrics": components.metrics}
+    limiter = ClientLimiter(settings.client_max_in_flight, settings.client_rate, settings.client_burst)
+    snap = {"settings_": settings, "snapshotter": components.snapshotter, "metrics": components.metrics,
+            "limiter": limiter}
     routes: list[Any] = [
         (r"/create_snap", CreateSnapHandler, snap),
         (r"/healthz", HealthzHandler),
@@ -236,7 +239,13 @@ async def serve(settings: Settings) -> None:
         log.info("filtering proxy for the browsers on %s:%d (browsers use %s)", settings.proxy_host, port, proxy_url)
     components = build(settings, metrics, proxy_url)
     app = make_app(components)
-    server = tornado.httpserver.HTTPServer(app, max_body_size=settings.max_body_size, idle_connection_timeout=60)
+    # the server's own cap is far above the API's limit, which the handler answers with a 413 JSON error
+    server = tornado.httpserver.HTTPServer(
+        app,
+        max_body_size=max(16 * settings.max_body_size, 1 << 20),
+        idle_connection_timeout=60,
+        xheaders=settings.trust_forwarded_for,
+    )
     server.listen(settings.port, address=settings.host)
     log.info("snapshot %s listening on %s:%d (backend: %s, storage: %s)", __version__, settings.host,
              settings.port, "grid " + settings.grid_url if settings.grid_url else "local", components.storage.name)

@@ -86,7 +86,9 @@ class Settings:
     host: str = _setting("SNAPSHOT_HOST", "0.0.0.0", "Address the HTTP server binds to.")
     port: int = _setting("SNAPSHOT_PORT", 8080, "Port the HTTP server listens on (`--port` overrides).")
     log_level: str = _setting("SNAPSHOT_LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING or ERROR.")
-    max_body_size: int = _setting("SNAPSHOT_MAX_BODY_SIZE", 65536, "Largest request body accepted, bytes.")
+    max_body_size: int = _setting(
+        "SNAPSHOT_MAX_BODY_SIZE", 65536, "Largest request body accepted, bytes (413 beyond)."
+    )
     shutdown_grace: float = _setting(
         "SNAPSHOT_SHUTDOWN_GRACE", 40.0, "Seconds SIGTERM waits for captures in flight before exiting."
     )
@@ -164,6 +166,18 @@ class Settings:
         None,
         "URL browsers use to reach the proxy (Grid nodes: e.g. `http://snapshot-egress:3128`); "
         "unset: http://127.0.0.1:<port>.",
+    )
+    client_max_in_flight: int = _setting(
+        "SNAPSHOT_CLIENT_MAX_IN_FLIGHT", 16, "Captures one client may have in flight (429 beyond); 0: no limit."
+    )
+    client_rate: float = _setting(
+        "SNAPSHOT_CLIENT_RATE", 0.0, "Requests per second one client may send (429 beyond); 0: no limit."
+    )
+    client_burst: int = _setting("SNAPSHOT_CLIENT_BURST", 20, "Requests one client may send at once under the rate.")
+    trust_forwarded_for: bool = _setting(
+        "SNAPSHOT_TRUST_FORWARDED_FOR",
+        False,
+        "Identify clients by X-Forwarded-For / X-Real-IP (only behind a proxy that sets them).",
     )
     allow_networks: tuple[Network, ...] = _setting(
         "SNAPSHOT_ALLOW_NETWORKS",
@@ -245,6 +259,9 @@ class Settings:
         ]:
             need(value >= 1, env, "must be at least 1")
         need(self.queue_size >= 0, "SNAPSHOT_QUEUE_SIZE", "must be 0 or more")
+        need(self.client_max_in_flight >= 0, "SNAPSHOT_CLIENT_MAX_IN_FLIGHT", "must be 0 or more")
+        need(self.client_rate >= 0, "SNAPSHOT_CLIENT_RATE", "must be 0 or more")
+        need(self.client_burst >= 1, "SNAPSHOT_CLIENT_BURST", "must be at least 1")
         for env, seconds in [
             ("SNAPSHOT_CAPTURE_TIMEOUT", self.capture_timeout),
             ("SNAPSHOT_SESSION_TIMEOUT", self.session_timeout),

@@ -20,6 +20,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from service.config import Settings
 from service.errors import InvalidRequest, SnapshotError
 from service.health import Readiness
+from service.limits import ClientLimiter
 from service.metrics import Metrics
 from service.params import CaptureRequest, parse_capture_request
 from service.snapshots import Capture, Snapshotter
@@ -35,6 +36,7 @@ _HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     413: "body_too_large",
+    429: "overloaded",
 }
 
 
@@ -111,18 +113,56 @@ class NotFoundHandler(BaseHandler):
         raise tornado.web.HTTPError(404, "no such endpoint")
 
 
+@tornado.web.stream_request_body
 class CreateSnapHandler(BaseHandler):
-    """The published API: GET returns the PNG, POST stores it and returns its URL."""
+    """The published API: GET returns the PNG, POST stores it and returns its URL.
+
+    The body is streamed so that an oversized one is refused with a 413 JSON answer as soon as its
+    size is known, then parsed here like Tornado would."""
 
     handler_name = "create_snap"
     settings_: Settings
     snapshotter: Snapshotter
     metrics: Metrics
+    limiter: ClientLimiter
     capture: Capture | None = None
     backend_name: str | None = None
+    _client: str | None = None
 
     def prepare(self) -> None:
         self.client_gone = threading.Event()
+        self._body = bytearray()
+        self._received = 0
+        limit = self.settings_.max_body_size
+        declared = self.request.headers.get("Content-Length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            raise tornado.web.HTTPError(413, f"the request body is larger than {limit} bytes")
+        client = self.request.remote_ip or "unknown"
+        self.limiter.acquire(client)  # 429 for a client over its limits
+        self._client = client
+
+    def data_received(self, chunk: bytes) -> None:
+        # a chunked body has no declared size: count it; raising here would drop the connection
+        # without an answer, so the 413 is given once the body has been read
+        self._received += len(chunk)
+        if self._received <= self.settings_.max_body_size:
+            self._body.extend(chunk)
+
+    def _parse_body(self) -> None:
+        if self._received > self.settings_.max_body_size:
+            raise tornado.web.HTTPError(413, f"the request body is larger than {self.settings_.max_body_size} bytes")
+        if not self._body:
+            return
+        self.request.body = bytes(self._body)
+        try:
+            tornado.httputil.parse_body_arguments(
+                self.request.headers.get("Content-Type", ""), self.request.body, self.request.body_arguments,
+                self.request.files, self.request.headers,
+            )
+        except tornado.httputil.HTTPInputError as exc:
+            raise InvalidRequest(f"the body could not be parsed: {exc}", code="malformed_body") from None
+        for name, values in self.request.body_arguments.items():
+            self.request.arguments.setdefault(name, []).extend(values)
 
     def on_connection_close(self) -> None:
         # the client hung up: abandon its capture and give the browser back
@@ -161,8 +201,7 @@ class CreateSnapHandler(BaseHandler):
         return self.get_argument(name, None, strip=False)
 
     def _check_body(self) -> None:
-        body = self.request.body
-        if not body:
+        if not self._body:
             return
         content_type = self.request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
         if content_type not in _FORM_TYPES:
@@ -187,6 +226,7 @@ class CreateSnapHandler(BaseHandler):
         self.set_header("Server-Timing", capture.server_timing())
 
     async def get(self) -> None:
+        self._parse_body()
         request = self._parse()
         capture = await self._while_watching(self.snapshotter.capture(request, self.client_gone))
         self._done(capture)
@@ -195,6 +235,7 @@ class CreateSnapHandler(BaseHandler):
         await self.finish(capture.png)
 
     async def post(self) -> None:
+        self._parse_body()
         self._check_body()
         request = self._parse()
         base = f"{self.request.protocol}://{self.request.host}"
@@ -205,6 +246,9 @@ class CreateSnapHandler(BaseHandler):
         self.write_json({"file_url": file_url, "status": "success"})
 
     def on_finish(self) -> None:
+        if self._client is not None:
+            self.limiter.release(self._client)
+            self._client = None
         if self.outcome is None:
             return  # e.g. 405 before any parsing
         capture = self.capture
