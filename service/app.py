@@ -19,6 +19,7 @@ import tornado.httpserver
 import tornado.web
 
 from service import __version__
+from service.auth import ApiKeys
 from service.backend import CaptureBackend
 from service.browser import INSTANCE_CAPABILITY, grid_session_factory, local_session_factory
 from service.config import Settings, SettingsError
@@ -30,6 +31,7 @@ from service.handlers import (
     HealthzHandler,
     MetricsHandler,
     NotFoundHandler,
+    OpenApiHandler,
     ReadyzHandler,
     request_id,
 )
@@ -110,7 +112,7 @@ def build(settings: Settings, metrics: Metrics | None = None, proxy_url: str | N
         checks["chromium"] = executable_check(settings.chromium_path)
     snapshotter = Snapshotter(
         settings,
-        policy=NetworkPolicy(allow=settings.allow_networks),
+        policy=NetworkPolicy(allow=settings.allow_networks, deny=settings.deny_networks),
         grid=grid,
         local=local,
         storage=storage,
@@ -189,12 +191,13 @@ def make_app(components: Components) -> tornado.web.Application:
     settings = components.settings
     limiter = ClientLimiter(settings.client_max_in_flight, settings.client_rate, settings.client_burst)
     snap = {"settings_": settings, "snapshotter": components.snapshotter, "metrics": components.metrics,
-            "limiter": limiter}
+            "limiter": limiter, "api_keys": ApiKeys(settings.api_keys)}
     routes: list[Any] = [
         (r"/create_snap", CreateSnapHandler, snap),
         (r"/healthz", HealthzHandler),
         (r"/readyz", ReadyzHandler, {"readiness": components.readiness}),
         (r"/metrics", MetricsHandler, {"metrics": components.metrics}),
+        (r"/openapi.json", OpenApiHandler),
     ]
     if isinstance(components.storage, LocalStorage):
         routes.append((r"/files/([A-Za-z0-9._-]+\.png)", FilesHandler, {"path": str(components.storage.directory)}))
@@ -231,7 +234,7 @@ async def serve(settings: Settings) -> None:
     proxy_url = None
     if settings.egress_proxy:
         proxy = EgressProxy(
-            NetworkPolicy(allow=settings.allow_networks),
+            NetworkPolicy(allow=settings.allow_networks, deny=settings.deny_networks),
             on_verdict=lambda verdict: metrics.egress.labels(verdict).inc(),
         )
         port = await proxy.start(settings.proxy_host, settings.proxy_port)

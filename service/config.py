@@ -71,6 +71,7 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "str": lambda raw: raw.strip(),
     "str | None": lambda raw: raw.strip() or None,
     "tuple[Network, ...]": _parse_networks,
+    "tuple[str, ...]": lambda raw: tuple(part.strip() for part in raw.split(",") if part.strip()),
 }
 _SPECIAL: dict[str, Callable[[str], Any]] = {
     "grid_url": _optional(_parse_http_url),
@@ -178,6 +179,15 @@ class Settings:
         "SNAPSHOT_TRUST_FORWARDED_FOR",
         False,
         "Identify clients by X-Forwarded-For / X-Real-IP (only behind a proxy that sets them).",
+    )
+    api_keys: tuple[str, ...] = _setting(
+        "SNAPSHOT_API_KEYS",
+        (),
+        "Comma-separated API keys; set: /create_snap needs a key or a signed URL (health and metrics stay open).",
+        secret=True,
+    )
+    deny_networks: tuple[Network, ...] = _setting(
+        "SNAPSHOT_DENY_NETWORKS", (), "Comma-separated CIDRs captures may never reach, even if public or allowed."
     )
     allow_networks: tuple[Network, ...] = _setting(
         "SNAPSHOT_ALLOW_NETWORKS",

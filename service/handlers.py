@@ -17,11 +17,13 @@ import tornado.httputil
 import tornado.web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from service.auth import ApiKeys
 from service.config import Settings
 from service.errors import InvalidRequest, SnapshotError
 from service.health import Readiness
 from service.limits import ClientLimiter
 from service.metrics import Metrics
+from service.openapi import OPENAPI
 from service.params import CaptureRequest, parse_capture_request
 from service.snapshots import Capture, Snapshotter
 
@@ -35,6 +37,7 @@ _HTTP_CODES = {
     403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
+    401: "unauthorized",
     413: "body_too_large",
     429: "overloaded",
 }
@@ -125,6 +128,7 @@ class CreateSnapHandler(BaseHandler):
     snapshotter: Snapshotter
     metrics: Metrics
     limiter: ClientLimiter
+    api_keys: ApiKeys
     capture: Capture | None = None
     backend_name: str | None = None
     _client: str | None = None
@@ -140,6 +144,10 @@ class CreateSnapHandler(BaseHandler):
         client = self.request.remote_ip or "unknown"
         self.limiter.acquire(client)  # 429 for a client over its limits
         self._client = client
+        if self.api_keys.enabled:
+            query = {name: values[-1].decode("utf-8", "replace")
+                     for name, values in self.request.query_arguments.items()}
+            self.api_keys.check(self.request.headers, query, method=self.request.method or "")
 
     def data_received(self, chunk: bytes) -> None:
         # a chunked body has no declared size: count it; raising here would drop the connection
@@ -256,6 +264,14 @@ class CreateSnapHandler(BaseHandler):
         self.metrics.observe_capture(
             backend, self.outcome, capture.timings if capture else None, capture.elapsed if capture else None
         )
+
+
+class OpenApiHandler(BaseHandler):
+    handler_name = "openapi"
+
+    def get(self) -> None:
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(OPENAPI))
 
 
 class MetricsHandler(BaseHandler):

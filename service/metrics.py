@@ -28,7 +28,7 @@ OUTCOMES = (
     "internal",
 )
 PHASES = ("check", "queue", "session", "navigate", "screenshot", "upload")
-HANDLERS = ("create_snap", "healthz", "readyz", "metrics", "files", "not_found")
+HANDLERS = ("create_snap", "healthz", "readyz", "metrics", "openapi", "files", "not_found")
 METHODS = ("GET", "POST", "HEAD", "other")
 POOL_STATES = ("idle", "busy")
 # from 10 ms to 60 s: a cached probe to the slowest capture the deadline allows

@@ -13,7 +13,7 @@ import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from service.errors import Blocked, TargetUnreachable
+from service.errors import Blocked
 from service.urls import TargetUrl
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -73,10 +73,19 @@ class NetworkPolicy:
             return [literal]
         try:
             infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
-        except (socket.gaierror, UnicodeError) as exc:
-            raise TargetUnreachable(f"{target.host} could not be resolved ({exc.args[-1]})") from None
+        except (socket.gaierror, UnicodeError):
+            # 403 like a private address: a different answer would let clients probe which internal
+            # names exist
+            raise Blocked(f"{target.host} could not be resolved, or not to an address captures may reach") from None
         return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+
+    @property
+    def denies_everything(self) -> bool:
+        nets = {str(n) for n in self.deny}
+        return "0.0.0.0/0" in nets and "::/0" in nets
 
     def check(self, target: TargetUrl) -> None:
         """Resolve and check every address (blocking)."""
+        if self.denies_everything:  # nothing can pass: no need to ask DNS
+            raise Blocked(f"{target.host}: not an address captures may reach")
         self.check_addresses(target, self.resolve(target))

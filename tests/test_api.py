@@ -238,16 +238,22 @@ def test_private_addresses_are_blocked_by_default(start, pages):
 @pytest.mark.parametrize(
     "make_url",
     [
-        lambda pages: "http://no-such-host.invalid/",
         lambda pages: f"http://127.0.0.1:{free_port()}/",  # nothing listens there
         lambda pages: pages.base.replace("http://", "https://") + "/quadrants",  # TLS to a plain HTTP server
     ],
-    ids=["dns", "refused", "tls"],
+    ids=["refused", "tls"],
 )
 def test_unreachable_targets_get_502_not_a_picture_of_an_error_page(service, pages, make_url):
     response = requests.get(f"{service.url}/create_snap", params={"url": make_url(pages), "width": 100,
                                                                   "height": 100})
     assert_error(response, 502, "unreachable")
+
+
+def test_unresolvable_names_get_403_like_private_addresses(service):
+    # one answer for "does not exist" and "exists but is internal": no probing of internal names
+    response = requests.get(f"{service.url}/create_snap", params={"url": "http://no-such-host.invalid/",
+                                                                  "width": 10, "height": 10})
+    assert_error(response, 403, "blocked")
 
 
 def test_capture_past_its_deadline_gets_504_in_time(start, pages):

@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from service.errors import Blocked, TargetUnreachable
+from service.errors import Blocked
 from service.netpolicy import NetworkPolicy
 from service.urls import parse_target_url
 
@@ -50,6 +50,6 @@ def test_check_resolves_names_and_refuses_any_bad_address():
         DEFAULT.check(parse_target_url("http://0x7f000001/", max_length=100))
 
 
-def test_unresolvable_names_are_unreachable():
-    with pytest.raises(TargetUnreachable):
+def test_unresolvable_names_are_blocked_like_private_ones():
+    with pytest.raises(Blocked):
         DEFAULT.check(parse_target_url("http://no-such-host.invalid/", max_length=100))
