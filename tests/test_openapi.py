@@ -50,7 +50,7 @@ def test_no_input_yields_a_500_or_an_undocumented_answer(api_schema, fuzzed_serv
     scrape = requests.get(f"{fuzzed_service.url}/metrics").text
     answered = sum(float(line.split()[-1]) for line in scrape.splitlines()
                    if line.startswith("snapshot_http_requests_total{"))
-    assert answered >= 100, f"only {answered} requests reached the service"
+    assert answered >= 50, f"only {answered} requests reached the service"
 
 
 def test_the_document_describes_every_endpoint_and_error(fuzzed_service):
