@@ -6,7 +6,7 @@ from pathlib import Path
 from service.config import settings_table
 
 FIXED_BY_CHART = {"SNAPSHOT_HOST", "SNAPSHOT_PORT", "SNAPSHOT_GRID_USERNAME", "SNAPSHOT_GRID_PASSWORD",
-                  "SNAPSHOT_PROXY_HOST", "SNAPSHOT_PROXY_PORT"}
+                  "SNAPSHOT_PROXY_HOST", "SNAPSHOT_PROXY_PORT", "SNAPSHOT_API_KEYS"}
 
 
 def s(kind, text, **extra):
@@ -48,6 +48,7 @@ schema = {
         "nameOverride": s("string", "Chart name override."),
         "fullnameOverride": s("string", "Full name override."),
         "config": obj(config, "SNAPSHOT_* settings (the chart sets host, port and the Grid credentials)."),
+        "apiKeys": obj({"existingSecret": s("string", "Secret with key api-keys.")}, "API keys."),
         "gridAuth": obj({"existingSecret": s("string", "Secret with keys username and password for the Grid.")},
                         "Basic auth for the Grid."),
         "s3": obj({

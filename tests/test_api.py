@@ -227,12 +227,27 @@ def test_missing_dimensions_get_400(local_service, pages):
     assert_error(response, 400, "invalid_width")
 
 
-def test_private_addresses_are_blocked_by_default(start, pages):
+SPELLINGS_OF_INTERNAL = [
+    "http://127.0.0.1/", "HTTP://127.0.0.1:80/", "http://127.1/", "http://0x7f000001/", "http://0x7f.0.0.1/",
+    "http://0177.0.0.1/", "http://2130706433/", "http://017700000001/", "http://[::1]/", "http://[0:0:0:0:0:0:0:1]/",
+    "http://[::ffff:127.0.0.1]/", "http://[::ffff:7f00:1]/", "http://localhost/", "http://LOCALHOST./",
+    "http://%6c%6f%63%61%6c%68%6f%73%74/", "http://ⓛⓞⓒⓐⓛⓗⓞⓢⓣ/", "http://0/", "http://0.0.0.0/", "http://[::]/",
+    "http://10.0.0.1/", "http://172.16.0.1/", "http://192.168.0.1/", "http://100.64.0.1/",
+    "http://169.254.169.254/latest/meta-data/", "http://0xa9fea9fe/", "http://[fd00:ec2::254]/",
+    "http://[fe80::1]/", "http://224.0.0.1/", "http://[64:ff9b::a9fe:a9fe]/", "http://[2002:7f00:1::]/",
+    "http://no-such-host.invalid/", "https://127.0.0.1:8443/",
+]
+
+
+def test_every_spelling_of_an_internal_address_is_refused(start):
     service = start({})  # no SNAPSHOT_ALLOW_NETWORKS: nothing private is reachable
-    for url in [pages.base + "/quadrants", "http://10.0.0.1/", "http://169.254.169.254/latest/meta-data/",
-                "http://[::1]/", "http://localhost/", "http://2130706433/"]:
+    for url in SPELLINGS_OF_INTERNAL:
         response = requests.get(f"{service.url}/create_snap", params={"url": url, "width": 10, "height": 10})
         assert_error(response, 403, "blocked")
+    for url in ["http://user@127.0.0.1/", "http://127.0.0.1\\@example.com/", "http://127.0.0.1 /",
+                "http://[::1%25lo]/"]:
+        response = requests.get(f"{service.url}/create_snap", params={"url": url, "width": 10, "height": 10})
+        assert_error(response, 400, "invalid_url")
 
 
 @pytest.mark.parametrize(
