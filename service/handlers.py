@@ -64,8 +64,6 @@ class JsonErrors:
         elif isinstance(exc, tornado.web.HTTPError):
             status = exc.status_code
             code = _HTTP_CODES.get(status, "error" if status < 500 else "internal_error")
-            if isinstance(exc.__cause__, tornado.httputil.HTTPInputError):
-                code = "malformed_body"  # tornado could not parse the body (multipart without boundary...)
             message = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
             message = message or exc.reason or HTTPStatus(status).phrase
         else:
