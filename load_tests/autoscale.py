@@ -21,6 +21,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from load_tests.load import parse_size, service_load
+from service.grid import graphql
 
 
 @dataclass(frozen=True)
@@ -94,15 +95,9 @@ def main(argv: list[str] | None = None) -> None:
         print(f"no Kubernetes cluster reachable ({type(exc).__name__}: {exc}); skipping the autoscaling run")
         return
 
-    import urllib.request
-
-    def graphql() -> dict | None:
-        body = json.dumps({"query": "{ grid { sessionQueueSize } }"}).encode()
-        request = urllib.request.Request(f"{args.grid_url}/graphql", data=body,
-                                         headers={"Content-Type": "application/json"})
+    def queue_answer() -> dict | None:
         try:
-            with urllib.request.urlopen(request, timeout=5) as r:
-                return json.load(r)
+            return {"data": graphql(args.grid_url, "{ grid { sessionQueueSize } }", timeout=5)}
         except Exception:
             return None
 
@@ -123,7 +118,7 @@ def main(argv: list[str] | None = None) -> None:
             apps.read_namespaced_deployment(args.deployment, args.namespace))
         pods = client.ApiClient().sanitize_for_serialization(
             core.list_namespaced_pod(args.namespace, label_selector=args.selector))
-        samples.append(sample_from(t, deployment, pods, graphql()))
+        samples.append(sample_from(t, deployment, pods, queue_answer()))
         print(f"\rt={t:.0f}s replicas={samples[-1].replicas} ready={samples[-1].ready} "
               f"queue={samples[-1].queue}", end="", file=sys.stderr)
         if load_end and (samples[-1].replicas <= samples[0].replicas or t - load_end[0] > args.settle):

@@ -20,7 +20,9 @@ apt_packages=(chromium chromium-driver curl ca-certificates)
 if ((want_test)); then
   apt_packages+=(openjdk-17-jre-headless prometheus)
 fi
-command -v npm >/dev/null 2>&1 || { ((want_test)) && apt_packages+=(npm); }
+if ((want_test)) && ! command -v npm >/dev/null 2>&1; then
+  apt_packages+=(npm)
+fi
 python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || apt_packages+=(python3-venv)
 
 missing=()

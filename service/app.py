@@ -89,7 +89,9 @@ def _backend(name: str, factory: Any, settings: Settings, size: int, metrics: Me
     return backend
 
 
-def build(settings: Settings, metrics: Metrics | None = None, proxy_url: str | None = None) -> Components:
+def build(
+    settings: Settings, policy: NetworkPolicy, metrics: Metrics | None = None, proxy_url: str | None = None
+) -> Components:
     metrics = metrics or Metrics()
     instance = uuid.uuid4().hex[:12]  # tags this replica's Grid sessions
     io_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="io")
@@ -112,7 +114,7 @@ def build(settings: Settings, metrics: Metrics | None = None, proxy_url: str | N
         checks["chromium"] = executable_check(settings.chromium_path)
     snapshotter = Snapshotter(
         settings,
-        policy=NetworkPolicy(allow=settings.allow_networks, deny=settings.deny_networks),
+        policy=policy,
         grid=grid,
         local=local,
         storage=storage,
@@ -230,17 +232,19 @@ async def loop_warm(components: Components) -> None:
 
 async def serve(settings: Settings) -> None:
     metrics = Metrics()
+    # one policy for the API's check and the browsers' proxy
+    policy = NetworkPolicy(allow=settings.allow_networks, deny=settings.deny_networks)
     proxy = None
     proxy_url = None
     if settings.egress_proxy:
         proxy = EgressProxy(
-            NetworkPolicy(allow=settings.allow_networks, deny=settings.deny_networks),
+            policy,
             on_verdict=lambda verdict: metrics.egress.labels(verdict).inc(),
         )
         port = await proxy.start(settings.proxy_host, settings.proxy_port)
         proxy_url = settings.proxy_url or f"http://127.0.0.1:{port}"
         log.info("filtering proxy for the browsers on %s:%d (browsers use %s)", settings.proxy_host, port, proxy_url)
-    components = build(settings, metrics, proxy_url)
+    components = build(settings, policy, metrics, proxy_url)
     app = make_app(components)
     # the server's own cap is far above the API's limit, which the handler answers with a 413 JSON error
     server = tornado.httpserver.HTTPServer(

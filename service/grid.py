@@ -53,15 +53,21 @@ class GridCapacity:
 _CAPACITY_QUERY = "{ grid { totalSlots sessionCount sessionQueueSize } }"
 
 
-def grid_capacity(grid_url: str, auth: Auth = None, timeout: float = 3.0) -> GridCapacity:
-    """Slot and queue counts from the Grid's GraphQL endpoint (what KEDA's scaler reads too)."""
+def graphql(grid_url: str, query: str, auth: Auth = None, timeout: float = 3.0) -> dict:
+    """The ``data`` of a query to the Grid's GraphQL endpoint (what KEDA's scaler reads too)."""
     request = urllib.request.Request(
         f"{grid_url}/graphql",
-        data=json.dumps({"query": _CAPACITY_QUERY}).encode(),
+        data=json.dumps({"query": query}).encode(),
         headers={"Content-Type": "application/json", **basic_auth_header(auth)},
     )
     with urllib.request.urlopen(request, timeout=timeout) as response:
-        grid = json.load(response)["data"]["grid"]
+        data: dict = json.load(response)["data"]
+    return data
+
+
+def grid_capacity(grid_url: str, auth: Auth = None, timeout: float = 3.0) -> GridCapacity:
+    """Slot and queue counts."""
+    grid = graphql(grid_url, _CAPACITY_QUERY, auth, timeout)["grid"]
     return GridCapacity(int(grid["totalSlots"]), int(grid["sessionCount"]), int(grid["sessionQueueSize"]))
 
 
@@ -77,13 +83,7 @@ _SESSIONS_QUERY = "{ sessionsInfo { sessions { id capabilities sessionDurationMi
 
 def grid_sessions(grid_url: str, auth: Auth = None, timeout: float = 5.0) -> list[GridSession]:
     """Every session on the Grid, with its capabilities and age (GraphQL ``sessionsInfo``)."""
-    request = urllib.request.Request(
-        f"{grid_url}/graphql",
-        data=json.dumps({"query": _SESSIONS_QUERY}).encode(),
-        headers={"Content-Type": "application/json", **basic_auth_header(auth)},
-    )
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        sessions = json.load(response)["data"]["sessionsInfo"]["sessions"]
+    sessions = graphql(grid_url, _SESSIONS_QUERY, auth, timeout)["sessionsInfo"]["sessions"]
     return [
         GridSession(s["id"], json.loads(s["capabilities"] or "{}"), int(s["sessionDurationMillis"]) / 1000)
         for s in sessions

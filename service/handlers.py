@@ -46,6 +46,12 @@ _HTTP_CODES = {
 class JsonErrors:
     """Error responses as JSON, and the request id echoed on every response."""
 
+    # read by the request log and the metrics once the request is done
+    error_code: str | None = None
+    error_message: str | None = None
+    outcome: str | None = None
+    log_fields: dict[str, Any] | None = None
+
     def set_default_headers(self: Any) -> None:
         self.set_header("X-Request-ID", request_id(self.request))
 
@@ -90,9 +96,6 @@ def request_id(request: tornado.httputil.HTTPServerRequest) -> str:
 
 class BaseHandler(JsonErrors, tornado.web.RequestHandler):
     handler_name = "not_found"  # the metrics label
-    error_code: str | None = None
-    outcome: str | None = None
-    log_fields: dict[str, Any] | None = None
 
     def initialize(self, **kwargs: Any) -> None:
         for name, value in kwargs.items():
@@ -311,9 +314,6 @@ class FilesHandler(JsonErrors, tornado.web.StaticFileHandler):
     """Serves locally stored PNGs (the embedded default storage)."""
 
     handler_name = "files"
-    error_code: str | None = None
-    outcome: str | None = None
-    log_fields: dict[str, Any] | None = None
 
     def get_content_type(self) -> str:
         return "image/png"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor
@@ -23,8 +24,6 @@ def grid_check(grid_url: str, auth: Auth = None, timeout: float = 3.0) -> CheckF
 
 def executable_check(path: str) -> CheckFn:
     def check() -> None:
-        import os
-
         if not os.access(path, os.X_OK):
             raise RuntimeError(f"{path} is missing or not executable")
 

@@ -74,9 +74,10 @@ class Snapshotter:
 
     def backend_name(self, request: CaptureRequest) -> str:
         """The backend a request goes to (for labels and logs; never raises)."""
-        if request.localmode and self.grid is not None and self.local is not None:
-            return self.local.name
-        return self.default_backend_name
+        try:
+            return self.backend_for(request).name
+        except LocalModeRefused:
+            return self.default_backend_name
 
     async def _io(self, fn, *args, deadline: float):  # type: ignore[no-untyped-def]
         loop = asyncio.get_running_loop()

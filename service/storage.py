@@ -13,6 +13,10 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import quote
 
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
 from service.config import Settings
 from service.errors import StorageError
 
@@ -81,8 +85,6 @@ class S3Storage:
         return self.prefix + _new_name()
 
     def put(self, key: str, data: bytes) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
             self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType="image/png")
         except (BotoCoreError, ClientError) as exc:
@@ -97,8 +99,6 @@ class S3Storage:
         return url
 
     def check(self) -> None:
-        from botocore.exceptions import BotoCoreError, ClientError
-
         try:
             self.client.head_bucket(Bucket=self.bucket)
         except (BotoCoreError, ClientError) as exc:
@@ -106,9 +106,6 @@ class S3Storage:
 
 
 def make_s3_client(settings: Settings) -> Any:
-    import boto3
-    from botocore.config import Config
-
     config = Config(
         connect_timeout=settings.s3_timeout,
         read_timeout=settings.s3_timeout,

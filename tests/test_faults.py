@@ -51,6 +51,8 @@ def test_a_node_killed_mid_capture_costs_a_retry_not_the_request(start, own_grid
         victim.signal(signal.SIGKILL)  # the node's JVM, its ChromeDriver and Chrome, at once
         response = in_flight.result()
     assert response.status_code in (200, 503), response.text
+    # the dead session was noticed (not waited out until the deadline) and the capture retried
+    assert "retrying on a new session" in service.proc.log_path.read_text()
     if response.status_code == 503:
         assert response.json()["error"] == "backend_unavailable" and "Retry-After" in response.headers
     # the dead session left the pool: captures go on on the remaining node
