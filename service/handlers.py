@@ -305,6 +305,7 @@ class ReadyzHandler(BaseHandler):
         checks = {name: ("ok" if why is None else f"failed: {why}") for name, why in results.items()}
         if failed:
             message = "; ".join(f"{name}: {why}" for name, why in failed.items())
+            self.error_code, self.error_message = "not_ready", message  # in the request log too
             self.write_json({"status": "error", "error": "not_ready", "message": message, "checks": checks}, 503)
         else:
             self.write_json({"status": "ok", "checks": checks})
