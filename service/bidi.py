@@ -39,6 +39,10 @@ class BidiCancelled(Exception):
     """The caller gave up waiting (its client went away); the answer will be skipped when it comes."""
 
 
+class BidiInterrupted(Exception):
+    """The caller's ``interrupted()`` turned true while it waited (e.g. the page started navigating)."""
+
+
 _POLL = 0.2  # how often a waiting command looks at its cancel flag, seconds
 _PROBE_EVERY = 2.0  # how often a long wait asks the probe whether the session still exists, seconds
 
@@ -49,6 +53,7 @@ class BidiConnection:
             url, timeout=timeout, header=headers or [], suppress_origin=True, enable_multithread=False
         )
         self._ids = itertools.count(1)
+        self.on_event: Callable[[dict[str, Any]], None] | None = None  # sees every event that arrives
 
     def command(
         self,
@@ -58,10 +63,12 @@ class BidiConnection:
         timeout: float,
         cancel: threading.Event | None = None,
         probe: Callable[[], bool] | None = None,
+        interrupted: Callable[[], bool] | None = None,
     ) -> dict[str, Any]:
         """Send one command and wait for its answer.  While waiting, ``cancel`` is watched and, every
         few seconds, ``probe()`` is asked whether the session still exists: a proxied websocket (the
-        Grid's) may stay open after the browser behind it died."""
+        Grid's) may stay open after the browser behind it died.  Events go to ``on_event``;
+        ``interrupted()``, asked before each read, may end the wait (a late answer is skipped)."""
         if timeout <= 0:
             raise BidiTimeout(f"{method}: no time left")
         command_id = next(self._ids)
@@ -74,7 +81,9 @@ class BidiConnection:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise BidiTimeout(f"{method}: no answer within {timeout:.1f}s")
-                if cancel is not None or probe is not None:
+                if interrupted is not None and interrupted():
+                    raise BidiInterrupted(method)
+                if cancel is not None or probe is not None or interrupted is not None:
                     # wait for the next frame in short slices so a cancel is seen quickly; frames are
                     # then read whole (websocket-client never reads past the frame it parses)
                     if cancel is not None and cancel.is_set():
@@ -91,6 +100,8 @@ class BidiConnection:
                             continue
                 self._ws.settimeout(remaining)
                 message = json.loads(self._ws.recv())
+                if message.get("type") == "event" and self.on_event is not None:
+                    self.on_event(message)
                 if message.get("id") != command_id:
                     continue  # an event, or the late answer to a command that timed out
                 if message.get("type") == "error":

@@ -1,10 +1,10 @@
 """Browser sessions: a Selenium WebDriver session (Grid or local ChromeDriver) driven over BiDi.
 
 A session is opened with Selenium (``webdriver.Remote`` against the Grid, ``webdriver.Chrome`` for a
-ChromeDriver started here) with ``webSocketUrl: true``.  Each capture runs in a fresh BiDi *user
-context* (its own cookies, storage, cache, service workers and permissions), with the viewport set to
-exactly the requested size, and the user context is removed afterwards: nothing one capture leaves
-behind is visible to the next.  All calls here block; they run in the capture worker threads.
+ChromeDriver started here) with ``webSocketUrl: true``, then driven over BiDi: the viewport is set to
+exactly the requested size, the page loaded, the viewport captured, and everything the capture left
+behind removed (see :class:`BrowserSession` for the two isolation modes).  All calls here block; they
+run in the capture worker threads.
 """
 
 from __future__ import annotations
@@ -12,8 +12,11 @@ from __future__ import annotations
 import base64
 import itertools
 import logging
+import os
+import shutil
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -27,7 +30,7 @@ from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.remote.client_config import ClientConfig
 
-from service.bidi import BidiCancelled, BidiConnection, BidiError, BidiTimeout
+from service.bidi import BidiCancelled, BidiConnection, BidiError, BidiInterrupted, BidiTimeout
 from service.config import Settings
 from service.errors import BackendUnavailable, CaptureTimeout, ClientGone, SnapshotError, TargetUnreachable
 from service.grid import basic_auth_header
@@ -55,6 +58,7 @@ INSTANCE_CAPABILITY = "snapshot:instance"
 # Navigation errors that mean "the target could not be reached" (502), by Chrome's net error name.
 _UNREACHABLE_MARKERS = ("net::ERR_",)
 _CLEANUP_TIMEOUT = 5.0
+NAVIGATION_STARTED = "browsingContext.navigationStarted"
 _ids = itertools.count(1)
 
 
@@ -156,6 +160,14 @@ class BrowserSession:
     _viewport: tuple[int, int] | None = None
     _settled: bool = True  # no navigation of ours is still running in the tab
     _cdp_session: str | None = None
+    _navigations: int = 0  # navigations seen starting in our tab (BiDi browsingContext.navigationStarted)
+
+    def __post_init__(self) -> None:
+        self.bidi.on_event = self._on_event
+
+    def _on_event(self, message: dict) -> None:
+        if message.get("method") == NAVIGATION_STARTED and message["params"].get("context") == self._context:
+            self._navigations += 1
 
     @property
     def age(self) -> float:
@@ -163,15 +175,17 @@ class BrowserSession:
 
     _cancel: threading.Event | None = None  # set while a capture runs: its client's disconnect flag
     probe: Callable[[], bool] | None = None  # does the session still exist? (Grid sessions)
+    on_close: Callable[[], None] | None = None  # cleanup after the browser is gone (local sessions)
 
     @property
     def session_id(self) -> str:
         return str(self.driver.session_id)
 
-    def _cmd(self, method: str, params: dict, deadline: float) -> dict:
+    def _cmd(self, method: str, params: dict, deadline: float, interrupted: Callable[[], bool] | None = None) -> dict:
         try:
             return self.bidi.command(
-                method, params, timeout=deadline - time.monotonic(), cancel=self._cancel, probe=self.probe
+                method, params, timeout=deadline - time.monotonic(), cancel=self._cancel, probe=self.probe,
+                interrupted=interrupted,
             )
         except BidiCancelled:
             raise ClientGone("the client disconnected; the capture was abandoned") from None
@@ -224,6 +238,7 @@ class BrowserSession:
                 self._viewport = (width, height)
             started = time.monotonic()
             load_deadline = min(deadline, started + self.page_load_timeout)
+            navigations = self._navigations
             try:
                 self._cmd(
                     "browsingContext.navigate", {"context": context, "url": url, "wait": "complete"}, load_deadline
@@ -239,10 +254,12 @@ class BrowserSession:
                     raise
                 # the page sent itself elsewhere while loading (a script redirect): wait for that page
                 self._wait_for_load(context, load_deadline)
+                navigations = self._navigations - 1
             loaded = time.monotonic()
             self._settled = True
             timings.navigate += loaded - started
-            png = self._screenshot(context, deadline)
+            # past the navigation that loaded the page, another one means the page is leaving itself
+            png = self._screenshot(context, deadline, lambda: self._navigations > navigations + 1)
             timings.screenshot += time.monotonic() - loaded
             if png_size(png) != (width, height):
                 self.broken = True
@@ -257,19 +274,33 @@ class BrowserSession:
             self.broken = True
             raise BackendUnavailable(f"the browser session failed: {exc}") from exc
 
-    def _cdp(self, context: str, method: str, params: dict, deadline: float) -> dict:
+    def _cdp(self, context: str, method: str, params: dict, deadline: float,
+             interrupted: Callable[[], bool] | None = None) -> dict:
         """A CDP command on the tab's target, through ChromeDriver's BiDi ``goog:cdp`` extension."""
         if self._cdp_session is None:
-            self._cdp_session = self._cmd("goog:cdp.getSession", {"context": context}, deadline)["session"]
+            self._cdp_session = self._cmd("goog:cdp.getSession", {"context": context}, deadline, interrupted)["session"]
         result: dict = self._cmd(
-            "goog:cdp.sendCommand", {"method": method, "params": params, "session": self._cdp_session}, deadline
+            "goog:cdp.sendCommand", {"method": method, "params": params, "session": self._cdp_session}, deadline,
+            interrupted,
         )["result"]
         return result
 
-    def _screenshot(self, context: str, deadline: float) -> bytes:
-        # CDP's Page.captureScreenshot of the viewport: measured here at about half the time of BiDi's
-        # browsingContext.captureScreenshot, which re-measures the document first.
-        shot = self._cdp(context, "Page.captureScreenshot", {"format": "png", "fromSurface": True}, deadline)
+    def _screenshot(self, context: str, deadline: float, leaving: Callable[[], bool]) -> bytes:
+        """The viewport as a PNG.  CDP's Page.captureScreenshot is the fast path (51 ms against 64 ms
+        for BiDi's at 1000x1000 here), but it never answers, or fails with "Not attached to an active
+        page", when the page navigates to another site while it runs (a script or meta refresh after
+        load).  Then BiDi's browsingContext.captureScreenshot, which follows the tab across
+        navigations, takes the picture of what the tab shows."""
+        if not leaving():
+            try:
+                shot = self._cdp(
+                    context, "Page.captureScreenshot", {"format": "png", "fromSurface": True}, deadline, leaving
+                )
+                return base64.b64decode(shot["data"])
+            except (BidiError, BidiInterrupted) as exc:
+                log.debug("session %s: the page navigated during the screenshot (%s)", self.id, exc)
+                self._cdp_session = None
+        shot = self._cmd("browsingContext.captureScreenshot", {"context": context, "origin": "viewport"}, deadline)
         return base64.b64decode(shot["data"])
 
     def _wait_for_load(self, context: str, deadline: float) -> None:
@@ -357,6 +388,8 @@ class BrowserSession:
             self.driver.quit()
         except Exception as exc:  # noqa: BLE001 - a dead session is already gone
             log.debug("quitting session %s failed: %s", self.id, exc)
+        if self.on_close is not None:
+            self.on_close()
 
 
 SessionFactory = Callable[[], BrowserSession]
@@ -371,13 +404,17 @@ def _open(driver_factory: Callable[[], webdriver.Remote], bidi_url: Callable[[st
     except Exception as exc:  # connection refused, timeouts, a Grid that answers nonsense
         reason = getattr(exc, "reason", None) or exc
         raise BackendUnavailable(f"no browser session could be started: {reason}") from None
+    bidi = None
     try:
         bidi = BidiConnection(
             bidi_url(driver.capabilities["webSocketUrl"]),
             timeout=settings.session_timeout,
             headers=[f"{k}: {v}" for k, v in (headers or {}).items()],
         )
+        bidi.command("session.subscribe", {"events": [NAVIGATION_STARTED]}, timeout=settings.session_timeout)
     except Exception as exc:
+        if bidi is not None:
+            bidi.close()
         try:
             driver.quit()
         except Exception:  # noqa: BLE001
@@ -431,8 +468,24 @@ def _grid_probe(grid_url: str, session_id: str, headers: dict[str, str]) -> Call
 
 
 def local_session_factory(settings: Settings, proxy_url: str | None = None) -> SessionFactory:
-    def create() -> webdriver.Remote:
-        service = ChromeService(executable_path=settings.chromedriver_path, log_output=subprocess.DEVNULL)
-        return webdriver.Chrome(service=service, options=chrome_options(settings, local=True, proxy_url=proxy_url))
+    """ChromeDriver + Chromium started here.  Each gets its own TMPDIR, removed when the session closes:
+    Chromium leaves a directory (its singleton socket) in TMPDIR behind every time it exits, which a
+    long-running service that recycles sessions would pile up."""
 
-    return lambda: _open(create, lambda ws: ws, settings, "local")
+    def open_session() -> BrowserSession:
+        scratch = tempfile.mkdtemp(prefix="snap-")
+
+        def create() -> webdriver.Remote:
+            service = ChromeService(executable_path=settings.chromedriver_path, log_output=subprocess.DEVNULL,
+                                    env={**os.environ, "TMPDIR": scratch})
+            return webdriver.Chrome(service=service, options=chrome_options(settings, local=True, proxy_url=proxy_url))
+
+        try:
+            session = _open(create, lambda ws: ws, settings, "local")
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        session.on_close = lambda: shutil.rmtree(scratch, ignore_errors=True)
+        return session
+
+    return open_session

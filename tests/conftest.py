@@ -8,6 +8,9 @@
 - ``grid_service``: the service on the Grid, storing POST results in SeaweedFS.
 - ``start``: a factory for more service processes with custom settings (stopped after the test).
 
+Everything the servers and browsers write to temporary files (logs, data, Chromium profiles) goes to
+one directory per run, removed when the run passes and kept, with its path printed, when it fails.
+
 At the end of the session the suite fails if a service left processes behind, if the Grid still
 holds sessions, or if Chromium/ChromeDriver processes started by the suite are still running.
 """
@@ -15,6 +18,9 @@ holds sessions, or if Chromium/ChromeDriver processes started by the suite are s
 from __future__ import annotations
 
 import io
+import os
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -32,6 +38,22 @@ from tests.servers import (
 )
 
 LOOPBACK = "127.0.0.0/8"
+_run_dir = ""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """One temporary directory per run: children (services, Chromium, SeaweedFS, Prometheus) inherit
+    TMPDIR, this process follows ``tempfile.tempdir``."""
+    global _run_dir
+    _run_dir = tempfile.mkdtemp(prefix="snapshot-tests-")
+    os.environ["TMPDIR"] = tempfile.tempdir = _run_dir
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if exitstatus == 0:
+        shutil.rmtree(_run_dir, ignore_errors=True)
+    else:
+        print(f"\nserver logs and data of this run are kept in {_run_dir}")
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -57,3 +57,27 @@ def test_a_hostile_page_ends_in_time_and_the_next_capture_works(start, hostile_p
                          params={"url": hostile_pages.base + "/color/00ff00", "width": 40, "height": 20})
     assert after.status_code == 200, after.text
     assert open_png(after.content).getpixel((20, 10)) == (0, 255, 0)
+
+
+def test_a_page_that_leaves_for_another_site_right_after_loading_is_still_captured(start, pages):
+    """A script or meta refresh that navigates cross-site just after load lands during the screenshot;
+    CDP's screenshot then never answers, or fails.  Every capture must still succeed, with a picture
+    of the page or of where it went."""
+    service = start({"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_LOCAL_POOL_SIZE": "1",
+                     "SNAPSHOT_CAPTURE_TIMEOUT": str(DEADLINE)})
+    elsewhere = pages.base.replace("127.0.0.1", "localhost") + "/color/ff0000"  # another site: a process swap
+    pages.routes["/leaves"] = lambda q: (
+        "<!doctype html><html><body style='background:#00ff00'><script>addEventListener('load', () => "
+        f"setTimeout(() => location.href = '{elsewhere}', {int(q['ms'])}))</script></body></html>"
+    )
+    try:
+        outcomes = []
+        for delay in range(0, 40, 2):
+            response = requests.get(f"{service.url}/create_snap", timeout=60,
+                                    params={"url": f"{pages.base}/leaves?ms={delay}", "width": 60, "height": 40})
+            colour = open_png(response.content).getpixel((30, 20)) if response.status_code == 200 else None
+            outcomes.append((delay, response.status_code, colour))
+        assert all(status == 200 for _, status, _ in outcomes), outcomes
+        assert {colour for _, _, colour in outcomes} <= {(0, 255, 0), (255, 0, 0)}, outcomes
+    finally:
+        pages.routes.pop("/leaves")

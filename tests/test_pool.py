@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -76,3 +78,16 @@ def test_warm_up_never_takes_more_slots_than_are_free(grid_pool, grid, pages):
     time.sleep(3)
     assert 0 < len(ours()) <= free
     assert capture(service, pages).status_code == 200
+
+
+def test_recycled_local_browsers_leave_nothing_in_the_temporary_directory(start, pages):
+    """Chromium leaves its singleton-socket directory in TMPDIR each time it exits; a service that
+    replaces sessions for days must not pile them up."""
+    tmp_path = Path(tempfile.mkdtemp())  # short: Chromium's socket path must fit in 108 bytes
+    service = start({"TMPDIR": str(tmp_path), "SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_LOCAL_POOL_SIZE": "1",
+                     "SNAPSHOT_SESSION_MAX_USES": "1"})
+    for _ in range(3):
+        assert capture(service, pages).status_code == 200
+    wait_until(lambda: any(tmp_path.iterdir()), 10, "a browser's temporary files")  # the check can see them
+    service.stop()
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
