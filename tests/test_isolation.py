@@ -6,6 +6,7 @@ import pytest
 import requests
 
 from tests.conftest import LOOPBACK, open_png
+from tests.servers import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -99,3 +100,20 @@ def test_state_from_one_capture_is_invisible_to_the_next(one_session_service, st
     for _ in range(2):  # twice: the reset leaves the session clean for more than one capture
         assert not is_green(capture(one_session_service, state_pages.base + "/state/write"))
         assert is_green(capture(one_session_service, state_pages.base + "/state/read"))
+
+
+def test_a_captured_page_is_unloaded_not_kept_in_the_back_forward_cache(start, pages):
+    """After its capture a page must be gone, not frozen in the back/forward cache where it would
+    keep its memory, sockets and state (pagehide's ``persisted`` says which)."""
+    pages.routes["/state/pagehide"] = lambda q: (
+        "<!doctype html><html><body><script>addEventListener('pagehide', e => "
+        "navigator.sendBeacon('/state/gone-' + (e.persisted ? 'cached' : 'unloaded'), 'x'))</script></body></html>"
+    )
+    try:
+        service = start({"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_LOCAL_POOL_SIZE": "1"})
+        pages.hits.clear()
+        capture(service, pages.base + "/state/pagehide")
+        wait_until(lambda: any(hit.startswith("/state/gone-") for hit in pages.hits), 10, "the page's pagehide")
+        assert [hit for hit in pages.hits if hit.startswith("/state/gone-")] == ["/state/gone-unloaded"]
+    finally:
+        pages.routes.pop("/state/pagehide")
