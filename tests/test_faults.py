@@ -85,6 +85,28 @@ def test_grid_down_fails_fast_and_the_service_recovers_when_it_returns(start, pa
         grid.stop()
 
 
+def test_a_full_grid_and_a_grid_scaled_to_zero_nodes_keep_the_service_ready(start, pages):
+    """Both are normal under KEDA.  A replica that left the load balancer then would never send the
+    session requests that make KEDA add nodes; captures that find no slot in time get 503 instead."""
+    grid = start_grid(nodes=1, max_sessions=1)
+    try:
+        service = start(grid_env(grid, pool_size=1))
+        wait_until(lambda: all(slot.get("session") for slot in grid.slots()), 20, "the warm session to fill the Grid")
+        assert grid.status()["ready"] is False  # what the Grid itself says when every slot is busy
+        time.sleep(3.5)  # past the readiness cache
+        assert requests.get(f"{service.url}/readyz").status_code == 200
+    finally:
+        grid.stop()
+    empty = start_grid(nodes=0)
+    try:
+        service = start(grid_env(empty, pool_size=1, session_timeout=3))  # waits for /readyz 200
+        response = snap(service, pages)
+        assert response.status_code == 503 and "Retry-After" in response.headers, response.text
+        assert requests.get(f"{service.url}/readyz").status_code == 200
+    finally:
+        empty.stop()
+
+
 def test_s3_outage_fails_posts_honestly_keeps_gets_working_and_recovers(start, grid, pages):
     s3 = start_s3()
     try:
