@@ -145,7 +145,7 @@ class BrowserSession:
     - ``reset`` (default): captures reuse one tab; after each capture (off the response's path) extra
       windows are closed, sessionStorage cleared, the tab sent to about:blank, every cookie deleted and
       all storage (local storage, IndexedDB, Cache Storage, service workers...) of every origin the page
-      had frames from cleared.
+      had frames from cleared, and the HTTP cache emptied.
     - ``context``: every capture runs in a new BiDi user context (like a fresh incognito profile) that is
       removed afterwards: the strongest isolation, at several times the CPU cost per capture.
     """
@@ -378,6 +378,9 @@ class BrowserSession:
         deadline = time.monotonic() + _CLEANUP_TIMEOUT
         for origin in origins:
             self._cdp(context, "Storage.clearDataForOrigin", {"origin": origin, "storageTypes": "all"}, deadline)
+        # the HTTP cache is the browser's, not an origin's: what one capture fetched would otherwise load
+        # faster (and without a request) in the next
+        self._cdp(context, "Network.clearBrowserCache", {}, deadline)
 
     def is_alive(self) -> bool:
         try:

@@ -117,3 +117,22 @@ def test_a_captured_page_is_unloaded_not_kept_in_the_back_forward_cache(start, p
         assert [hit for hit in pages.hits if hit.startswith("/state/gone-")] == ["/state/gone-unloaded"]
     finally:
         pages.routes.pop("/state/pagehide")
+
+
+def test_the_http_cache_is_not_shared_between_captures(one_session_service, state_pages):
+    state_pages.routes["/state/cached.js"] = lambda q: (
+        "window.cached = 1;", {"Content-Type": "text/javascript", "Cache-Control": "public, max-age=3600"}
+    )
+    state_pages.routes["/state/cache-user"] = lambda q: (
+        "<!doctype html><html><body>" + '<script src="/state/cached.js"></script>' * int(q.get("times", 1))
+        + "</body></html>"
+    )
+    try:
+        state_pages.hits.clear()
+        capture(one_session_service, state_pages.base + "/state/cache-user?times=2")
+        assert state_pages.hits.count("/state/cached.js") == 1  # control: the script is served from cache
+        capture(one_session_service, state_pages.base + "/state/cache-user")
+        assert state_pages.hits.count("/state/cached.js") == 2, "the next capture got the script from the cache"
+    finally:
+        state_pages.routes.pop("/state/cached.js")
+        state_pages.routes.pop("/state/cache-user")
