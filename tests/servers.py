@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -134,6 +135,7 @@ class Grid:
     nodes: list[Proc] = field(default_factory=list)
     node_args: list[list[str]] = field(default_factory=list)
     auth: tuple[str, str] | None = None
+    directory: Path | None = None  # node configs, and the nodes' TMPDIR (their browsers' leftovers)
 
     def status(self) -> dict:
         from service.grid import basic_auth_header
@@ -152,6 +154,8 @@ class Grid:
         for node in self.nodes:
             node.stop()
         self.hub.stop()
+        if self.directory is not None:
+            shutil.rmtree(self.directory, ignore_errors=True)
 
 
 def _node_config(directory: Path, max_sessions: int) -> Path:
@@ -185,7 +189,7 @@ def start_grid(
         [*java, "hub", "--host", "127.0.0.1", "--port", str(port), *events, "--session-request-timeout", "60",
          *credentials],
     )
-    grid = Grid(f"http://127.0.0.1:{port}", hub, auth=auth)
+    grid = Grid(f"http://127.0.0.1:{port}", hub, auth=auth, directory=directory)
     try:
         config = _node_config(directory, max_sessions)
         for _ in range(nodes):
@@ -200,7 +204,7 @@ def start_grid(
 
 def add_node(grid: Grid, events: list[str], java: list[str], config: Path) -> Proc:
     args = [*java, "node", "--host", "127.0.0.1", "--port", str(free_port()), *events, "--config", str(config)]
-    node = Proc.start("grid-node", args)
+    node = Proc.start("grid-node", args, env={**os.environ, "TMPDIR": str(config.parent)})
     grid.nodes.append(node)
     grid.node_args.append(args)
     return node
