@@ -1,4 +1,4 @@
-"""What the Selenium Grid says about itself (``GET /status``): readiness and slot counts."""
+"""What the Selenium Grid says about itself: slot counts (``/status``, ``/graphql``) and its sessions."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ def basic_auth_header(auth: Auth) -> dict[str, str]:
 
 @dataclass(frozen=True)
 class GridStatus:
-    ready: bool
-    message: str
+    """Slots on nodes that are UP.  The Grid's own ``ready`` flag is left out on purpose: it is false
+    whenever every slot is busy or there are no nodes, both normal under KEDA (see ``health.grid_check``)."""
+
     slots: int
     free_slots: int
 
@@ -29,8 +30,7 @@ class GridStatus:
         value = status.get("value", {})
         nodes = [n for n in value.get("nodes", []) if n.get("availability", "UP") == "UP"]
         slots = [slot for node in nodes for slot in node.get("slots", [])]
-        free = sum(1 for slot in slots if not slot.get("session"))
-        return cls(bool(value.get("ready")), str(value.get("message", "")), len(slots), free)
+        return cls(len(slots), sum(1 for slot in slots if not slot.get("session")))
 
 
 def grid_status(grid_url: str, auth: Auth = None, timeout: float = 3.0) -> GridStatus:

@@ -47,7 +47,7 @@ def test_grid_status_counts_slots_of_nodes_that_are_up():
         {"availability": "DOWN", "slots": [{"session": None}]},
     ]}}
     parsed = GridStatus.parse(status)
-    assert (parsed.ready, parsed.slots, parsed.free_slots) == (True, 2, 1)
+    assert (parsed.slots, parsed.free_slots) == (2, 1)
 
 
 # --- load_tests/autoscale.py on recorded API answers
