@@ -1,16 +1,18 @@
-"""Browser sessions: a Selenium WebDriver session (Grid or local ChromeDriver) driven over BiDi.
+"""Browser sessions: a Selenium WebDriver session (Grid or local ChromeDriver) driven over CDP.
 
 A session is opened with Selenium (``webdriver.Remote`` against the Grid, ``webdriver.Chrome`` for a
-ChromeDriver started here) with ``webSocketUrl: true``, then driven over BiDi: the viewport is set to
-exactly the requested size, the page loaded, the viewport captured, and everything the capture left
-behind removed (see :class:`BrowserSession` for the two isolation modes).  All calls here block; they
-run in the capture worker threads.
+ChromeDriver started here), then driven over the Chrome DevTools Protocol (the Grid's ``se:cdp``
+websocket, or the local browser's debugging port): the viewport is set to exactly the requested size,
+the page loaded, the viewport captured, and everything the capture left behind removed (see
+:class:`BrowserSession` for the two isolation modes).  All calls here block; they run in the capture
+worker threads.
 """
 
 from __future__ import annotations
 
 import base64
 import itertools
+import json
 import logging
 import os
 import shutil
@@ -30,7 +32,7 @@ from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.remote.client_config import ClientConfig
 
-from service.bidi import BidiCancelled, BidiConnection, BidiError, BidiInterrupted, BidiTimeout
+from service.cdp import CdpCancelled, CdpConnection, CdpError, CdpInterrupted, CdpTimeout
 from service.config import Settings
 from service.errors import BackendUnavailable, CaptureTimeout, ClientGone, SnapshotError, TargetUnreachable
 from service.grid import basic_auth_header
@@ -60,10 +62,15 @@ CHROME_ARGS = (
 )
 
 INSTANCE_CAPABILITY = "snapshot:instance"
-# Navigation errors that mean "the target could not be reached" (502), by Chrome's net error name.
-_UNREACHABLE_MARKERS = ("net::ERR_",)
 _CLEANUP_TIMEOUT = 5.0
-NAVIGATION_STARTED = "browsingContext.navigationStarted"
+# What a reset clears for every origin the page touched (Storage.clearDataForOrigin).  Cookies are
+# deleted browser-wide separately; "all" would add the GPU shader cache (not page data) and costs three
+# times as much CPU per reset here.
+_STORAGE_TYPES = ",".join((
+    "local_storage", "indexeddb", "cache_storage", "service_workers", "file_systems", "websql",
+    "interest_groups", "shared_storage", "storage_buckets",
+))
+_LEAVE_RETRIES = 2  # screenshots retried after the page navigated away during one
 _ids = itertools.count(1)
 
 
@@ -91,7 +98,6 @@ def chrome_options(
         options.add_experimental_option("prefs", {"webrtc.ip_handling_policy": "disable_non_proxied_udp"})
     # ChromeDriver turns Chrome's popup blocker off; keep it on: pages cannot open windows unprompted
     options.add_experimental_option("excludeSwitches", ["disable-popup-blocking"])
-    options.set_capability("webSocketUrl", True)
     options.set_capability("unhandledPromptBehavior", {"default": "dismiss"})
     options.page_load_strategy = "normal"
     if local:
@@ -105,8 +111,9 @@ def chrome_options(
     return options
 
 
-def _bidi_url_through_grid(reported: str, grid_url: str) -> str:
-    """The Grid reports its BiDi URL with the address it detected for itself; reach it as we reach the Grid."""
+def _ws_url_through_grid(reported: str, grid_url: str) -> str:
+    """The Grid reports its websocket URLs (se:cdp) with the address it detected for itself; reach them as
+    we reach the Grid."""
     reported_parts = urlsplit(reported)
     grid = urlsplit(grid_url)
     path = reported_parts.path
@@ -127,31 +134,36 @@ class CaptureTimings:
     screenshot: float = 0.0
 
 
-def _frame_origins(contexts: list[dict], into: set[str]) -> set[str]:
-    for context in contexts:
-        parts = urlsplit(context.get("url", ""))
-        if parts.scheme in ("http", "https") and parts.netloc:
-            into.add(f"{parts.scheme}://{parts.netloc}")
-        _frame_origins(context.get("children") or [], into)
+def _add_origin(url: str, into: set[str]) -> None:
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        into.add(f"{parts.scheme}://{parts.netloc}")
+
+
+def _frame_origins(tree: dict, into: set[str]) -> set[str]:
+    """Origins of every frame in a CDP frame tree (Page.getFrameTree)."""
+    _add_origin(tree.get("frame", {}).get("url", ""), into)
+    for child in tree.get("childFrames") or []:
+        _frame_origins(child, into)
     return into
 
 
 @dataclass(eq=False)
 class BrowserSession:
-    """One WebDriver session and its BiDi connection, used by one capture at a time.
+    """One WebDriver session and its CDP connection, used by one capture at a time.
 
     Isolation between captures (``isolation``):
 
     - ``reset`` (default): captures reuse one tab; after each capture (off the response's path) extra
       windows are closed, sessionStorage cleared, the tab sent to about:blank, every cookie deleted and
       all storage (local storage, IndexedDB, Cache Storage, service workers...) of every origin the page
-      had frames from cleared, and the HTTP cache emptied.
-    - ``context``: every capture runs in a new BiDi user context (like a fresh incognito profile) that is
+      had frames or workers from cleared, and the HTTP cache emptied.
+    - ``context``: every capture runs in a new browser context (like a fresh incognito profile) that is
       removed afterwards: the strongest isolation, at several times the CPU cost per capture.
     """
 
     driver: webdriver.Remote
-    bidi: BidiConnection
+    cdp: CdpConnection
     backend: str
     page_load_timeout: float
     isolation: str = "reset"
@@ -160,19 +172,30 @@ class BrowserSession:
     uses: int = 0
     broken: bool = False
     dirty: bool = False  # a capture ran since the last reset
-    _context: str | None = None
-    _user_context: str | None = None
+    _target: str | None = None  # the tab captures run in (CDP target id, also its main frame's id)
+    _session: str | None = None  # our CDP session attached to that tab
+    _browser_context: str | None = None  # isolation "context": the capture's own browser context
     _viewport: tuple[int, int] | None = None
     _settled: bool = True  # no navigation of ours is still running in the tab
-    _cdp_session: str | None = None
-    _navigations: int = 0  # navigations seen starting in our tab (BiDi browsingContext.navigationStarted)
+    _loads: int = 0  # load events seen in our tab
+    _navigations: int = 0  # navigations seen starting in our tab's main frame
+    _crashed: bool = False  # the tab's renderer died
 
     def __post_init__(self) -> None:
-        self.bidi.on_event = self._on_event
+        self.cdp.on_event = self._on_event
 
     def _on_event(self, message: dict) -> None:
-        if message.get("method") == NAVIGATION_STARTED and message["params"].get("context") == self._context:
+        if message.get("sessionId") != self._session or self._session is None:
+            return
+        method = message["method"]
+        if method == "Page.loadEventFired":
+            self._loads += 1
+        elif method == "Page.frameStartedLoading" and message["params"].get("frameId") == self._target:
             self._navigations += 1
+        elif method == "Page.javascriptDialogOpening":  # alert/confirm/prompt would block the page
+            self.cdp.send("Page.handleJavaScriptDialog", {"accept": False}, self._session)
+        elif method == "Inspector.targetCrashed":
+            self._crashed = True
 
     @property
     def age(self) -> float:
@@ -186,26 +209,49 @@ class BrowserSession:
     def session_id(self) -> str:
         return str(self.driver.session_id)
 
-    def _cmd(self, method: str, params: dict, deadline: float, interrupted: Callable[[], bool] | None = None) -> dict:
+    def _cmd(self, method: str, params: dict, deadline: float, *, tab: bool = True,
+             interrupted: Callable[[], bool] | None = None) -> dict:
+        """A command to our tab (``tab``) or to the browser, within the capture's deadline."""
         try:
-            return self.bidi.command(
-                method, params, timeout=deadline - time.monotonic(), cancel=self._cancel, probe=self.probe,
-                interrupted=interrupted,
+            return self.cdp.command(
+                method, params, session=self._session if tab else None, timeout=deadline - time.monotonic(),
+                cancel=self._cancel, probe=self.probe, interrupted=interrupted,
             )
-        except BidiCancelled:
+        except CdpCancelled:
             raise ClientGone("the client disconnected; the capture was abandoned") from None
 
-    def _tab(self, deadline: float) -> str:
+    def _wait_for_load(self, loads: int, deadline: float) -> None:
+        """Until our tab fired a load event past the first ``loads``."""
+        try:
+            self.cdp.wait("the load event", lambda: self._loads > loads or self._crashed,
+                          timeout=deadline - time.monotonic(), cancel=self._cancel, probe=self.probe)
+        except CdpCancelled:
+            raise ClientGone("the client disconnected; the capture was abandoned") from None
+        if self._crashed:
+            raise BackendUnavailable("the browser tab crashed")
+
+    def _attach(self, target: str, command: Callable[..., dict]) -> None:
+        self._session = None
+        self._session = command("Target.attachToTarget", {"targetId": target, "flatten": True}, tab=False)["sessionId"]
+        self._target = target
+        self._viewport = None
+        command("Page.enable", {})
+
+    def _tab(self, deadline: float) -> None:
+        def command(method: str, params: dict, tab: bool = True) -> dict:
+            return self._cmd(method, params, deadline, tab=tab)
+
         if self.isolation == "context":
-            self._user_context = self._cmd("browser.createUserContext", {}, deadline)["userContext"]
-            self._context = self._cmd(
-                "browsingContext.create", {"type": "tab", "userContext": self._user_context}, deadline
-            )["context"]
-            self._viewport = None
-            self._cdp_session = None
-        elif self._context is None:
-            self._context = self._cmd("browsingContext.getTree", {"maxDepth": 0}, deadline)["contexts"][0]["context"]
-        return self._context
+            self._browser_context = command("Target.createBrowserContext", {"disposeOnDetach": True},
+                                            tab=False)["browserContextId"]
+            target = command("Target.createTarget", {"url": "about:blank", "browserContextId": self._browser_context},
+                             tab=False)["targetId"]
+            self._attach(target, command)
+        elif self._session is None:
+            pages = [t for t in command("Target.getTargets", {}, tab=False)["targetInfos"] if t["type"] == "page"]
+            target = pages[0]["targetId"] if pages else command("Target.createTarget", {"url": "about:blank"},
+                                                                  tab=False)["targetId"]
+            self._attach(target, command)
 
     def capture(
         self,
@@ -233,99 +279,70 @@ class BrowserSession:
         self.dirty = True
         self._settled = False
         try:
-            context = self._tab(deadline)
+            self._tab(deadline)
             if self._viewport != (width, height):
                 self._cmd(
-                    "browsingContext.setViewport",
-                    {"context": context, "viewport": {"width": width, "height": height}, "devicePixelRatio": 1},
+                    "Emulation.setDeviceMetricsOverride",
+                    {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
                     deadline,
                 )
                 self._viewport = (width, height)
             started = time.monotonic()
             load_deadline = min(deadline, started + self.page_load_timeout)
-            navigations = self._navigations
+            loads = self._loads
             try:
-                self._cmd(
-                    "browsingContext.navigate", {"context": context, "url": url, "wait": "complete"}, load_deadline
-                )
-            except BidiTimeout:
+                navigation = self._cmd("Page.navigate", {"url": url}, load_deadline)
+                if navigation.get("errorText"):
+                    self._settled = True  # the navigation ended (on an error page)
+                    raise TargetUnreachable(f"the page could not be loaded: {navigation['errorText'].split()[0]}")
+                # a page that sends itself elsewhere while loading (a script redirect) never fires its own
+                # load event; the page it went to does
+                self._wait_for_load(loads, load_deadline)
+            except CdpTimeout:
                 self.broken = True
                 raise CaptureTimeout("the page did not finish loading before the deadline") from None
-            except BidiError as exc:
-                if any(marker in exc.message for marker in _UNREACHABLE_MARKERS):
-                    self._settled = True  # the navigation ended (on an error page)
-                    raise TargetUnreachable(f"the page could not be loaded: {exc.message.split()[0]}") from None
-                if "navigation canceled" not in exc.message:
-                    raise
-                # the page sent itself elsewhere while loading (a script redirect): wait for that page
-                self._wait_for_load(context, load_deadline)
-                navigations = self._navigations - 1
             loaded = time.monotonic()
             self._settled = True
             timings.navigate += loaded - started
-            # past the navigation that loaded the page, another one means the page is leaving itself
-            png = self._screenshot(context, deadline, lambda: self._navigations > navigations + 1)
+            png = self._screenshot(deadline)
             timings.screenshot += time.monotonic() - loaded
             if png_size(png) != (width, height):
                 self.broken = True
                 raise BackendUnavailable(f"the browser returned {png_size(png)} instead of {(width, height)}")
             return png
-        except BidiTimeout:
+        except CdpTimeout:
             self.broken = True
             raise CaptureTimeout("the capture did not finish before its deadline") from None
         except SnapshotError:
+            if self._crashed:
+                self.broken = True
             raise
-        except Exception as exc:  # BiDi errors, closed sockets: the session can't be trusted
+        except Exception as exc:  # CDP errors, closed sockets: the session can't be trusted
             self.broken = True
             raise BackendUnavailable(f"the browser session failed: {exc}") from exc
 
-    def _cdp(self, context: str, method: str, params: dict, deadline: float,
-             interrupted: Callable[[], bool] | None = None) -> dict:
-        """A CDP command on the tab's target, through ChromeDriver's BiDi ``goog:cdp`` extension."""
-        if self._cdp_session is None:
-            self._cdp_session = self._cmd("goog:cdp.getSession", {"context": context}, deadline, interrupted)["session"]
-        result: dict = self._cmd(
-            "goog:cdp.sendCommand", {"method": method, "params": params, "session": self._cdp_session}, deadline,
-            interrupted,
-        )["result"]
-        return result
-
-    def _screenshot(self, context: str, deadline: float, leaving: Callable[[], bool]) -> bytes:
-        """The viewport as a PNG.  CDP's Page.captureScreenshot is the fast path (51 ms against 64 ms
-        for BiDi's at 1000x1000 here), but it never answers, or fails with "Not attached to an active
-        page", when the page navigates to another site while it runs (a script or meta refresh after
-        load).  Then BiDi's browsingContext.captureScreenshot, which follows the tab across
-        navigations, takes the picture of what the tab shows."""
-        if not leaving():
+    def _screenshot(self, deadline: float) -> bytes:
+        """The viewport as a PNG.  A page that navigates itself to another site right after loading (a
+        script or meta refresh) lands while the screenshot runs; Page.captureScreenshot then never
+        answers, or fails.  So the wait ends as soon as the tab starts another navigation, the service
+        waits (briefly) for that page to load and takes its picture instead; the last try is not
+        interrupted."""
+        for attempt in range(_LEAVE_RETRIES + 1):
+            navigations, loads = self._navigations, self._loads
+            last = attempt == _LEAVE_RETRIES
             try:
-                shot = self._cdp(
-                    context, "Page.captureScreenshot", {"format": "png", "fromSurface": True}, deadline, leaving
-                )
+                shot = self._cmd("Page.captureScreenshot", {"format": "png", "fromSurface": True}, deadline,
+                                 interrupted=None if last else lambda n=navigations: self._navigations > n)
                 return base64.b64decode(shot["data"])
-            except (BidiError, BidiInterrupted) as exc:
+            except (CdpError, CdpInterrupted) as exc:
+                if last:
+                    raise
                 log.debug("session %s: the page navigated during the screenshot (%s)", self.id, exc)
-                self._cdp_session = None
-        shot = self._cmd("browsingContext.captureScreenshot", {"context": context, "origin": "viewport"}, deadline)
-        return base64.b64decode(shot["data"])
-
-    def _wait_for_load(self, context: str, deadline: float) -> None:
-        script = {
-            "expression": "document.readyState === 'complete' || "
-            "new Promise(r => addEventListener('load', () => r(true), {once: true}))",
-            "target": {"context": context, "sandbox": "snapshot-wait"},
-            "awaitPromise": True,
-        }
-        while True:
             try:
-                result = self._cmd("script.evaluate", script, deadline)
-            except BidiTimeout:
-                self.broken = True
-                raise CaptureTimeout("the page did not finish loading before the deadline") from None
-            except BidiError:
-                result = {}  # the document went away under us: a navigation is committing
-            if result.get("type") == "success":
-                return
-            time.sleep(0.05)
+                self._wait_for_load(loads, min(deadline, time.monotonic() + 2.0))
+            except CdpTimeout:
+                pass  # still loading: take whatever the tab shows
+        raise AssertionError("unreachable")
 
     def reset(self) -> None:
         """Remove every trace of the last capture; on any failure the session is marked broken."""
@@ -333,9 +350,9 @@ class BrowserSession:
             return
         try:
             if self.isolation == "context":
-                if self._user_context is not None:
-                    self._clean("browser.removeUserContext", {"userContext": self._user_context})
-                self._user_context = self._context = None
+                if self._browser_context is not None:
+                    self._clean("Target.disposeBrowserContext", {"browserContextId": self._browser_context}, tab=False)
+                self._browser_context = self._target = self._session = None
             else:
                 self._reset_tab()
             self.dirty = False
@@ -343,55 +360,62 @@ class BrowserSession:
             log.info("session %s could not be reset (%s); replacing it", self.id, exc)
             self.broken = True
 
-    def _clean(self, method: str, params: dict) -> dict:
-        return self.bidi.command(method, params, timeout=_CLEANUP_TIMEOUT)
+    def _clean(self, method: str, params: dict, tab: bool = True, timeout: float = _CLEANUP_TIMEOUT) -> dict:
+        return self.cdp.command(method, params, session=self._session if tab else None, timeout=timeout)
 
     def _reset_tab(self) -> None:
-        context = self._context
-        if context is None:
+        if self._session is None:
             return
-        tops = self._clean("browsingContext.getTree", {})["contexts"]
-        origins = _frame_origins(tops, set())
+        if self._crashed:
+            raise BackendUnavailable("the browser tab crashed")
+        targets = self._clean("Target.getTargets", {}, tab=False)["targetInfos"]
+        origins: set[str] = set()
+        for target in targets:  # our tab, the windows it opened, its out-of-process frames, workers
+            _add_origin(target.get("url", ""), origins)
+        try:
+            _frame_origins(self._clean("Page.getFrameTree", {}, timeout=_CLEANUP_TIMEOUT if self._settled else 1.0)
+                           ["frameTree"], origins)
+        except CdpTimeout:
+            # the tab's renderer does not answer while a navigation of its main frame is pending (nothing
+            # of the new page has run then) or while a script of a half-loaded page is stuck
+            if self._settled:
+                raise
         if not self._settled:
             # a navigation was still running (client gone, or a deadline): scripts in a half-loaded page
             # would stall; the tab goes instead, and its sessionStorage with it
-            context = self._context = self._clean("browsingContext.create", {"type": "tab"})["context"]
-            self._viewport = None
-            self._cdp_session = None
-        for top in tops:
-            if top["context"] != context:  # popups and tabs the page opened (or the abandoned tab)
-                self._clean("browsingContext.close", {"context": top["context"], "promptUnload": False})
+            self._attach(self._clean("Target.createTarget", {"url": "about:blank"}, tab=False)["targetId"], self._clean)
+        for target in targets:
+            if target["type"] == "page" and target["targetId"] != self._target:  # popups (or the abandoned tab)
+                self._clean("Target.closeTarget", {"targetId": target["targetId"]}, tab=False)
         if self._settled:
-            try:  # sessionStorage lives with the tab; clear it from a sandbox the page cannot tamper with
-                self._clean(
-                    "script.evaluate",
-                    {
-                        "expression": "try { sessionStorage.clear() } catch (e) {}",
-                        "target": {"context": context, "sandbox": "snapshot-reset"},
-                        "awaitPromise": False,
-                    },
-                )
-            except BidiError:
+            try:  # sessionStorage lives with the tab; clear it from a world the page cannot tamper with
+                world = self._clean("Page.createIsolatedWorld",
+                                    {"frameId": self._target, "worldName": "snapshot-reset"})
+                self._clean("Runtime.evaluate", {"expression": "try { sessionStorage.clear() } catch (e) {}",
+                                                 "contextId": world["executionContextId"]})
+            except CdpError:
                 pass  # about:blank or an error page: nothing to clear
-            self._clean("browsingContext.navigate", {"context": context, "url": "about:blank", "wait": "complete"})
-        self._clean("storage.deleteCookies", {})
-        deadline = time.monotonic() + _CLEANUP_TIMEOUT
+            loads = self._loads
+            self._clean("Page.navigate", {"url": "about:blank"})
+            self.cdp.wait("about:blank", lambda: self._loads > loads, timeout=_CLEANUP_TIMEOUT)
+        self._clean("Storage.clearCookies", {}, tab=False)
         for origin in origins:
-            self._cdp(context, "Storage.clearDataForOrigin", {"origin": origin, "storageTypes": "all"}, deadline)
+            # (sent to the tab: on the Grid's se:cdp connection the browser-level call fails)
+            self._clean("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": _STORAGE_TYPES})
         # the HTTP cache is the browser's, not an origin's: what one capture fetched would otherwise load
         # faster (and without a request) in the next
-        self._cdp(context, "Network.clearBrowserCache", {}, deadline)
+        self._clean("Network.clearBrowserCache", {})
 
     def is_alive(self) -> bool:
         try:
-            self.bidi.command("session.status", {}, timeout=_CLEANUP_TIMEOUT)
+            self.cdp.command("Browser.getVersion", {}, timeout=_CLEANUP_TIMEOUT)
         except Exception:  # noqa: BLE001 - any failure means the session is gone
             self.broken = True
             return False
         return True
 
     def close(self) -> None:
-        self.bidi.close()
+        self.cdp.close()
         try:
             self.driver.quit()
         except Exception as exc:  # noqa: BLE001 - a dead session is already gone
@@ -403,7 +427,7 @@ class BrowserSession:
 SessionFactory = Callable[[], BrowserSession]
 
 
-def _open(driver_factory: Callable[[], webdriver.Remote], bidi_url: Callable[[str], str], settings: Settings,
+def _open(driver_factory: Callable[[], webdriver.Remote], cdp_url: Callable[[dict], str], settings: Settings,
           backend: str, headers: dict[str, str] | None = None) -> BrowserSession:
     try:
         driver = driver_factory()
@@ -412,23 +436,24 @@ def _open(driver_factory: Callable[[], webdriver.Remote], bidi_url: Callable[[st
     except Exception as exc:  # connection refused, timeouts, a Grid that answers nonsense
         reason = getattr(exc, "reason", None) or exc
         raise BackendUnavailable(f"no browser session could be started: {reason}") from None
-    bidi = None
+    cdp = None
     try:
-        bidi = BidiConnection(
-            bidi_url(driver.capabilities["webSocketUrl"]),
+        cdp = CdpConnection(
+            cdp_url(driver.capabilities),
             timeout=settings.session_timeout,
             headers=[f"{k}: {v}" for k, v in (headers or {}).items()],
         )
-        bidi.command("session.subscribe", {"events": [NAVIGATION_STARTED]}, timeout=settings.session_timeout)
+        # a page that starts a download gets an error, and nothing is written to the browser's disk
+        cdp.command("Browser.setDownloadBehavior", {"behavior": "deny"}, timeout=settings.session_timeout)
     except Exception as exc:
-        if bidi is not None:
-            bidi.close()
+        if cdp is not None:
+            cdp.close()
         try:
             driver.quit()
         except Exception:  # noqa: BLE001
             pass
-        raise BackendUnavailable(f"the browser's BiDi connection failed: {exc}") from None
-    return BrowserSession(driver, bidi, backend, settings.page_load_timeout, settings.isolation)
+        raise BackendUnavailable(f"the browser's DevTools connection failed: {exc}") from None
+    return BrowserSession(driver, cdp, backend, settings.page_load_timeout, settings.isolation)
 
 
 def grid_session_factory(settings: Settings, instance: str = "", proxy_url: str | None = None) -> SessionFactory:
@@ -452,11 +477,25 @@ def grid_session_factory(settings: Settings, instance: str = "", proxy_url: str 
     headers = basic_auth_header(settings.grid_auth)
 
     def open_session() -> BrowserSession:
-        session = _open(create, lambda ws: _bidi_url_through_grid(ws, grid_url), settings, "grid", headers)
+        session = _open(create, lambda caps: _grid_cdp_url(caps, grid_url), settings, "grid", headers)
         session.probe = _grid_probe(grid_url, session.session_id, headers)
         return session
 
     return open_session
+
+
+def _grid_cdp_url(capabilities: dict, grid_url: str) -> str:
+    reported = capabilities.get("se:cdp")
+    if not reported:
+        raise BackendUnavailable("the Grid offers no DevTools endpoint (se:cdp) for this session")
+    return _ws_url_through_grid(reported, grid_url)
+
+
+def _local_cdp_url(capabilities: dict) -> str:
+    """The browser-wide DevTools websocket of a Chrome that ChromeDriver started here."""
+    address = capabilities["goog:chromeOptions"]["debuggerAddress"]
+    with urllib.request.urlopen(f"http://{address}/json/version", timeout=_CLEANUP_TIMEOUT) as response:
+        return str(json.load(response)["webSocketDebuggerUrl"])
 
 
 def _grid_probe(grid_url: str, session_id: str, headers: dict[str, str]) -> Callable[[], bool]:
@@ -489,7 +528,7 @@ def local_session_factory(settings: Settings, proxy_url: str | None = None) -> S
             return webdriver.Chrome(service=service, options=chrome_options(settings, local=True, proxy_url=proxy_url))
 
         try:
-            session = _open(create, lambda ws: ws, settings, "local")
+            session = _open(create, _local_cdp_url, settings, "local")
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise

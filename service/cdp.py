@@ -1,0 +1,173 @@
+"""A small synchronous Chrome DevTools Protocol client for one browser session.
+
+The service drives Chromium over CDP directly: through the Grid's ``se/cdp`` websocket (the node
+relays it to the browser) or, for a local ChromeDriver, to the browser's own debugging port.  WebDriver
+BiDi, which ChromeDriver implements with a JavaScript mapper running in a hidden tab, cost about 45 ms
+of browser CPU per capture more here; on a machine whose browsers are CPU-bound that is throughput.
+
+Calls block on the socket (no polling), run in the capture worker thread that owns the session, and
+every call has a timeout.  One connection carries the browser's commands and, with ``session``, those
+of attached targets (flat mode).
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import select
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import websocket
+
+
+class CdpError(Exception):
+    """The browser answered a command with an error."""
+
+    def __init__(self, method: str, code: int, message: str) -> None:
+        super().__init__(f"{method}: {code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class CdpTimeout(Exception):
+    """No answer within the command's timeout; the connection's state is unknown."""
+
+
+class CdpConnectionLost(Exception):
+    """The probe says the session behind this connection is gone (e.g. its Grid node died)."""
+
+
+class CdpCancelled(Exception):
+    """The caller gave up waiting (its client went away); the answer will be skipped when it comes."""
+
+
+class CdpInterrupted(Exception):
+    """The caller's ``interrupted()`` turned true while it waited (e.g. the page started navigating)."""
+
+
+_POLL = 0.2  # how often a waiting command looks at its cancel flag, seconds
+_PROBE_EVERY = 2.0  # how often a long wait asks the probe whether the session still exists, seconds
+
+
+class CdpConnection:
+    def __init__(self, url: str, *, timeout: float, headers: list[str] | None = None) -> None:
+        self._ws = websocket.create_connection(
+            url, timeout=timeout, header=headers or [], suppress_origin=True, enable_multithread=False
+        )
+        self._ids = itertools.count(1)
+        self.on_event: Callable[[dict[str, Any]], None] | None = None  # sees every event that arrives
+
+    def send(self, method: str, params: dict[str, Any], session: str | None = None) -> None:
+        """A command whose answer nobody waits for (it is skipped when it comes)."""
+        self._ws.send(json.dumps(self._message(next(self._ids), method, params, session)))
+
+    @staticmethod
+    def _message(command_id: int, method: str, params: dict[str, Any], session: str | None) -> dict[str, Any]:
+        message: dict[str, Any] = {"id": command_id, "method": method, "params": params}
+        if session is not None:
+            message["sessionId"] = session
+        return message
+
+    def command(
+        self,
+        method: str,
+        params: dict[str, Any],
+        *,
+        session: str | None = None,
+        timeout: float,
+        cancel: threading.Event | None = None,
+        probe: Callable[[], bool] | None = None,
+        interrupted: Callable[[], bool] | None = None,
+    ) -> dict[str, Any]:
+        """Send one command (to the target attached as ``session``, else to the browser) and wait for
+        its answer.  While waiting, see :meth:`wait`."""
+        if timeout <= 0:
+            raise CdpTimeout(f"{method}: no time left")
+        command_id = next(self._ids)
+        answer: dict[str, Any] = {}
+
+        def answered(message: dict[str, Any]) -> bool:
+            if message.get("id") != command_id:
+                return False  # an event, or the late answer to a command that timed out
+            answer.update(message)
+            return True
+
+        self._ws.settimeout(timeout)
+        self._ws.send(json.dumps(self._message(command_id, method, params, session)))
+        self._pump(method, answered, time.monotonic() + timeout, timeout, cancel, probe, interrupted)
+        if "error" in answer:
+            error = answer["error"]
+            raise CdpError(method, int(error.get("code", 0)), str(error.get("message", "")))
+        result: dict[str, Any] = answer.get("result", {})
+        return result
+
+    def wait(
+        self,
+        what: str,
+        until: Callable[[], bool],
+        *,
+        timeout: float,
+        cancel: threading.Event | None = None,
+        probe: Callable[[], bool] | None = None,
+    ) -> None:
+        """Read events (handing each to ``on_event``) until ``until()`` is true."""
+        if until():
+            return
+        if timeout <= 0:
+            raise CdpTimeout(f"{what}: no time left")
+        self._pump(what, lambda _: until(), time.monotonic() + timeout, timeout, cancel, probe, None)
+
+    def _pump(
+        self,
+        what: str,
+        done: Callable[[dict[str, Any]], bool],
+        deadline: float,
+        timeout: float,
+        cancel: threading.Event | None,
+        probe: Callable[[], bool] | None,
+        interrupted: Callable[[], bool] | None,
+    ) -> None:
+        """Read messages until ``done(message)``.  ``cancel`` is watched and, every few seconds,
+        ``probe()`` asked whether the session still exists: a proxied websocket (the Grid's) may stay
+        open after the browser behind it died.  ``interrupted()``, asked before each read, may end the
+        wait (a late answer is skipped)."""
+        next_probe = time.monotonic() + _PROBE_EVERY
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise CdpTimeout(f"{what}: nothing within {timeout:.1f}s")
+                if interrupted is not None and interrupted():
+                    raise CdpInterrupted(what)
+                if cancel is not None or probe is not None or interrupted is not None:
+                    # wait for the next frame in short slices so a cancel is seen quickly; frames are
+                    # then read whole (websocket-client never reads past the frame it parses)
+                    if cancel is not None and cancel.is_set():
+                        raise CdpCancelled(what)
+                    if probe is not None and time.monotonic() >= next_probe:
+                        if not probe():
+                            raise CdpConnectionLost(f"{what}: the session is gone")
+                        next_probe = time.monotonic() + _PROBE_EVERY
+                    sock = self._ws.sock
+                    buffered = getattr(sock, "pending", None)  # TLS: bytes already decrypted
+                    if not (buffered and buffered()):
+                        readable, _, _ = select.select([sock], [], [], min(_POLL, remaining))
+                        if not readable:
+                            continue
+                self._ws.settimeout(remaining)
+                message = json.loads(self._ws.recv())
+                if "method" in message and "id" not in message and self.on_event is not None:
+                    self.on_event(message)
+                if done(message):
+                    return
+        except websocket.WebSocketTimeoutException:
+            raise CdpTimeout(f"{what}: nothing within {timeout:.1f}s") from None
+
+    def close(self) -> None:
+        try:
+            self._ws.close(timeout=1)
+        except Exception:  # noqa: BLE001 - closing a broken socket must not raise
+            pass
