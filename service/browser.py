@@ -401,14 +401,19 @@ class BrowserSession:
                 pass  # about:blank or an error page: nothing to clear
             loads = self._loads
             self._clean("Page.navigate", {"url": "about:blank"})
+            # the page is unloaded once about:blank has loaded: its pagehide and unload handlers have run
+            # and their writes reached the browser, its timers and workers are gone; clearing comes after
             self.cdp.wait("about:blank", lambda: self._loads > loads, timeout=_CLEANUP_TIMEOUT)
-        self._clean("Network.clearBrowserCookies", {})  # the tab's profile's, every site's
-        for origin in origins:
-            # (sent to the tab: on the Grid's se:cdp connection the browser-level call fails)
-            self._clean("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": _STORAGE_TYPES})
         # the HTTP cache is the browser's, not an origin's: what one capture fetched would otherwise load
         # faster (and without a request) in the next
-        self._clean("Network.clearBrowserCache", {})
+        self.cdp.batch(
+            [("Network.clearBrowserCookies", {}, self._session)]  # the tab's profile's, every site's
+            # (storage is cleared through the tab: on the Grid's se:cdp connection the browser-level call fails)
+            + [("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": _STORAGE_TYPES}, self._session)
+               for origin in sorted(origins)]
+            + [("Network.clearBrowserCache", {}, self._session)],
+            timeout=_CLEANUP_TIMEOUT,
+        )
 
     def is_alive(self) -> bool:
         try:

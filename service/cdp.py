@@ -107,6 +107,31 @@ class CdpConnection:
         result: dict[str, Any] = answer.get("result", {})
         return result
 
+    def batch(self, calls: list[tuple[str, dict[str, Any], str | None]], *, timeout: float) -> list[dict[str, Any]]:
+        """Several independent commands ``(method, params, session)`` sent at once; their results in
+        order once all have answered (the first error raised then).  One round trip instead of many."""
+        if timeout <= 0:
+            raise CdpTimeout("batch: no time left")
+        ids = {next(self._ids): index for index in range(len(calls))}
+        answers: dict[int, dict[str, Any]] = {}
+
+        def all_answered(message: dict[str, Any]) -> bool:
+            if message.get("id") in ids:
+                answers[ids[message["id"]]] = message
+            return len(answers) == len(calls)
+
+        self._ws.settimeout(timeout)
+        for command_id, index in ids.items():
+            method, params, session = calls[index]
+            self._ws.send(json.dumps(self._message(command_id, method, params, session)))
+        if calls:
+            self._pump(calls[0][0], all_answered, time.monotonic() + timeout, timeout, None, None, None)
+        for index, (method, _, _) in enumerate(calls):
+            if "error" in answers[index]:
+                error = answers[index]["error"]
+                raise CdpError(method, int(error.get("code", 0)), str(error.get("message", "")))
+        return [answers[index].get("result", {}) for index in range(len(calls))]
+
     def wait(
         self,
         what: str,

@@ -143,7 +143,7 @@ class Settings:
     isolation: str = _setting(
         "SNAPSHOT_ISOLATION",
         "reset",
-        "Isolation between captures: `reset` (clear all state after each) or `context` (a new user context each).",
+        "Isolation between captures: `reset` (clear all state after each) or `context` (a new browser context each).",
     )
     page_load_timeout: float = _setting(
         "SNAPSHOT_PAGE_LOAD_TIMEOUT", 20.0, "Longest wait for a page's load event."

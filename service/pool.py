@@ -1,6 +1,6 @@
 """A pool of warm browser sessions, shared by the capture worker threads of one backend.
 
-Sessions are reused for many captures (each capture still gets its own BiDi user context), and
+Sessions are reused for many captures (isolated from each other, see ``BrowserSession``), and
 replaced after ``max_uses`` captures, after ``max_age`` seconds, at once after any error, and when
 they sat unused longer than ``idle_timeout`` (so an idle service gives its Grid slots back and the
 Grid can scale down).  The number of sessions never exceeds the number of worker threads, because

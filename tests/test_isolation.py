@@ -102,6 +102,31 @@ def test_state_from_one_capture_is_invisible_to_the_next(one_session_service, st
         assert is_green(capture(one_session_service, state_pages.base + "/state/read"))
 
 
+UNLOAD_WRITER = """<!doctype html><html><body><script>
+  addEventListener("pagehide", () => {
+    document.cookie = "unload_cookie=1; max-age=3600; path=/";
+    localStorage.setItem("unload", "1");
+    sessionStorage.setItem("unload", "1");
+  });
+  {then}
+</script></body></html>"""
+
+
+def test_state_written_while_the_page_unloads_is_invisible_to_the_next(one_session_service, state_pages):
+    """The reset unloads the page first and clears after: what its pagehide handler writes is gone too."""
+    state_pages.routes["/state/unload-write"] = lambda q: UNLOAD_WRITER.replace(
+        "{then}", 'location.href = "/state/read";' if q.get("then") == "read" else ""
+    )
+    try:
+        # control: the page the writer leaves for sees what the writer's pagehide wrote
+        assert is_red(capture(one_session_service, state_pages.base + "/state/unload-write?then=read"))
+        for _ in range(3):
+            assert not is_red(capture(one_session_service, state_pages.base + "/state/unload-write"))
+            assert is_green(capture(one_session_service, state_pages.base + "/state/read"))
+    finally:
+        state_pages.routes.pop("/state/unload-write")
+
+
 def test_a_captured_page_is_unloaded_not_kept_in_the_back_forward_cache(start, pages):
     """After its capture a page must be gone, not frozen in the back/forward cache where it would
     keep its memory, sockets and state (pagehide's ``persisted`` says which)."""
