@@ -66,7 +66,8 @@ CHROME_ARGS = (
 
 INSTANCE_CAPABILITY = "snapshot:instance"
 _CLEANUP_TIMEOUT = 5.0
-# What a reset clears for every origin the page touched (Storage.clearDataForOrigin).  Cookies are
+# What a reset clears for every origin the page touched (Storage.clearDataForOrigin; "local_storage"
+# covers the tab's sessionStorage too, which test_isolation checks).  Cookies are
 # deleted browser-wide separately; "all" would add the GPU shader cache (not page data) and costs three
 # times as much CPU per reset here.
 _STORAGE_TYPES = ",".join((
@@ -158,9 +159,9 @@ class BrowserSession:
     Isolation between captures (``isolation``):
 
     - ``reset`` (default): captures reuse one tab; after each capture (off the response's path) extra
-      windows are closed, sessionStorage cleared, the tab sent to about:blank, every cookie deleted and
-      all storage (local storage, IndexedDB, Cache Storage, service workers...) of every origin the page
-      had frames or workers from cleared, and the HTTP cache emptied.
+      windows are closed, the tab sent to about:blank (the page unloads), then every cookie deleted, all
+      storage (local and session storage, IndexedDB, Cache Storage, service workers...) of every origin
+      the page had frames, windows or workers from cleared, and the HTTP cache emptied.
     - ``context``: every capture runs in a new browser context (like a fresh incognito profile) that is
       removed afterwards: the strongest isolation, at several times the CPU cost per capture.
     """
@@ -392,13 +393,6 @@ class BrowserSession:
             if target["type"] == "page" and target["targetId"] != self._target:  # popups (or the abandoned tab)
                 self._clean("Target.closeTarget", {"targetId": target["targetId"]}, tab=False)
         if self._settled:
-            try:  # sessionStorage lives with the tab; clear it from a world the page cannot tamper with
-                world = self._clean("Page.createIsolatedWorld",
-                                    {"frameId": self._target, "worldName": "snapshot-reset"})
-                self._clean("Runtime.evaluate", {"expression": "try { sessionStorage.clear() } catch (e) {}",
-                                                 "contextId": world["executionContextId"]})
-            except CdpError:
-                pass  # about:blank or an error page: nothing to clear
             loads = self._loads
             self._clean("Page.navigate", {"url": "about:blank"})
             # the page is unloaded once about:blank has loaded: its pagehide and unload handlers have run
