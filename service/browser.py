@@ -75,6 +75,7 @@ _STORAGE_TYPES = ",".join((
     "interest_groups", "shared_storage", "storage_buckets",
 ))
 _LEAVE_RETRIES = 2  # screenshots retried after the page navigated away during one
+_LEAVE_WAIT = 2.0  # seconds such a retry waits for the page the tab went to, at most
 _ids = itertools.count(1)
 
 
@@ -232,30 +233,31 @@ class BrowserSession:
         except CdpCancelled:
             raise ClientGone("the client disconnected; the capture was abandoned") from None
         if self._crashed:
+            self.broken = True
             raise BackendUnavailable("the browser tab crashed")
 
-    def _attach(self, target: str, command: Callable[..., dict]) -> None:
+    def _attach(self, target: str, deadline: float) -> None:
+        """Make ``target`` (a tab) the one captures run in."""
         self._session = None
-        self._session = command("Target.attachToTarget", {"targetId": target, "flatten": True}, tab=False)["sessionId"]
+        self._session = self._cmd("Target.attachToTarget", {"targetId": target, "flatten": True}, deadline,
+                                  tab=False)["sessionId"]
         self._target = target
         self._viewport = None
-        command("Page.enable", {})
+        self._cmd("Page.enable", {}, deadline)
 
     def _tab(self, deadline: float) -> None:
-        def command(method: str, params: dict, tab: bool = True) -> dict:
-            return self._cmd(method, params, deadline, tab=tab)
-
         if self.isolation == "context":
-            self._browser_context = command("Target.createBrowserContext", {"disposeOnDetach": True},
-                                            tab=False)["browserContextId"]
-            target = command("Target.createTarget", {"url": "about:blank", "browserContextId": self._browser_context},
-                             tab=False)["targetId"]
-            self._attach(target, command)
+            self._browser_context = self._cmd("Target.createBrowserContext", {"disposeOnDetach": True}, deadline,
+                                              tab=False)["browserContextId"]
+            tab = self._cmd("Target.createTarget", {"url": "about:blank", "browserContextId": self._browser_context},
+                            deadline, tab=False)
+            self._attach(tab["targetId"], deadline)
         elif self._session is None:
-            pages = [t for t in command("Target.getTargets", {}, tab=False)["targetInfos"] if t["type"] == "page"]
+            targets = self._cmd("Target.getTargets", {}, deadline, tab=False)["targetInfos"]
+            pages = [t for t in targets if t["type"] == "page"]
             if not pages:
                 raise BackendUnavailable("the browser has no tab")
-            self._attach(pages[0]["targetId"], command)
+            self._attach(pages[0]["targetId"], deadline)
 
     def capture(
         self,
@@ -318,8 +320,6 @@ class BrowserSession:
             self.broken = True
             raise CaptureTimeout("the capture did not finish before its deadline") from None
         except SnapshotError:
-            if self._crashed:
-                self.broken = True
             raise
         except Exception as exc:  # CDP errors, closed sockets: the session can't be trusted
             self.broken = True
@@ -331,22 +331,26 @@ class BrowserSession:
         answers, or fails.  So the wait ends as soon as the tab starts another navigation, the service
         waits (briefly) for that page to load and takes its picture instead; the last try is not
         interrupted."""
-        for attempt in range(_LEAVE_RETRIES + 1):
+        for _ in range(_LEAVE_RETRIES):
             navigations, loads = self._navigations, self._loads
-            last = attempt == _LEAVE_RETRIES
+
+            def leaving(before: int = navigations) -> bool:  # the tab started another navigation
+                return self._navigations > before
+
             try:
-                shot = self._cmd("Page.captureScreenshot", {"format": "png", "fromSurface": True}, deadline,
-                                 interrupted=None if last else lambda n=navigations: self._navigations > n)
-                return base64.b64decode(shot["data"])
+                return self._screenshot_once(deadline, leaving)
             except (CdpError, CdpInterrupted) as exc:
-                if last:
-                    raise
                 log.debug("session %s: the page navigated during the screenshot (%s)", self.id, exc)
             try:
-                self._wait_for_load(loads, min(deadline, time.monotonic() + 2.0))
+                self._wait_for_load(loads, min(deadline, time.monotonic() + _LEAVE_WAIT))
             except CdpTimeout:
                 pass  # still loading: take whatever the tab shows
-        raise AssertionError("unreachable")
+        return self._screenshot_once(deadline)
+
+    def _screenshot_once(self, deadline: float, interrupted: Callable[[], bool] | None = None) -> bytes:
+        shot = self._cmd("Page.captureScreenshot", {"format": "png", "fromSurface": True}, deadline,
+                         interrupted=interrupted)
+        return base64.b64decode(shot["data"])
 
     def reset(self) -> None:
         """Remove every trace of the last capture; on any failure the session is marked broken."""
@@ -365,7 +369,7 @@ class BrowserSession:
             self.broken = True
 
     def _clean(self, method: str, params: dict, tab: bool = True, timeout: float = _CLEANUP_TIMEOUT) -> dict:
-        return self.cdp.command(method, params, session=self._session if tab else None, timeout=timeout)
+        return self._cmd(method, params, time.monotonic() + timeout, tab=tab)
 
     def _reset_tab(self) -> None:
         if self._session is None:
@@ -388,7 +392,8 @@ class BrowserSession:
             # a navigation was still running (client gone, or a deadline): scripts in a half-loaded page
             # would stall; the tab goes instead, and its sessionStorage with it
             # (in the browser's default profile: CDP cannot open a tab in the incognito one it did not create)
-            self._attach(self._clean("Target.createTarget", {"url": "about:blank"}, tab=False)["targetId"], self._clean)
+            self._attach(self._clean("Target.createTarget", {"url": "about:blank"}, tab=False)["targetId"],
+                         time.monotonic() + _CLEANUP_TIMEOUT)
         for target in targets:
             if target["type"] == "page" and target["targetId"] != self._target:  # popups (or the abandoned tab)
                 self._clean("Target.closeTarget", {"targetId": target["targetId"]}, tab=False)

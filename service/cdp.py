@@ -17,7 +17,7 @@ import json
 import select
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import websocket
@@ -68,7 +68,7 @@ class CdpConnection:
         self._ws.send(json.dumps(self._message(next(self._ids), method, params, session)))
 
     @staticmethod
-    def _message(command_id: int, method: str, params: dict[str, Any], session: str | None) -> dict[str, Any]:
+    def _message(command_id: int, method: str, params: Mapping[str, Any], session: str | None) -> dict[str, Any]:
         message: dict[str, Any] = {"id": command_id, "method": method, "params": params}
         if session is not None:
             message["sessionId"] = session
@@ -101,13 +101,10 @@ class CdpConnection:
         self._ws.settimeout(timeout)
         self._ws.send(json.dumps(self._message(command_id, method, params, session)))
         self._pump(method, answered, time.monotonic() + timeout, timeout, cancel, probe, interrupted)
-        if "error" in answer:
-            error = answer["error"]
-            raise CdpError(method, int(error.get("code", 0)), str(error.get("message", "")))
-        result: dict[str, Any] = answer.get("result", {})
-        return result
+        return self._result(method, answer)
 
-    def batch(self, calls: list[tuple[str, dict[str, Any], str | None]], *, timeout: float) -> list[dict[str, Any]]:
+    def batch(self, calls: Sequence[tuple[str, Mapping[str, Any], str | None]], *,
+              timeout: float) -> list[dict[str, Any]]:
         """Several independent commands ``(method, params, session)`` sent at once; their results in
         order once all have answered (the first error raised then).  One round trip instead of many."""
         if timeout <= 0:
@@ -126,11 +123,15 @@ class CdpConnection:
             self._ws.send(json.dumps(self._message(command_id, method, params, session)))
         if calls:
             self._pump(calls[0][0], all_answered, time.monotonic() + timeout, timeout, None, None, None)
-        for index, (method, _, _) in enumerate(calls):
-            if "error" in answers[index]:
-                error = answers[index]["error"]
-                raise CdpError(method, int(error.get("code", 0)), str(error.get("message", "")))
-        return [answers[index].get("result", {}) for index in range(len(calls))]
+        return [self._result(method, answers[index]) for index, (method, _, _) in enumerate(calls)]
+
+    @staticmethod
+    def _result(method: str, answer: dict[str, Any]) -> dict[str, Any]:
+        if "error" in answer:
+            error = answer["error"]
+            raise CdpError(method, int(error.get("code", 0)), str(error.get("message", "")))
+        result: dict[str, Any] = answer.get("result", {})
+        return result
 
     def wait(
         self,
@@ -180,6 +181,8 @@ class CdpConnection:
                             raise CdpConnectionLost(f"{what}: the session is gone")
                         next_probe = time.monotonic() + _PROBE_EVERY
                     sock = self._ws.sock
+                    if sock is None:
+                        raise CdpConnectionLost(f"{what}: the connection is closed")
                     buffered = getattr(sock, "pending", None)  # TLS: bytes already decrypted
                     if not (buffered and buffered()):
                         readable, _, _ = select.select([sock], [], [], min(_POLL, remaining))
