@@ -21,7 +21,7 @@ import time
 from dataclasses import asdict, dataclass
 
 from load_tests.load import parse_size, service_load
-from service.grid import graphql
+from service.browsers.grid import GridApi
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
 
     def queue_answer() -> dict | None:
         try:
-            return {"data": graphql(args.grid_url, "{ grid { sessionQueueSize } }", timeout=5)}
+            return {"data": GridApi(args.grid_url).graphql("{ grid { sessionQueueSize } }", timeout=5)}
         except Exception:
             return None
 
@@ -115,12 +115,17 @@ def main(argv: list[str] | None = None) -> None:
     while True:
         t = time.monotonic() - started
         deployment = client.ApiClient().sanitize_for_serialization(
-            apps.read_namespaced_deployment(args.deployment, args.namespace))
+            apps.read_namespaced_deployment(args.deployment, args.namespace)
+        )
         pods = client.ApiClient().sanitize_for_serialization(
-            core.list_namespaced_pod(args.namespace, label_selector=args.selector))
+            core.list_namespaced_pod(args.namespace, label_selector=args.selector)
+        )
         samples.append(sample_from(t, deployment, pods, queue_answer()))
-        print(f"\rt={t:.0f}s replicas={samples[-1].replicas} ready={samples[-1].ready} "
-              f"queue={samples[-1].queue}", end="", file=sys.stderr)
+        print(
+            f"\rt={t:.0f}s replicas={samples[-1].replicas} ready={samples[-1].ready} queue={samples[-1].queue}",
+            end="",
+            file=sys.stderr,
+        )
         if load_end and (samples[-1].replicas <= samples[0].replicas or t - load_end[0] > args.settle):
             break
         time.sleep(2)

@@ -25,9 +25,9 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from load_tests.load import run_workers  # noqa: E402
-from load_tests.stats import table  # noqa: E402
-from tests.servers import PageServer, start_grid, start_s3, start_service  # noqa: E402
+from load_tests.load import run_workers
+from load_tests.stats import table
+from tests.servers import PageServer, start_grid, start_s3, start_service
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -49,13 +49,21 @@ def main(argv: list[str] | None = None) -> None:
     errors_by_kind: Counter = Counter()
     lock = threading.Lock()
     try:
-        service = start_service({
-            "SNAPSHOT_GRID_URL": grid.url, "SNAPSHOT_ALLOW_NETWORKS": "127.0.0.0/8", "SNAPSHOT_POOL_SIZE": "2",
-            "SNAPSHOT_ALLOW_LOCALMODE": "false", "SNAPSHOT_S3_BUCKET": s3.bucket,
-            "SNAPSHOT_S3_ENDPOINT_URL": s3.endpoint, "SNAPSHOT_S3_REGION": "us-east-1", "SNAPSHOT_S3_TIMEOUT": "1",
-            "AWS_ACCESS_KEY_ID": s3.access_key, "AWS_SECRET_ACCESS_KEY": s3.secret_key,
-            "SNAPSHOT_LOG_LEVEL": "WARNING",
-        })
+        service = start_service(
+            {
+                "SNAPSHOT_GRID_URL": grid.url,
+                "SNAPSHOT_ALLOW_NETWORKS": "127.0.0.0/8",
+                "SNAPSHOT_POOL_SIZE": "2",
+                "SNAPSHOT_ALLOW_LOCALMODE": "false",
+                "SNAPSHOT_S3_BUCKET": s3.bucket,
+                "SNAPSHOT_S3_ENDPOINT_URL": s3.endpoint,
+                "SNAPSHOT_S3_REGION": "us-east-1",
+                "SNAPSHOT_S3_TIMEOUT": "1",
+                "AWS_ACCESS_KEY_ID": s3.access_key,
+                "AWS_SECRET_ACCESS_KEY": s3.secret_key,
+                "SNAPSHOT_LOG_LEVEL": "WARNING",
+            }
+        )
         form = {"url": f"{pages.base}/cards?n=50", "width": "800", "height": "600"}
         sessions = [requests.Session() for _ in range(args.concurrency)]
 
@@ -106,8 +114,12 @@ def main(argv: list[str] | None = None) -> None:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(table([result.summary()], ["name", "concurrency", "requests", "ok", "throughput_rps", "p50_ms",
-                                         "p95_ms", "errors"]))
+        print(
+            table(
+                [result.summary()],
+                ["name", "concurrency", "requests", "ok", "throughput_rps", "p50_ms", "p95_ms", "errors"],
+            )
+        )
         print(json.dumps({k: v for k, v in report.items() if k != "summary"}, indent=2))
     if unreadable:
         sys.exit(1)

@@ -84,8 +84,16 @@ def run_workers(
 
 
 def service_load(
-    service: str, page: str, width: int, height: int, concurrency: int, count: int,
-    duration: float | None = None, method: str = "GET", name: str = "service", progress: bool = True,
+    service: str,
+    page: str,
+    width: int,
+    height: int,
+    concurrency: int,
+    count: int,
+    duration: float | None = None,
+    method: str = "GET",
+    name: str = "service",
+    progress: bool = True,
 ) -> RunResult:
     sessions = [requests.Session() for _ in range(concurrency)]
     params = {"url": page, "width": str(width), "height": str(height)}
@@ -119,8 +127,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     args = parser.parse_args(argv)
     width, height = parse_size(args.size)
-    result = service_load(args.service.rstrip("/"), args.page, width, height, args.concurrency, args.count,
-                          args.duration, args.method)
+    result = service_load(
+        args.service.rstrip("/"), args.page, width, height, args.concurrency, args.count, args.duration, args.method
+    )
     summary = result.summary()
     print(json.dumps(summary) if args.json else table([summary], COLUMNS))
 

@@ -27,13 +27,22 @@ from selenium import webdriver
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from load_tests.load import parse_size, run_workers, service_load  # noqa: E402
-from load_tests.stats import RunResult, table  # noqa: E402
-from tests.servers import PageServer, browser_processes, start_grid, start_service  # noqa: E402
+from load_tests.load import parse_size, run_workers, service_load
+from load_tests.stats import RunResult, table
+from tests.servers import PageServer, browser_processes, start_grid, start_service
 
 COLUMNS = ["name", "concurrency", "ok", "throughput_rps", "p50_ms", "p95_ms", "p99_ms", "errors"]
-CHROME_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--hide-scrollbars",
-               "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
+CHROME_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def _options() -> webdriver.ChromeOptions:
@@ -112,11 +121,16 @@ def main(argv: list[str] | None = None) -> None:
     report: dict = {"size": args.size, "page": f"{args.cards} cards", "isolation": args.isolation}
     try:
         page = f"{pages.base}/cards?n={args.cards}"
-        service = start_service({
-            "SNAPSHOT_GRID_URL": grid.url, "SNAPSHOT_ALLOW_NETWORKS": "127.0.0.0/8",
-            "SNAPSHOT_POOL_SIZE": str(max(levels)), "SNAPSHOT_ISOLATION": args.isolation,
-            "SNAPSHOT_ALLOW_LOCALMODE": "false", "SNAPSHOT_LOG_LEVEL": "WARNING",
-        })
+        service = start_service(
+            {
+                "SNAPSHOT_GRID_URL": grid.url,
+                "SNAPSHOT_ALLOW_NETWORKS": "127.0.0.0/8",
+                "SNAPSHOT_POOL_SIZE": str(max(levels)),
+                "SNAPSHOT_ISOLATION": args.isolation,
+                "SNAPSHOT_ALLOW_LOCALMODE": "false",
+                "SNAPSHOT_LOG_LEVEL": "WARNING",
+            }
+        )
         service_load(service.url, page, width, height, max(levels), 2 * max(levels), progress=False)  # warm up
         for level in levels:
             results = {
@@ -127,20 +141,27 @@ def main(argv: list[str] | None = None) -> None:
             for result in results.values():
                 rows.append(result.summary())
             raw, new, svc = results["raw"], results["new-session"], results["service"]
-            rows.append({
-                "name": "ratios", "concurrency": level,
-                "p50_ms": f"svc/raw {svc.summary()['p50_ms'] / raw.summary()['p50_ms']:.2f}",
-                "throughput_rps": f"svc/raw {svc.throughput / raw.throughput:.2f}, "
-                f"svc/new {svc.throughput / new.throughput:.1f}",
-            })
+            rows.append(
+                {
+                    "name": "ratios",
+                    "concurrency": level,
+                    "p50_ms": f"svc/raw {svc.summary()['p50_ms'] / raw.summary()['p50_ms']:.2f}",
+                    "throughput_rps": f"svc/raw {svc.throughput / raw.throughput:.2f}, "
+                    f"svc/new {svc.throughput / new.throughput:.1f}",
+                }
+            )
         if args.soak:
             pid = service.proc.popen.pid
             start_rss = rss_kib(pid)
             soak = service_load(service.url, page, width, height, max(levels), args.soak, name="soak")
             end_rss = rss_kib(pid)
             rows.append(soak.summary())
-            report["soak"] = {"captures": args.soak, "rss_start_kib": start_rss, "rss_end_kib": end_rss,
-                              "rss_growth": round(end_rss / start_rss - 1, 4)}
+            report["soak"] = {
+                "captures": args.soak,
+                "rss_start_kib": start_rss,
+                "rss_end_kib": end_rss,
+                "rss_growth": round(end_rss / start_rss - 1, 4),
+            }
     finally:
         if service is not None:
             service.stop()

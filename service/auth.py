@@ -18,6 +18,7 @@ import time
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
+from service.capture import Outcome
 from service.errors import SnapshotError
 
 SIGNED_PARAMS = ("url", "width", "height", "localmode", "expires")
@@ -26,7 +27,7 @@ SIGNED_PARAMS = ("url", "width", "height", "localmode", "expires")
 class Unauthorized(SnapshotError):
     status = 401
     code = "unauthorized"
-    reason = "invalid"
+    outcome = Outcome.INVALID
 
 
 def canonical_query(params: Mapping[str, str]) -> str:
@@ -53,8 +54,9 @@ class ApiKeys:
     def enabled(self) -> bool:
         return bool(self.keys)
 
-    def check(self, headers: Mapping[str, str], params: Mapping[str, str], *, method: str,
-              now: float | None = None) -> None:
+    def check(
+        self, headers: Mapping[str, str], params: Mapping[str, str], *, method: str, now: float | None = None
+    ) -> None:
         """Raises :class:`Unauthorized` unless the request carries a valid key or signature."""
         if not self.keys:
             return

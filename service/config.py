@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from service.browsers.isolation import ISOLATIONS
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-ISOLATION_MODES = ("reset", "context")  # see service/browser.py
 
 
 class SettingsError(ValueError):
@@ -87,9 +88,7 @@ class Settings:
     host: str = _setting("SNAPSHOT_HOST", "0.0.0.0", "Address the HTTP server binds to.")
     port: int = _setting("SNAPSHOT_PORT", 8080, "Port the HTTP server listens on (`--port` overrides).")
     log_level: str = _setting("SNAPSHOT_LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING or ERROR.")
-    max_body_size: int = _setting(
-        "SNAPSHOT_MAX_BODY_SIZE", 65536, "Largest request body accepted, bytes (413 beyond)."
-    )
+    max_body_size: int = _setting("SNAPSHOT_MAX_BODY_SIZE", 65536, "Largest request body accepted, bytes (413 beyond).")
     shutdown_grace: float = _setting(
         "SNAPSHOT_SHUTDOWN_GRACE", 40.0, "Seconds SIGTERM waits for captures in flight before exiting."
     )
@@ -145,14 +144,10 @@ class Settings:
         "reset",
         "Isolation between captures: `reset` (clear all state after each) or `context` (a new browser context each).",
     )
-    page_load_timeout: float = _setting(
-        "SNAPSHOT_PAGE_LOAD_TIMEOUT", 20.0, "Longest wait for a page's load event."
-    )
+    page_load_timeout: float = _setting("SNAPSHOT_PAGE_LOAD_TIMEOUT", 20.0, "Longest wait for a page's load event.")
     # --- request limits
     max_width: int = _setting("SNAPSHOT_MAX_WIDTH", 16384, "Largest width accepted, pixels (Chrome's limit: 16384).")
-    max_height: int = _setting(
-        "SNAPSHOT_MAX_HEIGHT", 16384, "Largest height accepted, pixels (Chrome's limit: 16384)."
-    )
+    max_height: int = _setting("SNAPSHOT_MAX_HEIGHT", 16384, "Largest height accepted, pixels (Chrome's limit: 16384).")
     max_pixels: int = _setting("SNAPSHOT_MAX_PIXELS", 33_554_432, "Largest width x height accepted.")
     max_url_length: int = _setting("SNAPSHOT_MAX_URL_LENGTH", 2048, "Longest target URL accepted.")
     egress_proxy: bool = _setting(
@@ -282,7 +277,7 @@ class Settings:
             ("SNAPSHOT_SHUTDOWN_GRACE", self.shutdown_grace),
         ]:
             need(seconds > 0, env, "must be a positive number of seconds")
-        need(self.isolation in ISOLATION_MODES, "SNAPSHOT_ISOLATION", "must be " + " or ".join(ISOLATION_MODES))
+        need(self.isolation in ISOLATIONS, "SNAPSHOT_ISOLATION", "must be " + " or ".join(ISOLATIONS))
         need(1 <= self.max_width <= 16384, "SNAPSHOT_MAX_WIDTH", "must be between 1 and 16384")
         need(1 <= self.max_height <= 16384, "SNAPSHOT_MAX_HEIGHT", "must be between 1 and 16384")
         need(

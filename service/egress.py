@@ -52,13 +52,13 @@ def parse_target(method: str, target: str) -> tuple[str, int, str | None]:
     if parts.scheme.lower() not in ("http", "ws") or not parts.hostname:
         raise _Refused(400, "only absolute http:// requests and CONNECT are proxied")
     try:
-        port = parts.port or 80
+        port_number = parts.port or 80
     except ValueError:
         raise _Refused(400, "bad port") from None
     path = parts.path or "/"
     if parts.query:
         path += "?" + parts.query
-    return _host(parts.hostname), _port(str(port)), path
+    return _host(parts.hostname), _port(str(port_number)), path
 
 
 def _host(raw: str) -> str:
@@ -94,7 +94,7 @@ class EgressProxy:
         self.max_lifetime = max_lifetime
         self._on_verdict = on_verdict or (lambda verdict: None)
         self._server: asyncio.AbstractServer | None = None
-        self._tasks: set[asyncio.Task] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
         self.port = 0
 
     async def start(self, host: str, port: int) -> int:
@@ -183,9 +183,7 @@ class EgressProxy:
         last_error: Exception | None = None
         for address in dict.fromkeys(addresses):  # each checked address, in resolver order
             try:
-                return await asyncio.wait_for(
-                    asyncio.open_connection(str(address), port), timeout=self.connect_timeout
-                )
+                return await asyncio.wait_for(asyncio.open_connection(str(address), port), timeout=self.connect_timeout)
             except (TimeoutError, OSError) as exc:
                 last_error = exc
         raise _Refused(502, f"could not connect to {host}:{port}: {last_error}")

@@ -1,16 +1,19 @@
 """Domain exceptions.  Domain code raises these; the HTTP layer maps them to status + JSON.
 
 Each class carries the HTTP status, the stable machine-readable ``code`` clients see in
-``{"status": "error", "error": code, "message": ...}``, and the ``reason`` label used in metrics.
+``{"status": "error", "error": code, "message": ...}``, and the :class:`~service.capture.Outcome` it
+counts as in the metrics and the request log.
 """
 
 from __future__ import annotations
+
+from service.capture import Outcome
 
 
 class SnapshotError(Exception):
     status = 500
     code = "internal_error"
-    reason = "internal"
+    outcome: Outcome = Outcome.INTERNAL
     retry_after: int | None = None
 
     def __init__(self, message: str, *, retry_after: int | None = None) -> None:
@@ -23,7 +26,7 @@ class SnapshotError(Exception):
 class InvalidRequest(SnapshotError):
     status = 400
     code = "invalid_request"
-    reason = "invalid"
+    outcome = Outcome.INVALID
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
@@ -36,13 +39,13 @@ class Blocked(SnapshotError):
 
     status = 403
     code = "blocked"
-    reason = "blocked"
+    outcome = Outcome.BLOCKED
 
 
 class LocalModeRefused(SnapshotError):
     status = 403
     code = "localmode_refused"
-    reason = "invalid"
+    outcome = Outcome.INVALID
 
 
 class TargetUnreachable(SnapshotError):
@@ -50,13 +53,13 @@ class TargetUnreachable(SnapshotError):
 
     status = 502
     code = "unreachable"
-    reason = "unreachable"
+    outcome = Outcome.UNREACHABLE
 
 
 class CaptureTimeout(SnapshotError):
     status = 504
     code = "timeout"
-    reason = "timeout"
+    outcome = Outcome.TIMEOUT
 
 
 class Overloaded(SnapshotError):
@@ -64,7 +67,7 @@ class Overloaded(SnapshotError):
 
     status = 429
     code = "overloaded"
-    reason = "overloaded"
+    outcome = Outcome.OVERLOADED
     retry_after = 1
 
 
@@ -73,14 +76,14 @@ class BackendUnavailable(SnapshotError):
 
     status = 503
     code = "backend_unavailable"
-    reason = "backend_unavailable"
+    outcome = Outcome.BACKEND_UNAVAILABLE
     retry_after = 5
 
 
 class StorageError(SnapshotError):
     status = 503
     code = "storage_error"
-    reason = "storage_error"
+    outcome = Outcome.STORAGE_ERROR
     retry_after = 5
 
 
@@ -89,11 +92,11 @@ class ClientGone(SnapshotError):
 
     status = 499
     code = "client_closed_request"
-    reason = "cancelled"
+    outcome = Outcome.CANCELLED
 
 
 class ShuttingDown(SnapshotError):
     status = 503
     code = "shutting_down"
-    reason = "overloaded"
+    outcome = Outcome.OVERLOADED
     retry_after = 1

@@ -18,13 +18,15 @@ import tornado.web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from service.auth import ApiKeys
+from service.browsers.backend import CaptureBackend
+from service.capture import CaptureRequest, Outcome
 from service.config import Settings
 from service.errors import InvalidRequest, SnapshotError
 from service.health import Readiness
 from service.limits import ClientLimiter
 from service.metrics import Metrics
 from service.openapi import OPENAPI
-from service.params import CaptureRequest, parse_capture_request
+from service.params import parse_capture_request
 from service.snapshots import Capture, Snapshotter
 
 log = logging.getLogger("snapshot.http")
@@ -43,26 +45,38 @@ _HTTP_CODES = {
 }
 
 
-class JsonErrors:
-    """Error responses as JSON, and the request id echoed on every response."""
+class JsonErrors(tornado.web.RequestHandler):
+    """Error responses as JSON, the request id echoed on every response, and what the request log
+    (``service/logs.py``) and the metrics read once the request is done."""
 
-    # read by the request log and the metrics once the request is done
+    handler_name = "not_found"  # the metrics label
     error_code: str | None = None
     error_message: str | None = None
-    outcome: str | None = None
+    outcome: Outcome | None = None  # capture requests only
     log_fields: dict[str, Any] | None = None
 
-    def set_default_headers(self: Any) -> None:
+    def set_default_headers(self) -> None:
         self.set_header("X-Request-ID", request_id(self.request))
 
-    def write_json(self: Any, body: dict[str, Any], status: int = 200) -> None:
+    def log_record(self) -> dict[str, Any]:
+        record: dict[str, Any] = {}
+        if self.error_code:
+            record["error"] = self.error_code
+            record["message"] = self.error_message
+        record.update(self.log_fields or {})
+        if self.outcome:
+            record["outcome"] = self.outcome
+        return record
+
+    def write_json(self, body: dict[str, Any], status: int = 200) -> None:
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.set_header("Cache-Control", "no-store")
         self.finish(json.dumps(body))
 
-    def write_error(self: Any, status_code: int, **kwargs: Any) -> None:
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
+        message: str | None
         if isinstance(exc, SnapshotError):
             status, code, message = exc.status, exc.code, exc.message
             if exc.retry_after is not None:
@@ -73,14 +87,14 @@ class JsonErrors:
             message = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
             message = message or exc.reason or HTTPStatus(status).phrase
         else:
-            status, code, message = status_code, _HTTP_CODES.get(status_code, "internal_error"), None
+            status, code = status_code, _HTTP_CODES.get(status_code, "internal_error")
             message = HTTPStatus(status).phrase if status < 500 else "an unexpected error occurred"
         self.error_code = code
         self.error_message = message
         if isinstance(exc, SnapshotError):
-            self.outcome = exc.reason
+            self.outcome = exc.outcome
         else:
-            self.outcome = "invalid" if status < 500 else "internal"
+            self.outcome = Outcome.INVALID if status < 500 else Outcome.INTERNAL
         self.write_json({"status": "error", "error": code, "message": message}, status)
 
 
@@ -94,9 +108,7 @@ def request_id(request: tornado.httputil.HTTPServerRequest) -> str:
     return rid
 
 
-class BaseHandler(JsonErrors, tornado.web.RequestHandler):
-    handler_name = "not_found"  # the metrics label
-
+class BaseHandler(JsonErrors):
     def initialize(self, **kwargs: Any) -> None:
         for name, value in kwargs.items():
             setattr(self, name, value)
@@ -131,7 +143,7 @@ class CreateSnapHandler(BaseHandler):
     limiter: ClientLimiter
     api_keys: ApiKeys
     capture: Capture | None = None
-    backend_name: str | None = None
+    backend: CaptureBackend | None = None
     _client: str | None = None
 
     def prepare(self) -> None:
@@ -146,8 +158,9 @@ class CreateSnapHandler(BaseHandler):
         self.limiter.acquire(client)  # 429 for a client over its limits
         self._client = client
         if self.api_keys.enabled:
-            query = {name: values[-1].decode("utf-8", "replace")
-                     for name, values in self.request.query_arguments.items()}
+            query = {
+                name: values[-1].decode("utf-8", "replace") for name, values in self.request.query_arguments.items()
+            }
             self.api_keys.check(self.request.headers, query, method=self.request.method or "")
 
     def data_received(self, chunk: bytes) -> None:
@@ -165,8 +178,11 @@ class CreateSnapHandler(BaseHandler):
         self.request.body = bytes(self._body)
         try:
             tornado.httputil.parse_body_arguments(
-                self.request.headers.get("Content-Type", ""), self.request.body, self.request.body_arguments,
-                self.request.files, self.request.headers,
+                self.request.headers.get("Content-Type", ""),
+                self.request.body,
+                self.request.body_arguments,
+                self.request.files,
+                self.request.headers,
             )
         except tornado.httputil.HTTPInputError as exc:
             raise InvalidRequest(f"the body could not be parsed: {exc}", code="malformed_body") from None
@@ -177,7 +193,7 @@ class CreateSnapHandler(BaseHandler):
         # the client hung up: abandon its capture and give the browser back
         self.client_gone.set()
         if self.outcome is None:
-            self.outcome = "cancelled"
+            self.outcome = Outcome.CANCELLED
 
     async def _watch_client(self) -> None:
         """Tornado reads nothing while a handler runs, so it would notice a hang-up only when it writes:
@@ -219,25 +235,25 @@ class CreateSnapHandler(BaseHandler):
                 code="unsupported_content_type",
             )
 
-    def _parse(self) -> CaptureRequest:
+    def _parse(self) -> tuple[CaptureRequest, CaptureBackend]:
         request = parse_capture_request(self._param, self.settings_)
-        self.backend_name = self.snapshotter.backend_name(request)
-        self.log_fields = {"target_host": request.target.host, "size": f"{request.width}x{request.height}",
-                           "backend": self.backend_name}
-        return request
+        self.log_fields = {"target_host": request.target.host, "size": f"{request.width}x{request.height}"}
+        self.backend = self.snapshotter.backend_for(request)
+        self.log_fields["backend"] = self.backend.name
+        return request, self.backend
 
     def _done(self, capture: Capture) -> None:
         self.capture = capture
-        self.outcome = "success"
+        self.outcome = Outcome.SUCCESS
         if self.log_fields is not None:
-            self.log_fields["timings_ms"] = {k: round(1000 * v, 1) for k, v in capture.timings.items()}
+            self.log_fields["timings_ms"] = capture.timings.milliseconds()
         self.set_header("X-Snapshot-Backend", capture.backend)
-        self.set_header("Server-Timing", capture.server_timing())
+        self.set_header("Server-Timing", capture.timings.server_timing())
 
     async def get(self) -> None:
         self._parse_body()
-        request = self._parse()
-        capture = await self._while_watching(self.snapshotter.capture(request, self.client_gone))
+        request, backend = self._parse()
+        capture = await self._while_watching(self.snapshotter.capture(request, backend, self.client_gone))
         self._done(capture)
         self.set_header("Content-Type", "image/png")
         self.set_header("Cache-Control", "no-store")
@@ -246,10 +262,10 @@ class CreateSnapHandler(BaseHandler):
     async def post(self) -> None:
         self._parse_body()
         self._check_body()
-        request = self._parse()
+        request, backend = self._parse()
         base = f"{self.request.protocol}://{self.request.host}"
         file_url, capture = await self._while_watching(
-            self.snapshotter.capture_and_store(request, base, self.client_gone)
+            self.snapshotter.capture_and_store(request, backend, base, self.client_gone)
         )
         self._done(capture)
         self.write_json({"file_url": file_url, "status": "success"})
@@ -261,7 +277,7 @@ class CreateSnapHandler(BaseHandler):
         if self.outcome is None:
             return  # e.g. 405 before any parsing
         capture = self.capture
-        backend = self.backend_name or self.snapshotter.default_backend_name
+        backend = (self.backend or self.snapshotter.default_backend).name
         self.metrics.observe_capture(
             backend, self.outcome, capture.timings if capture else None, capture.elapsed if capture else None
         )

@@ -8,19 +8,19 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 
-from service.grid import Auth, grid_status
+from service.browsers.grid import GridApi
 
 CheckFn = Callable[[], None]
 
 
-def grid_check(grid_url: str, auth: Auth = None, timeout: float = 3.0) -> CheckFn:
+def grid_check(grid: GridApi, timeout: float = 3.0) -> CheckFn:
     """The Grid's router answers ``/status``.  Its own ``ready`` flag is deliberately not required: it
     is false whenever every slot is busy (this service's warm sessions fill them) and when KEDA has
     scaled the nodes to zero.  A replica that left the load balancer then would never send the session
     requests that make KEDA add nodes; captures that find no slot in time get 503 instead."""
 
     def check() -> None:
-        grid_status(grid_url, auth, timeout)
+        grid.status(timeout)
 
     return check
 
@@ -38,7 +38,7 @@ class Readiness:
         self.checks = checks
         self.executor = executor
         self.ttl = ttl
-        self.shutting_down = False
+        self.shutting_down = False  # set by the shutdown: the replica leaves the load balancer
         self._cached: tuple[float, dict[str, str | None]] | None = None
         self._lock = asyncio.Lock()
 
@@ -53,7 +53,9 @@ class Readiness:
             outcomes = await asyncio.gather(
                 *(loop.run_in_executor(self.executor, self.checks[n]) for n in names), return_exceptions=True
             )
-            results = {n: (None if not isinstance(o, BaseException) else str(o) or type(o).__name__)
-                       for n, o in zip(names, outcomes, strict=False)}
+            results = {
+                n: (None if not isinstance(o, BaseException) else str(o) or type(o).__name__)
+                for n, o in zip(names, outcomes, strict=False)
+            }
             self._cached = (time.monotonic(), results)
             return results

@@ -9,25 +9,13 @@ so dashboards and alerts never see a missing series.  Tests build ``Metrics`` on
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from service import __version__
+from service.capture import Backend, Outcome, Phase, Timings
 
-BACKENDS = ("grid", "local")
-OUTCOMES = (
-    "success",
-    "invalid",
-    "blocked",
-    "overloaded",
-    "timeout",
-    "unreachable",
-    "backend_unavailable",
-    "storage_error",
-    "cancelled",
-    "internal",
-)
-PHASES = ("check", "queue", "session", "navigate", "screenshot", "upload")
 HANDLERS = ("create_snap", "healthz", "readyz", "metrics", "openapi", "files", "not_found")
 METHODS = ("GET", "POST", "HEAD", "other")
 POOL_STATES = ("idle", "busy")
@@ -40,21 +28,28 @@ class Metrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         r = self.registry
         self.http_requests = Counter(
-            "snapshot_http_requests", "HTTP requests answered, by handler, method and status.",
-            ["handler", "method", "status"], registry=r,
+            "snapshot_http_requests",
+            "HTTP requests answered, by handler, method and status.",
+            ["handler", "method", "status"],
+            registry=r,
         )
         self.captures = Counter(
             "snapshot_captures", "Capture requests by backend and outcome.", ["backend", "outcome"], registry=r
         )
         self.capture_duration = Histogram(
-            "snapshot_capture_duration_seconds", "End-to-end time of successful captures, upload included.",
-            ["backend"], buckets=BUCKETS, registry=r,
+            "snapshot_capture_duration_seconds",
+            "End-to-end time of successful captures, upload included.",
+            ["backend"],
+            buckets=BUCKETS,
+            registry=r,
         )
         self.phase_duration = Histogram(
             "snapshot_capture_phase_duration_seconds",
             "Time spent per capture phase: check (URL policy), queue, session (acquire/create), navigate, "
             "screenshot, upload.",
-            ["phase"], buckets=BUCKETS, registry=r,
+            ["phase"],
+            buckets=BUCKETS,
+            registry=r,
         )
         self.storage_errors = Counter(
             "snapshot_storage_errors", "Failed uploads of captures to storage.", ["storage"], registry=r
@@ -69,8 +64,10 @@ class Metrics:
             "snapshot_orphan_sessions_ended", "Grid sessions left by crashed replicas and ended here.", registry=r
         )
         self.egress = Counter(
-            "snapshot_egress_connections", "Browser connections through the filtering proxy, by verdict.",
-            ["verdict"], registry=r,
+            "snapshot_egress_connections",
+            "Browser connections through the filtering proxy, by verdict.",
+            ["verdict"],
+            registry=r,
         )
         self.in_flight = Gauge(
             "snapshot_captures_in_flight", "Captures running or waiting, per backend.", ["backend"], registry=r
@@ -79,12 +76,16 @@ class Metrics:
             "snapshot_capture_queue_depth", "Captures waiting for a browser, per backend.", ["backend"], registry=r
         )
         self.queue_capacity = Gauge(
-            "snapshot_capture_queue_capacity", "Captures that may wait before 429s, per backend.", ["backend"],
+            "snapshot_capture_queue_capacity",
+            "Captures that may wait before 429s, per backend.",
+            ["backend"],
             registry=r,
         )
         self.pool_sessions = Gauge(
-            "snapshot_pool_sessions", "Browser sessions held by the pool, by backend and state.",
-            ["backend", "state"], registry=r,
+            "snapshot_pool_sessions",
+            "Browser sessions held by the pool, by backend and state.",
+            ["backend", "state"],
+            registry=r,
         )
         self.pool_size = Gauge(
             "snapshot_pool_size", "Most sessions (concurrent captures) per backend.", ["backend"], registry=r
@@ -104,13 +105,13 @@ class Metrics:
         for handler in HANDLERS:
             for method in ("GET", "POST"):
                 self.http_requests.labels(handler, method, "200")
-        for backend in BACKENDS:
-            for outcome in OUTCOMES:
+        for backend in Backend:
+            for outcome in Outcome:
                 self.captures.labels(backend, outcome)
             self.capture_duration.labels(backend)
             self.sessions_opened.labels(backend)
             self.sessions_closed.labels(backend)
-        for phase in PHASES:
+        for phase in Phase:
             self.phase_duration.labels(phase)
         for storage in ("s3", "local"):
             self.storage_errors.labels(storage)
@@ -120,8 +121,14 @@ class Metrics:
             self.egress.labels(verdict)
 
     def track_backend(
-        self, backend: str, *, in_flight: Callable[[], float], queued: Callable[[], float], size: int,
-        queue_size: int, pool_state: Callable[[str], float],
+        self,
+        backend: Backend,
+        *,
+        in_flight: Callable[[], float],
+        queued: Callable[[], float],
+        size: int,
+        queue_size: int,
+        pool_state: Callable[[str], float],
     ) -> None:
         """Gauges read from a backend at scrape time."""
         self.in_flight.labels(backend).set_function(in_flight)
@@ -129,7 +136,7 @@ class Metrics:
         self.pool_size.labels(backend).set(size)
         self.queue_capacity.labels(backend).set(queue_size)
         for state in POOL_STATES:
-            self.pool_sessions.labels(backend, state).set_function(lambda s=state: pool_state(s))
+            self.pool_sessions.labels(backend, state).set_function(partial(pool_state, state))
 
     def observe_request(self, handler: str, method: str, status: int) -> None:
         self.http_requests.labels(
@@ -137,15 +144,14 @@ class Metrics:
         ).inc()
 
     def observe_capture(
-        self, backend: str, outcome: str, timings: dict[str, float] | None = None, elapsed: float | None = None
+        self, backend: Backend, outcome: Outcome, timings: Timings | None = None, elapsed: float | None = None
     ) -> None:
-        backend = backend if backend in BACKENDS else "local"
-        self.captures.labels(backend, outcome if outcome in OUTCOMES else "internal").inc()
-        if outcome == "success" and elapsed is not None:
+        """One capture request's end; ``timings`` and ``elapsed`` of successful ones."""
+        self.captures.labels(backend, outcome).inc()
+        if outcome is Outcome.SUCCESS and elapsed is not None:
             self.capture_duration.labels(backend).observe(elapsed)
-        for phase, seconds in (timings or {}).items():
-            if phase in PHASES:
-                self.phase_duration.labels(phase).observe(seconds)
+        for phase, seconds in (timings.seconds if timings is not None else {}).items():
+            self.phase_duration.labels(phase).observe(seconds)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -14,8 +14,10 @@ def _error(description: str) -> dict[str, Any]:
 
 
 _ERRORS = {
-    "400": _error("Invalid parameters or body: missing or malformed url, scheme not http(s), width/height not "
-                  "positive whole numbers or above the limits, unparseable body, wrong content type."),
+    "400": _error(
+        "Invalid parameters or body: missing or malformed url, scheme not http(s), width/height not "
+        "positive whole numbers or above the limits, unparseable body, wrong content type."
+    ),
     "401": _error("An API key or a signed URL is required (only when SNAPSHOT_API_KEYS is set)."),
     "403": _error("The target resolves to an address captures may not reach, or localmode is refused."),
     "405": _error("Method not allowed."),
@@ -26,22 +28,50 @@ _ERRORS = {
     "504": _error("The capture did not finish before its deadline."),
 }
 _PARAMS = [
-    {"name": "url", "in": "query", "required": True, "description": "The http(s) URL to capture.",
-     "schema": {"type": "string", "maxLength": 2048}},
-    {"name": "width", "in": "query", "required": True, "description": "Width of the PNG in pixels.",
-     "schema": {"type": "string", "pattern": "^[0-9]+$"}},
-    {"name": "height", "in": "query", "required": True, "description": "Height of the PNG in pixels.",
-     "schema": {"type": "string", "pattern": "^[0-9]+$"}},
-    {"name": "localmode", "in": "query", "required": False,
-     "description": "Capture with a browser next to the service instead of the Grid.",
-     "schema": {"type": "string", "enum": ["true", "false"]}},
+    {
+        "name": "url",
+        "in": "query",
+        "required": True,
+        "description": "The http(s) URL to capture.",
+        "schema": {"type": "string", "maxLength": 2048},
+    },
+    {
+        "name": "width",
+        "in": "query",
+        "required": True,
+        "description": "Width of the PNG in pixels.",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+    {
+        "name": "height",
+        "in": "query",
+        "required": True,
+        "description": "Height of the PNG in pixels.",
+        "schema": {"type": "string", "pattern": "^[0-9]+$"},
+    },
+    {
+        "name": "localmode",
+        "in": "query",
+        "required": False,
+        "description": "Capture with a browser next to the service instead of the Grid.",
+        "schema": {"type": "string", "enum": ["true", "false"]},
+    },
 ]
 _SIGNED = [
-    {"name": "expires", "in": "query", "required": False, "description": "Signed URLs: unix time it expires.",
-     "schema": {"type": "string"}},
-    {"name": "signature", "in": "query", "required": False,
-     "description": "Signed URLs: hex HMAC-SHA256 of the sorted capture parameters and expires.",
-     "schema": {"type": "string"}},
+    {
+        "name": "expires",
+        "in": "query",
+        "required": False,
+        "description": "Signed URLs: unix time it expires.",
+        "schema": {"type": "string"},
+    },
+    {
+        "name": "signature",
+        "in": "query",
+        "required": False,
+        "description": "Signed URLs: hex HMAC-SHA256 of the sorted capture parameters and expires.",
+        "schema": {"type": "string"},
+    },
 ]
 _FORM = {
     "type": "object",
@@ -63,8 +93,10 @@ OPENAPI: dict[str, Any] = {
                 "summary": "Capture a page and return the PNG",
                 "parameters": _PARAMS + _SIGNED,
                 "responses": {
-                    "200": {"description": "A PNG of exactly width x height pixels.",
-                            "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}},
+                    "200": {
+                        "description": "A PNG of exactly width x height pixels.",
+                        "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+                    },
                     **_ERRORS,
                 },
             },
@@ -78,19 +110,40 @@ OPENAPI: dict[str, Any] = {
                     },
                 },
                 "responses": {
-                    "200": {"description": "Stored.", "content": {"application/json": {"schema": {
-                        "type": "object", "required": ["file_url", "status"],
-                        "properties": {"file_url": {"type": "string"}, "status": {"type": "string",
-                                                                                 "enum": ["success"]}}}}}},
+                    "200": {
+                        "description": "Stored.",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "required": ["file_url", "status"],
+                                    "properties": {
+                                        "file_url": {"type": "string"},
+                                        "status": {"type": "string", "enum": ["success"]},
+                                    },
+                                }
+                            }
+                        },
+                    },
                     **_ERRORS,
                 },
             },
         },
         "/healthz": {"get": {"summary": "Liveness", "responses": {"200": _PLAIN_JSON}}},
-        "/readyz": {"get": {"summary": "Readiness, per dependency",
-                            "responses": {"200": _PLAIN_JSON, "503": _PLAIN_JSON}}},
-        "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {
-            "description": "Prometheus text format.", "content": {"text/plain": {"schema": {"type": "string"}}}}}}},
+        "/readyz": {
+            "get": {"summary": "Readiness, per dependency", "responses": {"200": _PLAIN_JSON, "503": _PLAIN_JSON}}
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics",
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text format.",
+                        "content": {"text/plain": {"schema": {"type": "string"}}},
+                    }
+                },
+            }
+        },
         "/openapi.json": {"get": {"summary": "This document", "responses": {"200": _PLAIN_JSON}}},
     },
     "components": {

@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from service.capture import CaptureRequest
 from service.config import Settings
 from service.errors import InvalidRequest
-from service.urls import TargetUrl, parse_target_url
+from service.urls import parse_target_url
 
 _DIGITS = re.compile(r"[0-9]{1,9}")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
-
-
-@dataclass(frozen=True)
-class CaptureRequest:
-    target: TargetUrl
-    width: int
-    height: int
-    localmode: bool
-
-    @property
-    def url(self) -> str:
-        return self.target.url
 
 
 def _dimension(name: str, raw: str | None, maximum: int) -> int:
@@ -54,7 +42,5 @@ def parse_capture_request(get: Callable[[str], str | None], settings: Settings) 
     width = _dimension("width", get("width"), settings.max_width)
     height = _dimension("height", get("height"), settings.max_height)
     if width * height > settings.max_pixels:
-        raise InvalidRequest(
-            f"width x height must be at most {settings.max_pixels} pixels", code="invalid_size"
-        )
+        raise InvalidRequest(f"width x height must be at most {settings.max_pixels} pixels", code="invalid_size")
     return CaptureRequest(target, width, height, parse_bool("localmode", get("localmode")))

@@ -114,9 +114,7 @@ def make_s3_client(settings: Settings) -> Any:
         response_checksum_validation="when_required",
         s3={"addressing_style": "path"} if settings.s3_endpoint_url else None,
     )
-    return boto3.client(
-        "s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region, config=config
-    )
+    return boto3.client("s3", endpoint_url=settings.s3_endpoint_url, region_name=settings.s3_region, config=config)
 
 
 def make_storage(settings: Settings) -> Storage:

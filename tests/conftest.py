@@ -7,6 +7,9 @@
   local files).
 - ``grid_service``: the service on the Grid, storing POST results in SeaweedFS.
 - ``start``: a factory for more service processes with custom settings (stopped after the test).
+- ``snap``: the one request helper of the integration tests: a capture request to a service.
+- ``browser`` and ``app``: in-process tests; ``app(**settings)`` is ``make_app(build(...))`` served in
+  this process with fake browser sessions scripted through ``browser`` (no browser is started).
 
 Everything the servers and browsers write to temporary files (logs, data, Chromium profiles) goes to
 one directory per run, removed when the run passes and kept, with its path printed, when it fails.
@@ -18,14 +21,21 @@ holds sessions, or if Chromium/ChromeDriver processes started by the suite are s
 from __future__ import annotations
 
 import io
+import ipaddress
 import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
+import requests
 from PIL import Image
 
+from service.config import Settings
+from tests.fakes import FakeBrowser
+from tests.inprocess import InProcessService
 from tests.servers import (
     Grid,
     PageServer,
@@ -139,6 +149,48 @@ def start() -> Iterator[Callable[..., Service]]:
     yield _start
     for service in started:
         _stop_cleanly(service)
+
+
+@pytest.fixture
+def snap(pages: PageServer) -> Callable[..., requests.Response]:
+    """``snap(service, path, width=.., height=.., method="GET", timeout=60, **params)``: a capture of
+    ``pages.base + path`` (or of ``url=...``) through the service's API."""
+
+    def _snap(
+        service: Service,
+        path: str = "/quadrants",
+        width: int | str = 1000,
+        height: int | str = 1000,
+        *,
+        method: str = "GET",
+        timeout: float = 60,
+        **params: Any,
+    ) -> requests.Response:
+        query = {"url": pages.base + path, "width": width, "height": height, **params}
+        return requests.request(method, f"{service.url}/create_snap", params=query, timeout=timeout)
+
+    return _snap
+
+
+@pytest.fixture
+def browser() -> FakeBrowser:
+    return FakeBrowser()
+
+
+@pytest.fixture
+def app(browser: FakeBrowser, tmp_path: Path) -> Iterator[Callable[..., InProcessService]]:
+    started: list[InProcessService] = []
+
+    def _app(**overrides: Any) -> InProcessService:
+        defaults = {"allow_networks": (ipaddress.ip_network(LOOPBACK),), "local_storage_dir": str(tmp_path / "files")}
+        settings = Settings.from_env({}, **{**defaults, **overrides})
+        service = InProcessService(settings, browser)
+        started.append(service)
+        return service
+
+    yield _app
+    for service in started:
+        service.close()
 
 
 def open_png(data: bytes) -> Image.Image:

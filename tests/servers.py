@@ -60,7 +60,7 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, proc: Proc 
         try:
             if check():
                 return
-        except Exception:  # noqa: BLE001 - not up yet
+        except Exception:  # not up yet
             pass
         time.sleep(0.2)
     raise TimeoutError(f"{what} did not come up within {timeout}s" + (f":\n{proc.tail()}" if proc else ""))
@@ -138,7 +138,7 @@ class Grid:
     directory: Path | None = None  # node configs, and the nodes' TMPDIR (their browsers' leftovers)
 
     def status(self) -> dict:
-        from service.grid import basic_auth_header
+        from service.browsers.grid import basic_auth_header
 
         request = urllib.request.Request(f"{self.url}/status", headers=basic_auth_header(self.auth))
         with urllib.request.urlopen(request, timeout=3) as r:
@@ -186,16 +186,27 @@ def start_grid(
     credentials = ["--username", auth[0], "--password", auth[1]] if auth else []
     hub = Proc.start(
         "grid-hub",
-        [*java, "hub", "--host", "127.0.0.1", "--port", str(port), *events, "--session-request-timeout", "60",
-         *credentials],
+        [
+            *java,
+            "hub",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            *events,
+            "--session-request-timeout",
+            "60",
+            *credentials,
+        ],
     )
     grid = Grid(f"http://127.0.0.1:{port}", hub, auth=auth, directory=directory)
     try:
         config = _node_config(directory, max_sessions)
         for _ in range(nodes):
             add_node(grid, events, java, config)
-        wait_until(lambda: len(grid.status()["nodes"]) == nodes and (grid.status()["ready"] or not nodes), 60,
-                   "the Grid", hub)
+        wait_until(
+            lambda: len(grid.status()["nodes"]) == nodes and (grid.status()["ready"] or not nodes), 60, "the Grid", hub
+        )
     except BaseException:
         grid.stop()
         raise
@@ -254,14 +265,26 @@ def start_s3(bucket: str = "snapshots") -> S3Server:
     s3, master, volume, filer, admin, metrics = (free_port() for _ in range(6))
     env = dict(os.environ, AWS_ACCESS_KEY_ID="snapshot-test", AWS_SECRET_ACCESS_KEY="snapshot-test-secret")
     args = [
-        str(VENV_BIN / "weed"), "mini", f"-dir={directory}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
-        f"-bucket={bucket}", f"-s3.port={s3}", f"-master.port={master}", f"-volume.port={volume}",
-        f"-filer.port={filer}", f"-admin.port={admin}", f"-metricsPort={metrics}", "-admin.ui=false",
-        "-webdav=false", "-master.telemetry=false",
+        str(VENV_BIN / "weed"),
+        "mini",
+        f"-dir={directory}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        f"-bucket={bucket}",
+        f"-s3.port={s3}",
+        f"-master.port={master}",
+        f"-volume.port={volume}",
+        f"-filer.port={filer}",
+        f"-admin.port={admin}",
+        f"-metricsPort={metrics}",
+        "-admin.ui=false",
+        "-webdav=false",
+        "-master.telemetry=false",
     ]
     proc = Proc.start("seaweedfs", args, env=env)
-    server = S3Server(f"http://127.0.0.1:{s3}", bucket, env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], proc,
-                      args, env)
+    server = S3Server(
+        f"http://127.0.0.1:{s3}", bucket, env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"], proc, args, env
+    )
     try:
         wait_until(lambda: bool(server.client().head_bucket(Bucket=bucket)), 60, "SeaweedFS", proc)
     except BaseException:
@@ -300,13 +323,18 @@ def start_prometheus(targets: list[str], job: str = "snapshot") -> Prometheus:
     port = free_port()
     proc = Proc.start(
         "prometheus",
-        ["prometheus", f"--config.file={config}", f"--storage.tsdb.path={directory / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}"],
+        [
+            "prometheus",
+            f"--config.file={config}",
+            f"--storage.tsdb.path={directory / 'data'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+        ],
     )
     server = Prometheus(f"http://127.0.0.1:{port}", proc)
     try:
-        wait_until(lambda: urllib.request.urlopen(f"{server.url}/-/ready", timeout=2).status == 200, 60,
-                   "Prometheus", proc)
+        wait_until(
+            lambda: urllib.request.urlopen(f"{server.url}/-/ready", timeout=2).status == 200, 60, "Prometheus", proc
+        )
     except BaseException:
         proc.stop()
         raise
@@ -349,11 +377,11 @@ class _PageHandler(BaseHTTPRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
 
-    def do_POST(self) -> None:  # noqa: N802
+    def do_POST(self) -> None:
         self.server.hits.append(urlsplit(self.path).path)
         self.send_error(404)
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         self.server.hits.append(parts.path)

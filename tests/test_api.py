@@ -28,11 +28,6 @@ def service(request):
     return request.getfixturevalue(f"{request.param}_service")
 
 
-def snap(service, pages, path="/quadrants", width=1000, height=1000, **extra):
-    params = {"url": pages.base + path, "width": width, "height": height, **extra}
-    return requests.get(f"{service.url}/create_snap", params=params, timeout=60)
-
-
 def assert_error(response, status, code):
     assert response.status_code == status, response.text
     assert response.headers["Content-Type"].startswith("application/json")
@@ -58,39 +53,39 @@ def assert_quadrants(png: bytes, width: int, height: int) -> None:
 
 
 @pytest.mark.parametrize(("width", "height"), SIZES, ids=["square", "wide", "tall", "small"])
-def test_get_returns_png_of_exactly_the_requested_viewport(service, pages, width, height):
-    response = snap(service, pages, width=width, height=height)
+def test_get_returns_png_of_exactly_the_requested_viewport(snap, service, pages, width, height):
+    response = snap(service, width=width, height=height)
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"] == "image/png"
     assert_quadrants(response.content, width, height)
 
 
-def test_get_shows_the_page_content(service, pages):
+def test_get_shows_the_page_content(snap, service, pages):
     for color, rgb in [("123456", (0x12, 0x34, 0x56)), ("fedcba", (0xFE, 0xDC, 0xBA))]:
-        response = snap(service, pages, f"/color/{color}", 200, 100)
+        response = snap(service, f"/color/{color}", 200, 100)
         image = open_png(response.content)
         assert image.getpixel((100, 50)) == rgb
 
 
-def test_grid_captures_run_on_the_grid_and_localmode_runs_locally(grid_service, grid, pages):
-    assert snap(grid_service, pages).headers["X-Snapshot-Backend"] == "grid"
-    local = snap(grid_service, pages, localmode="true")
+def test_grid_captures_run_on_the_grid_and_localmode_runs_locally(snap, grid_service, grid, pages):
+    assert snap(grid_service).headers["X-Snapshot-Backend"] == "grid"
+    local = snap(grid_service, localmode="true")
     assert local.status_code == 200
     assert local.headers["X-Snapshot-Backend"] == "local"
     assert_quadrants(local.content, 1000, 1000)
 
 
-def test_embedded_default_captures_locally_whatever_localmode_says(local_service, pages):
+def test_embedded_default_captures_locally_whatever_localmode_says(snap, local_service, pages):
     for mode in ("true", "false"):
-        response = snap(local_service, pages, localmode=mode)
+        response = snap(local_service, localmode=mode)
         assert response.headers["X-Snapshot-Backend"] == "local"
 
 
-def test_concurrent_captures_each_get_their_own_page(service, pages):
+def test_concurrent_captures_each_get_their_own_page(snap, service, pages):
     colors = ["ff0000", "00ff00", "0000ff", "ffff00", "00ffff", "ff00ff"]
 
     def one(color):
-        return color, snap(service, pages, f"/color/{color}", 120, 80)
+        return color, snap(service, f"/color/{color}", 120, 80)
 
     with ThreadPoolExecutor(4) as pool:
         results = list(pool.map(one, colors))
@@ -146,13 +141,28 @@ def test_post_accepts_urlencoded_bodies_and_query_parameters(service, pages, how
 def test_published_curl_example_verbatim(service, pages):
     result = subprocess.run(
         [
-            "curl", "--silent", "--show-error", "--request", "POST",
-            "--url", f"{service.url}/create_snap?=,",
-            "--header", "content-type: multipart/form-data",
-            "--form", f"url={pages.base}/quadrants",
-            "--form", "width=1000", "--form", "height=1000", "--form", "localmode=false",
+            "curl",
+            "--silent",
+            "--show-error",
+            "--request",
+            "POST",
+            "--url",
+            f"{service.url}/create_snap?=,",
+            "--header",
+            "content-type: multipart/form-data",
+            "--form",
+            f"url={pages.base}/quadrants",
+            "--form",
+            "width=1000",
+            "--form",
+            "height=1000",
+            "--form",
+            "localmode=false",
         ],
-        capture_output=True, text=True, timeout=60, check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     )
     body = json.loads(result.stdout)
     assert body["status"] == "success"
@@ -162,7 +172,9 @@ def test_published_curl_example_verbatim(service, pages):
 def test_published_get_example_with_curl(service, pages):
     result = subprocess.run(
         ["curl", "--silent", "--fail", f"{service.url}/create_snap?url={pages.base}/quadrants&width=1000&height=1000"],
-        capture_output=True, timeout=60, check=True,
+        capture_output=True,
+        timeout=60,
+        check=True,
     )
     assert_quadrants(result.stdout, 1000, 1000)
 
@@ -178,8 +190,9 @@ def test_public_url_template_builds_file_url(start, grid, s3, pages):
             **s3_env(s3),
         }
     )
-    response = requests.post(f"{service.url}/create_snap", data={"url": pages.base + "/quadrants", "width": 64,
-                                                                  "height": 48})
+    response = requests.post(
+        f"{service.url}/create_snap", data={"url": pages.base + "/quadrants", "width": 64, "height": 48}
+    )
     file_url = response.json()["file_url"]
     assert file_url.startswith(f"{s3.endpoint}/{s3.bucket}/public/") and "?" not in file_url
     key = file_url.split(f"/{s3.bucket}/", 1)[1]
@@ -228,14 +241,38 @@ def test_missing_dimensions_get_400(local_service, pages):
 
 
 SPELLINGS_OF_INTERNAL = [
-    "http://127.0.0.1/", "HTTP://127.0.0.1:80/", "http://127.1/", "http://0x7f000001/", "http://0x7f.0.0.1/",
-    "http://0177.0.0.1/", "http://2130706433/", "http://017700000001/", "http://[::1]/", "http://[0:0:0:0:0:0:0:1]/",
-    "http://[::ffff:127.0.0.1]/", "http://[::ffff:7f00:1]/", "http://localhost/", "http://LOCALHOST./",
-    "http://%6c%6f%63%61%6c%68%6f%73%74/", "http://ⓛⓞⓒⓐⓛⓗⓞⓢⓣ/", "http://0/", "http://0.0.0.0/", "http://[::]/",
-    "http://10.0.0.1/", "http://172.16.0.1/", "http://192.168.0.1/", "http://100.64.0.1/",
-    "http://169.254.169.254/latest/meta-data/", "http://0xa9fea9fe/", "http://[fd00:ec2::254]/",
-    "http://[fe80::1]/", "http://224.0.0.1/", "http://[64:ff9b::a9fe:a9fe]/", "http://[2002:7f00:1::]/",
-    "http://no-such-host.invalid/", "https://127.0.0.1:8443/",
+    "http://127.0.0.1/",
+    "HTTP://127.0.0.1:80/",
+    "http://127.1/",
+    "http://0x7f000001/",
+    "http://0x7f.0.0.1/",
+    "http://0177.0.0.1/",
+    "http://2130706433/",
+    "http://017700000001/",
+    "http://[::1]/",
+    "http://[0:0:0:0:0:0:0:1]/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://[::ffff:7f00:1]/",
+    "http://localhost/",
+    "http://LOCALHOST./",
+    "http://%6c%6f%63%61%6c%68%6f%73%74/",
+    "http://ⓛⓞⓒⓐⓛⓗⓞⓢⓣ/",
+    "http://0/",
+    "http://0.0.0.0/",
+    "http://[::]/",
+    "http://10.0.0.1/",
+    "http://172.16.0.1/",
+    "http://192.168.0.1/",
+    "http://100.64.0.1/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://0xa9fea9fe/",
+    "http://[fd00:ec2::254]/",
+    "http://[fe80::1]/",
+    "http://224.0.0.1/",
+    "http://[64:ff9b::a9fe:a9fe]/",
+    "http://[2002:7f00:1::]/",
+    "http://no-such-host.invalid/",
+    "https://127.0.0.1:8443/",
 ]
 
 
@@ -244,8 +281,12 @@ def test_every_spelling_of_an_internal_address_is_refused(start):
     for url in SPELLINGS_OF_INTERNAL:
         response = requests.get(f"{service.url}/create_snap", params={"url": url, "width": 10, "height": 10})
         assert_error(response, 403, "blocked")
-    for url in ["http://user@127.0.0.1/", "http://127.0.0.1\\@example.com/", "http://127.0.0.1 /",
-                "http://[::1%25lo]/"]:
+    for url in [
+        "http://user@127.0.0.1/",
+        "http://127.0.0.1\\@example.com/",
+        "http://127.0.0.1 /",
+        "http://[::1%25lo]/",
+    ]:
         response = requests.get(f"{service.url}/create_snap", params={"url": url, "width": 10, "height": 10})
         assert_error(response, 400, "invalid_url")
 
@@ -259,34 +300,41 @@ def test_every_spelling_of_an_internal_address_is_refused(start):
     ids=["refused", "tls"],
 )
 def test_unreachable_targets_get_502_not_a_picture_of_an_error_page(service, pages, make_url):
-    response = requests.get(f"{service.url}/create_snap", params={"url": make_url(pages), "width": 100,
-                                                                  "height": 100})
+    response = requests.get(f"{service.url}/create_snap", params={"url": make_url(pages), "width": 100, "height": 100})
     assert_error(response, 502, "unreachable")
 
 
 def test_unresolvable_names_get_403_like_private_addresses(service):
     # one answer for "does not exist" and "exists but is internal": no probing of internal names
-    response = requests.get(f"{service.url}/create_snap", params={"url": "http://no-such-host.invalid/",
-                                                                  "width": 10, "height": 10})
+    response = requests.get(
+        f"{service.url}/create_snap", params={"url": "http://no-such-host.invalid/", "width": 10, "height": 10}
+    )
     assert_error(response, 403, "blocked")
 
 
-def test_capture_past_its_deadline_gets_504_in_time(start, pages):
-    service = start({"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_CAPTURE_TIMEOUT": "3",
-                     "SNAPSHOT_LOCAL_POOL_SIZE": "1"})
+def test_capture_past_its_deadline_gets_504_in_time(snap, start, pages):
+    service = start(
+        {"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_CAPTURE_TIMEOUT": "3", "SNAPSHOT_LOCAL_POOL_SIZE": "1"}
+    )
     started = time.monotonic()
-    response = snap(service, pages, "/slow?s=8", 100, 100)
+    response = snap(service, "/slow?s=8", 100, 100)
     elapsed = time.monotonic() - started
     assert_error(response, 504, "timeout")
     assert elapsed < 3 + 2.5, f"the 504 came after {elapsed:.1f}s; the deadline is 3s"
     # the session that timed out was recycled; the next capture works
-    assert snap(service, pages, width=50, height=50).status_code == 200
+    assert snap(service, width=50, height=50).status_code == 200
 
 
-def test_grid_unavailable_gets_503_with_retry_after_and_readyz_names_it(start, pages):
-    service = start({"SNAPSHOT_GRID_URL": f"http://127.0.0.1:{free_port()}", "SNAPSHOT_ALLOW_NETWORKS": LOOPBACK,
-                     "SNAPSHOT_SESSION_TIMEOUT": "3"}, wait_ready=False)
-    response = snap(service, pages, width=50, height=50)
+def test_grid_unavailable_gets_503_with_retry_after_and_readyz_names_it(snap, start, pages):
+    service = start(
+        {
+            "SNAPSHOT_GRID_URL": f"http://127.0.0.1:{free_port()}",
+            "SNAPSHOT_ALLOW_NETWORKS": LOOPBACK,
+            "SNAPSHOT_SESSION_TIMEOUT": "3",
+        },
+        wait_ready=False,
+    )
+    response = snap(service, width=50, height=50)
     assert_error(response, 503, "backend_unavailable")
     assert int(response.headers["Retry-After"]) > 0
     ready = requests.get(f"{service.url}/readyz")
@@ -295,24 +343,30 @@ def test_grid_unavailable_gets_503_with_retry_after_and_readyz_names_it(start, p
     assert requests.get(f"{service.url}/healthz").status_code == 200
 
 
-def test_full_queue_answers_429_at_once(start, pages):
+def test_full_queue_answers_429_at_once(snap, start, pages):
     service = start({"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_LOCAL_POOL_SIZE": "1", "SNAPSHOT_QUEUE_SIZE": "0"})
     with ThreadPoolExecutor(1) as pool:
         slow = pool.submit(snap, service, pages, "/slow?s=3", 50, 50)
         time.sleep(1.0)
         started = time.monotonic()
-        response = snap(service, pages, width=50, height=50)
+        response = snap(service, width=50, height=50)
         assert time.monotonic() - started < 1.0
         assert_error(response, 429, "overloaded")
         assert "Retry-After" in response.headers
         assert slow.result().status_code == 200
 
 
-def test_localmode_can_be_refused(start, grid, pages):
-    service = start({"SNAPSHOT_GRID_URL": grid.url, "SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_POOL_SIZE": "1",
-                     "SNAPSHOT_ALLOW_LOCALMODE": "false"})
-    assert_error(snap(service, pages, localmode="true"), 403, "localmode_refused")
-    assert snap(service, pages, localmode="false").status_code == 200
+def test_localmode_can_be_refused(snap, start, grid, pages):
+    service = start(
+        {
+            "SNAPSHOT_GRID_URL": grid.url,
+            "SNAPSHOT_ALLOW_NETWORKS": LOOPBACK,
+            "SNAPSHOT_POOL_SIZE": "1",
+            "SNAPSHOT_ALLOW_LOCALMODE": "false",
+        }
+    )
+    assert_error(snap(service, localmode="true"), 403, "localmode_refused")
+    assert snap(service, localmode="false").status_code == 200
 
 
 MALFORMED = [
@@ -332,8 +386,11 @@ def test_malformed_bodies_get_400_json(local_service, headers, body, code):
 
 
 def test_odd_encodings_in_the_query_get_400(local_service):
-    for query in ["url=%ff%fe&width=10&height=10", "url=http://example.com/&width=%00&height=10",
-                  "url=http%3A%2F%2F%E2%28%A1&width=1&height=1"]:
+    for query in [
+        "url=%ff%fe&width=10&height=10",
+        "url=http://example.com/&width=%00&height=10",
+        "url=http%3A%2F%2F%E2%28%A1&width=1&height=1",
+    ]:
         response = requests.get(f"{local_service.url}/create_snap?{query}")
         assert response.status_code == 400, (query, response.text)
         assert response.json()["status"] == "error"

@@ -173,8 +173,15 @@ def test_service_chart_config_keys_are_the_services_settings():
     schema = json.loads((SERVICE_CHART / "values.schema.json").read_text())
     in_schema = set(schema["properties"]["config"]["properties"])
     in_code = {env for env, _, _ in settings_table()}
-    fixed_by_chart = {"SNAPSHOT_HOST", "SNAPSHOT_PORT", "SNAPSHOT_GRID_USERNAME", "SNAPSHOT_GRID_PASSWORD",
-                      "SNAPSHOT_PROXY_HOST", "SNAPSHOT_PROXY_PORT", "SNAPSHOT_API_KEYS"}
+    fixed_by_chart = {
+        "SNAPSHOT_HOST",
+        "SNAPSHOT_PORT",
+        "SNAPSHOT_GRID_USERNAME",
+        "SNAPSHOT_GRID_PASSWORD",
+        "SNAPSHOT_PROXY_HOST",
+        "SNAPSHOT_PROXY_PORT",
+        "SNAPSHOT_API_KEYS",
+    }
     assert in_schema == in_code - fixed_by_chart
     values = yaml.safe_load((SERVICE_CHART / "values.yaml").read_text())
     assert set(values["config"]) <= in_schema
@@ -209,11 +216,14 @@ def test_the_two_charts_agree_with_each_other():
     assert refs["SNAPSHOT_GRID_USERNAME"] == {"name": auth_secret["metadata"]["name"], "key": "username"}
     assert refs["SNAPSHOT_GRID_PASSWORD"] == {"name": auth_secret["metadata"]["name"], "key": "password"}
     # the Grid's queue timeout is not longer than the service waits for a session
-    hub_env = {e["name"]: e.get("value") for e in by_kind(grid, "Deployment")[0]["spec"]["template"]["spec"]
-               ["containers"][0]["env"]}
-    assert int(hub_env["SE_SESSION_REQUEST_TIMEOUT"]) <= float(
-        config.get("SNAPSHOT_SESSION_TIMEOUT", Settings().session_timeout)
-    ) * 4 + 1
+    hub_env = {
+        e["name"]: e.get("value")
+        for e in by_kind(grid, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["env"]
+    }
+    assert (
+        int(hub_env["SE_SESSION_REQUEST_TIMEOUT"])
+        <= float(config.get("SNAPSHOT_SESSION_TIMEOUT", Settings().session_timeout)) * 4 + 1
+    )
 
 
 def test_browsers_reach_only_the_services_filtering_proxy_by_default():
@@ -224,8 +234,11 @@ def test_browsers_reach_only_the_services_filtering_proxy_by_default():
     full = yaml.safe_load((SERVICE_CHART / "ci" / "full-values.yaml").read_text())
     service = docs(SERVICE_CHART, full, "snapshot")
     pod_labels = by_kind(service, "Deployment")[0]["spec"]["template"]["metadata"]["labels"]
-    proxy_rules = [r for r in node_policy["spec"]["egress"] if any("podSelector" in p for p in r.get("to", []))
-                   and r["ports"] == [{"port": 3128, "protocol": "TCP"}]]
+    proxy_rules = [
+        r
+        for r in node_policy["spec"]["egress"]
+        if any("podSelector" in p for p in r.get("to", [])) and r["ports"] == [{"port": 3128, "protocol": "TCP"}]
+    ]
     assert len(proxy_rules) == 1
     assert not any("ipBlock" in p for r in node_policy["spec"]["egress"] for p in r.get("to", []))
     assert proxy_rules[0]["to"][0]["podSelector"]["matchLabels"].items() <= pod_labels.items()

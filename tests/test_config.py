@@ -51,15 +51,25 @@ def test_every_problem_is_reported_at_once():
             }
         )
     text = str(info.value)
-    for name in ["SNAPSHOT_PORT", "SNAPSHOT_GRID_URL", "SNAPSHOT_ALLOW_NETWORKS", "SNAPSHOT_MAX_WIDTH",
-                 "SNAPSHOT_CAPTURE_TIMEOUT", "SNAPSHOT_ALLOW_LOCALMODE"]:
+    for name in [
+        "SNAPSHOT_PORT",
+        "SNAPSHOT_GRID_URL",
+        "SNAPSHOT_ALLOW_NETWORKS",
+        "SNAPSHOT_MAX_WIDTH",
+        "SNAPSHOT_CAPTURE_TIMEOUT",
+        "SNAPSHOT_ALLOW_LOCALMODE",
+    ]:
         assert name in text
 
 
 def test_the_service_refuses_to_start_with_bad_settings():
     result = subprocess.run(
-        [sys.executable, "-m", "service"], env={"SNAPSHOT_PORT": "0", "PATH": "/usr/bin:/bin"},
-        capture_output=True, text=True, timeout=30, cwd=ROOT,
+        [sys.executable, "-m", "service"],
+        env={"SNAPSHOT_PORT": "0", "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        cwd=ROOT,
     )
     assert result.returncode == 2
     assert "SNAPSHOT_PORT" in result.stderr and "Traceback" not in result.stderr

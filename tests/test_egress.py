@@ -24,17 +24,23 @@ ATTACKS = {
     "redirect": lambda c: ("", {"Location": f"{c.base}/redirect"}, 302),
     "meta-refresh": lambda c: f'<meta http-equiv="refresh" content="0;url={c.base}/meta">',
     "iframe": lambda c: f'<iframe src="{c.base}/iframe"></iframe>',
-    "subresources": lambda c: (f'<img src="{c.base}/img"><link rel="stylesheet" href="{c.base}/css">'
-                               f'<script src="{c.base}/script"></script>'
-                               f'<div style="background:url({c.base}/bg)">x</div>'),
-    "fetch": lambda c: (f'<script>fetch("{c.base}/fetch", {{mode: "no-cors"}}).catch(() => 0);'
-                        f'const x = new XMLHttpRequest(); x.open("GET", "{c.base}/xhr"); x.send();'
-                        f'navigator.sendBeacon("{c.base}/beacon", "x");</script>'),
+    "subresources": lambda c: (
+        f'<img src="{c.base}/img"><link rel="stylesheet" href="{c.base}/css">'
+        f'<script src="{c.base}/script"></script>'
+        f'<div style="background:url({c.base}/bg)">x</div>'
+    ),
+    "fetch": lambda c: (
+        f'<script>fetch("{c.base}/fetch", {{mode: "no-cors"}}).catch(() => 0);'
+        f'const x = new XMLHttpRequest(); x.open("GET", "{c.base}/xhr"); x.send();'
+        f'navigator.sendBeacon("{c.base}/beacon", "x");</script>'
+    ),
     "websocket": lambda c: f'<script>try {{ new WebSocket("ws://127.0.0.2:{c.port}/ws") }} catch (e) {{}}</script>',
     "script-navigation": lambda c: f'<script>location.href = "{c.base}/navigate";</script>',
     "popup": lambda c: f'<script>window.open("{c.base}/popup")</script>',
-    "form": lambda c: (f'<form id=f method=post action="{c.base}/form"><input name=a value=1></form>'
-                       f'<script>document.getElementById("f").submit()</script>'),
+    "form": lambda c: (
+        f'<form id=f method=post action="{c.base}/form"><input name=a value=1></form>'
+        f'<script>document.getElementById("f").submit()</script>'
+    ),
     "numeric-host": lambda c: f'<img src="http://2130706434:{c.port}/numeric">',  # = 127.0.0.2
 }
 
@@ -79,11 +85,13 @@ def canary():
 def attack_pages(pages, canary):
     slow = f'<iframe src="{pages.base}/slow?s=1" style="display:none"></iframe>'  # time for async attempts
     for name, make in ATTACKS.items():
+
         def route(query, make=make):
             answer = make(canary)
             if isinstance(answer, tuple):
                 return answer
             return f"<!doctype html><html><body style='background:#0a0'>{answer}{slow}</body></html>"
+
         pages.routes[f"/attack/{name}"] = route
     pages.routes["/attack/webrtc"] = lambda q: (
         "<!doctype html><html><body><script>"
@@ -99,8 +107,11 @@ def attack_pages(pages, canary):
 def run_attacks(service, pages):
     statuses = {}
     for name in [*ATTACKS, "webrtc"]:
-        response = requests.get(f"{service.url}/create_snap", timeout=60,
-                                params={"url": f"{pages.base}/attack/{name}", "width": 200, "height": 150})
+        response = requests.get(
+            f"{service.url}/create_snap",
+            timeout=60,
+            params={"url": f"{pages.base}/attack/{name}", "width": 200, "height": 150},
+        )
         statuses[name] = response.status_code
     return statuses
 
@@ -117,8 +128,9 @@ def test_no_route_out_of_a_page_reaches_a_blocked_address(start, attack_pages, c
     blocked = next(line for line in metrics.splitlines() if line.startswith(series))
     assert float(blocked.split()[-1]) >= len(ATTACKS) - 1
     # allowed pages are still captured, through the proxy
-    ok = requests.get(f"{service.url}/create_snap", params={"url": f"{attack_pages.base}/color/0000ff",
-                                                             "width": 20, "height": 10})
+    ok = requests.get(
+        f"{service.url}/create_snap", params={"url": f"{attack_pages.base}/color/0000ff", "width": 20, "height": 10}
+    )
     assert ok.status_code == 200 and open_png(ok.content).getpixel((10, 5)) == (0, 0, 255)
 
 
@@ -144,8 +156,10 @@ def test_proxy_request_targets_are_canonicalised(method, target, expected):
     assert parse_target(method, target) == expected
 
 
-@pytest.mark.parametrize(("method", "target"), [("CONNECT", "example.com"), ("GET", "/relative"),
-                                               ("GET", "ftp://example.com/"), ("CONNECT", "example.com:0")])
+@pytest.mark.parametrize(
+    ("method", "target"),
+    [("CONNECT", "example.com"), ("GET", "/relative"), ("GET", "ftp://example.com/"), ("CONNECT", "example.com:0")],
+)
 def test_bad_proxy_requests_are_refused(method, target):
     with pytest.raises(_Refused):
         parse_target(method, target)
@@ -164,8 +178,11 @@ def test_a_redirect_to_a_blocked_address_is_an_error_not_a_picture(start, pages,
     try:
         service = start({"SNAPSHOT_ALLOW_NETWORKS": "127.0.0.1/32", "SNAPSHOT_LOCAL_POOL_SIZE": "1"})
         canary.hits.clear()
-        response = requests.get(f"{service.url}/create_snap", timeout=60,
-                                params={"url": f"{pages.base}/attack/redirect-only", "width": 50, "height": 50})
+        response = requests.get(
+            f"{service.url}/create_snap",
+            timeout=60,
+            params={"url": f"{pages.base}/attack/redirect-only", "width": 50, "height": 50},
+        )
         assert response.status_code == 502 and response.json()["error"] == "unreachable"
         assert canary.hits == []
     finally:

@@ -19,14 +19,16 @@ from tests.servers import start_grid, start_s3, wait_until
 pytestmark = pytest.mark.integration
 
 
-def snap(service, pages, path="/color/2266aa", timeout=60, **params):
-    return requests.get(f"{service.url}/create_snap",
-                        params={"url": pages.base + path, "width": 60, "height": 40, **params}, timeout=timeout)
+COLOR = "/color/2266aa"
 
 
 def grid_env(grid, **extra):
-    return {"SNAPSHOT_GRID_URL": grid.url, "SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_ALLOW_LOCALMODE": "false",
-            **{f"SNAPSHOT_{k.upper()}": str(v) for k, v in extra.items()}}
+    return {
+        "SNAPSHOT_GRID_URL": grid.url,
+        "SNAPSHOT_ALLOW_NETWORKS": LOOPBACK,
+        "SNAPSHOT_ALLOW_LOCALMODE": "false",
+        **{f"SNAPSHOT_{k.upper()}": str(v) for k, v in extra.items()},
+    }
 
 
 @pytest.fixture
@@ -36,14 +38,18 @@ def own_grid():
     grid.stop()
 
 
-def test_a_node_killed_mid_capture_costs_a_retry_not_the_request(start, own_grid, pages):
+def test_a_node_killed_mid_capture_costs_a_retry_not_the_request(snap, start, own_grid, pages):
     service = start(grid_env(own_grid, pool_size=1, capture_timeout=40))
     wait_until(lambda: own_grid.sessions() == 1, 20, "the warm session")
-    busy_node = next(i for i, node in enumerate(own_grid.status()["nodes"])
-                     if any(slot.get("session") for slot in node["slots"]))
+    busy_node = next(
+        i for i, node in enumerate(own_grid.status()["nodes"]) if any(slot.get("session") for slot in node["slots"])
+    )
     node_uri = own_grid.status()["nodes"][busy_node]["uri"]
-    victim = next(p for p, args in zip(own_grid.nodes, own_grid.node_args, strict=True)
-                  if f"--port {urlsplit(node_uri).port}" in " ".join(args))
+    victim = next(
+        p
+        for p, args in zip(own_grid.nodes, own_grid.node_args, strict=True)
+        if f"--port {urlsplit(node_uri).port}" in " ".join(args)
+    )
     with ThreadPoolExecutor(1) as pool:
         pages.hits.clear()
         in_flight = pool.submit(snap, service, pages, "/slow?s=3")
@@ -58,20 +64,20 @@ def test_a_node_killed_mid_capture_costs_a_retry_not_the_request(start, own_grid
     # the dead session left the pool: captures go on on the remaining node
     # the Grid may route one more new-session request to the dead node before it notices; after
     # that, captures run on the remaining node
-    wait_until(lambda: snap(service, pages).status_code == 200, 30, "a capture on the remaining node")
+    wait_until(lambda: snap(service, COLOR, 60, 40).status_code == 200, 30, "a capture on the remaining node")
     for _ in range(3):
-        assert snap(service, pages).status_code == 200
+        assert snap(service, COLOR, 60, 40).status_code == 200
 
 
-def test_grid_down_fails_fast_and_the_service_recovers_when_it_returns(start, pages):
+def test_grid_down_fails_fast_and_the_service_recovers_when_it_returns(snap, start, pages):
     grid = start_grid(nodes=1, max_sessions=1)
     port = urlsplit(grid.url).port
     try:
         service = start(grid_env(grid, pool_size=1, session_timeout=5))
-        assert snap(service, pages).status_code == 200
+        assert snap(service, COLOR, 60, 40).status_code == 200
         grid.stop()
         started = time.monotonic()
-        response = snap(service, pages)
+        response = snap(service, COLOR, 60, 40)
         assert response.status_code == 503 and response.json()["error"] == "backend_unavailable"
         assert int(response.headers["Retry-After"]) > 0
         assert time.monotonic() - started < 8, "a Grid outage must fail in seconds, not minutes"
@@ -79,13 +85,13 @@ def test_grid_down_fails_fast_and_the_service_recovers_when_it_returns(start, pa
         assert "grid" in requests.get(f"{service.url}/readyz").json()["message"]
         grid = start_grid(nodes=1, max_sessions=1, port=port)  # the same address, a new Grid
         wait_until(lambda: requests.get(f"{service.url}/readyz").status_code == 200, 20, "readiness to return")
-        response = snap(service, pages)
+        response = snap(service, COLOR, 60, 40)
         assert response.status_code == 200, response.text  # no restart needed
     finally:
         grid.stop()
 
 
-def test_a_full_grid_and_a_grid_scaled_to_zero_nodes_keep_the_service_ready(start, pages):
+def test_a_full_grid_and_a_grid_scaled_to_zero_nodes_keep_the_service_ready(snap, start, pages):
     """Both are normal under KEDA.  A replica that left the load balancer then would never send the
     session requests that make KEDA add nodes; captures that find no slot in time get 503 instead."""
     grid = start_grid(nodes=1, max_sessions=1)
@@ -100,14 +106,14 @@ def test_a_full_grid_and_a_grid_scaled_to_zero_nodes_keep_the_service_ready(star
     empty = start_grid(nodes=0)
     try:
         service = start(grid_env(empty, pool_size=1, session_timeout=3))  # waits for /readyz 200
-        response = snap(service, pages)
+        response = snap(service, COLOR, 60, 40)
         assert response.status_code == 503 and "Retry-After" in response.headers, response.text
         assert requests.get(f"{service.url}/readyz").status_code == 200
     finally:
         empty.stop()
 
 
-def test_s3_outage_fails_posts_honestly_keeps_gets_working_and_recovers(start, grid, pages):
+def test_s3_outage_fails_posts_honestly_keeps_gets_working_and_recovers(snap, start, grid, pages):
     s3 = start_s3()
     try:
         service = start({**grid_env(grid, pool_size=1, s3_timeout=1), **s3_env(s3)})
@@ -119,13 +125,19 @@ def test_s3_outage_fails_posts_honestly_keeps_gets_working_and_recovers(start, g
         assert response.status_code == 503, response.text
         assert response.json()["error"] in ("storage_error", "timeout") and "Retry-After" in response.headers
         assert time.monotonic() - started < 35
-        assert snap(service, pages).status_code == 200  # GET does not need storage
+        assert snap(service, COLOR, 60, 40).status_code == 200  # GET does not need storage
         s3.restart()
         # no service restart: once SeaweedFS has settled (its volume server may lag its S3 API by a
         # moment), POSTs store again
         answers = []
-        wait_until(lambda: answers.append(requests.post(f"{service.url}/create_snap", data=form, timeout=60))
-                   or answers[-1].status_code == 200, 30, "POSTs to store again")
+        wait_until(
+            lambda: (
+                answers.append(requests.post(f"{service.url}/create_snap", data=form, timeout=60))
+                or answers[-1].status_code == 200
+            ),
+            30,
+            "POSTs to store again",
+        )
         response = answers[-1]
         stored = requests.get(response.json()["file_url"])
         assert stored.status_code == 200 and open_png(stored.content).size == (30, 20)
@@ -133,7 +145,7 @@ def test_s3_outage_fails_posts_honestly_keeps_gets_working_and_recovers(start, g
         s3.stop()
 
 
-def test_a_client_that_hangs_up_frees_its_browser_at_once(start, pages):
+def test_a_client_that_hangs_up_frees_its_browser_at_once(snap, start, pages):
     service = start({"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_LOCAL_POOL_SIZE": "1"})
     host, port = urlsplit(service.url).hostname, urlsplit(service.url).port
     pages.hits.clear()
@@ -143,14 +155,14 @@ def test_a_client_that_hangs_up_frees_its_browser_at_once(start, pages):
         wait_until(lambda: "/slow" in pages.hits, 10, "the capture to start")
     # the only browser was busy with a 10 s page; cancelled, it serves the next capture right away
     started = time.monotonic()
-    response = snap(service, pages)
+    response = snap(service, COLOR, 60, 40)
     assert response.status_code == 200
     assert time.monotonic() - started < 5, "the abandoned capture still held the browser"
     metrics = requests.get(f"{service.url}/metrics").text
     assert 'snapshot_captures_total{backend="local",outcome="cancelled"} 1.0' in metrics
 
 
-def test_sessions_of_crashed_replicas_are_ended_and_other_clients_are_left_alone(start, own_grid, pages):
+def test_sessions_of_crashed_replicas_are_ended_and_other_clients_are_left_alone(snap, start, own_grid, pages):
     # an own Grid: replicas of one deployment share settings, the suite's other services do not
     grid = own_grid
 
@@ -167,11 +179,10 @@ def test_sessions_of_crashed_replicas_are_ended_and_other_clients_are_left_alone
     other = raw_session()  # another Grid client
     try:
         service = start(grid_env(grid, pool_size=1, session_max_age=2, capture_timeout=2))
-        assert snap(service, pages).status_code in (200, 504)
+        assert snap(service, COLOR, 60, 40).status_code in (200, 504)
 
         def alive(session_id):
-            return any(slot.get("session", {}) and slot["session"]["sessionId"] == session_id
-                       for slot in grid.slots())
+            return any(slot.get("session", {}) and slot["session"]["sessionId"] == session_id for slot in grid.slots())
 
         wait_until(lambda: not alive(orphan.session_id), 45, "the orphan to be ended")
         assert alive(other.session_id)
@@ -185,10 +196,10 @@ def test_sessions_of_crashed_replicas_are_ended_and_other_clients_are_left_alone
             pass
 
 
-def test_sigterm_under_load_loses_nothing(start, grid, pages):
+def test_sigterm_under_load_loses_nothing(snap, start, grid, pages):
     service = start(grid_env(grid, pool_size=2, queue_size=8))
     with ThreadPoolExecutor(5) as pool:
-        futures = [pool.submit(snap, service, pages, "/slow?s=1") for _ in range(5)]
+        futures = [pool.submit(snap, service, "/slow?s=1", 60, 40) for _ in range(5)]
         time.sleep(0.7)
         service.proc.popen.send_signal(signal.SIGTERM)
         statuses = [f.result().status_code for f in futures]

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import pytest
-import requests
 
 from tests.conftest import LOOPBACK, open_png
 from tests.servers import wait_until
 
 pytestmark = pytest.mark.integration
-
 
 
 def is_green(pixel):
@@ -18,6 +16,7 @@ def is_green(pixel):
 
 def is_red(pixel):
     return pixel[0] > 100 and pixel[1] < 60
+
 
 WRITER = """<!doctype html><html><body style="margin:0;background:#888">
 <script>
@@ -74,9 +73,8 @@ def state_pages(pages):
     pages.routes.pop("/state/read")
 
 
-def capture(service, url):
-    response = requests.get(f"{service.url}/create_snap", params={"url": url, "width": 200, "height": 100},
-                            timeout=60)
+def centre(response):
+    """The centre pixel of a successful 200x100 capture."""
     assert response.status_code == 200, response.text
     return open_png(response.content).getpixel((100, 50))
 
@@ -84,22 +82,26 @@ def capture(service, url):
 @pytest.fixture(params=["local-reset", "local-context", "grid-reset"])
 def one_session_service(request, start, grid):
     backend, isolation = request.param.split("-")
-    env = {"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_ISOLATION": isolation,
-           "SNAPSHOT_POOL_SIZE": "1", "SNAPSHOT_LOCAL_POOL_SIZE": "1"}
+    env = {
+        "SNAPSHOT_ALLOW_NETWORKS": LOOPBACK,
+        "SNAPSHOT_ISOLATION": isolation,
+        "SNAPSHOT_POOL_SIZE": "1",
+        "SNAPSHOT_LOCAL_POOL_SIZE": "1",
+    }
     if backend == "grid":
         env["SNAPSHOT_GRID_URL"] = grid.url
     return start(env)
 
 
-def test_the_reader_page_sees_state_when_it_is_there(one_session_service, state_pages):
+def test_the_reader_page_sees_state_when_it_is_there(snap, one_session_service, state_pages):
     # control: written and read within one capture, the state is visible, so the reader can detect it
-    assert is_red(capture(one_session_service, state_pages.base + "/state/write?then=read"))
+    assert is_red(centre(snap(one_session_service, "/state/write?then=read", 200, 100)))
 
 
-def test_state_from_one_capture_is_invisible_to_the_next(one_session_service, state_pages):
+def test_state_from_one_capture_is_invisible_to_the_next(snap, one_session_service, state_pages):
     for _ in range(2):  # twice: the reset leaves the session clean for more than one capture
-        assert not is_green(capture(one_session_service, state_pages.base + "/state/write"))
-        assert is_green(capture(one_session_service, state_pages.base + "/state/read"))
+        assert not is_green(centre(snap(one_session_service, "/state/write", 200, 100)))
+        assert is_green(centre(snap(one_session_service, "/state/read", 200, 100)))
 
 
 UNLOAD_WRITER = """<!doctype html><html><body><script>
@@ -112,22 +114,22 @@ UNLOAD_WRITER = """<!doctype html><html><body><script>
 </script></body></html>"""
 
 
-def test_state_written_while_the_page_unloads_is_invisible_to_the_next(one_session_service, state_pages):
+def test_state_written_while_the_page_unloads_is_invisible_to_the_next(snap, one_session_service, state_pages):
     """The reset unloads the page first and clears after: what its pagehide handler writes is gone too."""
     state_pages.routes["/state/unload-write"] = lambda q: UNLOAD_WRITER.replace(
         "{then}", 'location.href = "/state/read";' if q.get("then") == "read" else ""
     )
     try:
         # control: the page the writer leaves for sees what the writer's pagehide wrote
-        assert is_red(capture(one_session_service, state_pages.base + "/state/unload-write?then=read"))
+        assert is_red(centre(snap(one_session_service, "/state/unload-write?then=read", 200, 100)))
         for _ in range(3):
-            assert not is_red(capture(one_session_service, state_pages.base + "/state/unload-write"))
-            assert is_green(capture(one_session_service, state_pages.base + "/state/read"))
+            assert not is_red(centre(snap(one_session_service, "/state/unload-write", 200, 100)))
+            assert is_green(centre(snap(one_session_service, "/state/read", 200, 100)))
     finally:
         state_pages.routes.pop("/state/unload-write")
 
 
-def test_a_captured_page_is_unloaded_not_kept_in_the_back_forward_cache(start, pages):
+def test_a_captured_page_is_unloaded_not_kept_in_the_back_forward_cache(snap, start, pages):
     """After its capture a page must be gone, not frozen in the back/forward cache where it would
     keep its memory, sockets and state (pagehide's ``persisted`` says which)."""
     pages.routes["/state/pagehide"] = lambda q: (
@@ -137,26 +139,28 @@ def test_a_captured_page_is_unloaded_not_kept_in_the_back_forward_cache(start, p
     try:
         service = start({"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_LOCAL_POOL_SIZE": "1"})
         pages.hits.clear()
-        capture(service, pages.base + "/state/pagehide")
+        centre(snap(service, "/state/pagehide", 200, 100))
         wait_until(lambda: any(hit.startswith("/state/gone-") for hit in pages.hits), 10, "the page's pagehide")
         assert [hit for hit in pages.hits if hit.startswith("/state/gone-")] == ["/state/gone-unloaded"]
     finally:
         pages.routes.pop("/state/pagehide")
 
 
-def test_the_http_cache_is_not_shared_between_captures(one_session_service, state_pages):
+def test_the_http_cache_is_not_shared_between_captures(snap, one_session_service, state_pages):
     state_pages.routes["/state/cached.js"] = lambda q: (
-        "window.cached = 1;", {"Content-Type": "text/javascript", "Cache-Control": "public, max-age=3600"}
+        "window.cached = 1;",
+        {"Content-Type": "text/javascript", "Cache-Control": "public, max-age=3600"},
     )
     state_pages.routes["/state/cache-user"] = lambda q: (
-        "<!doctype html><html><body>" + '<script src="/state/cached.js"></script>' * int(q.get("times", 1))
+        "<!doctype html><html><body>"
+        + '<script src="/state/cached.js"></script>' * int(q.get("times", 1))
         + "</body></html>"
     )
     try:
         state_pages.hits.clear()
-        capture(one_session_service, state_pages.base + "/state/cache-user?times=2")
+        centre(snap(one_session_service, "/state/cache-user?times=2", 200, 100))
         assert state_pages.hits.count("/state/cached.js") == 1  # control: the script is served from cache
-        capture(one_session_service, state_pages.base + "/state/cache-user")
+        centre(snap(one_session_service, "/state/cache-user", 200, 100))
         assert state_pages.hits.count("/state/cached.js") == 2, "the next capture got the script from the cache"
     finally:
         state_pages.routes.pop("/state/cached.js")

@@ -55,8 +55,9 @@ def test_zero_turns_the_limits_off():
 
 @pytest.mark.integration
 def test_a_client_over_its_in_flight_limit_gets_429_others_do_not(start, pages):
-    service = start({"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_LOCAL_POOL_SIZE": "2",
-                     "SNAPSHOT_CLIENT_MAX_IN_FLIGHT": "1"})
+    service = start(
+        {"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_LOCAL_POOL_SIZE": "2", "SNAPSHOT_CLIENT_MAX_IN_FLIGHT": "1"}
+    )
     params = {"url": pages.base + "/slow?s=2", "width": 30, "height": 20}
     with ThreadPoolExecutor(1) as pool:
         first = pool.submit(requests.get, f"{service.url}/create_snap", params=params)
@@ -92,8 +93,9 @@ def test_oversized_bodies_get_413_json(start):
         for _ in range(10):
             yield b"x" * 500
 
-    chunked = requests.post(f"{service.url}/create_snap", data=chunks(),
-                            headers={"Content-Type": "application/x-www-form-urlencoded"})
+    chunked = requests.post(
+        f"{service.url}/create_snap", data=chunks(), headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
     assert chunked.status_code == 413 and chunked.json()["error"] == "body_too_large"
     small = requests.post(f"{service.url}/create_snap", data={"url": "ftp://x/", "width": "1", "height": "1"})
     assert small.status_code == 400 and small.json()["error"] == "invalid_scheme"

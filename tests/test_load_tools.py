@@ -6,7 +6,7 @@ import math
 
 from load_tests.load import parse_size, run_workers
 from load_tests.stats import RunResult, percentile, table
-from service.grid import GridStatus
+from service.browsers.grid import GridStatus
 
 
 def test_percentiles_are_nearest_rank():
@@ -42,10 +42,16 @@ def test_parse_size():
 
 
 def test_grid_status_counts_slots_of_nodes_that_are_up():
-    status = {"value": {"ready": True, "message": "Selenium Grid ready.", "nodes": [
-        {"availability": "UP", "slots": [{"session": None}, {"session": {"sessionId": "a"}}]},
-        {"availability": "DOWN", "slots": [{"session": None}]},
-    ]}}
+    status = {
+        "value": {
+            "ready": True,
+            "message": "Selenium Grid ready.",
+            "nodes": [
+                {"availability": "UP", "slots": [{"session": None}, {"session": {"sessionId": "a"}}]},
+                {"availability": "DOWN", "slots": [{"session": None}]},
+            ],
+        }
+    }
     parsed = GridStatus.parse(status)
     assert (parsed.slots, parsed.free_slots) == (2, 1)
 
@@ -54,13 +60,29 @@ def test_grid_status_counts_slots_of_nodes_that_are_up():
 
 from load_tests.autoscale import Sample, analyze, sample_from  # noqa: E402
 
-DEPLOYMENT = {"kind": "Deployment", "metadata": {"name": "selenium-grid-node-chrome"}, "spec": {"replicas": 3},
-              "status": {"replicas": 3, "readyReplicas": 2}}
-PODS = {"kind": "PodList", "items": [
-    {"metadata": {"name": "a"}, "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}},
-    {"metadata": {"name": "b"}, "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]}},
-    {"metadata": {"name": "c"}, "status": {"phase": "Pending", "conditions": [{"type": "Ready", "status": "False"}]}},
-]}
+DEPLOYMENT = {
+    "kind": "Deployment",
+    "metadata": {"name": "selenium-grid-node-chrome"},
+    "spec": {"replicas": 3},
+    "status": {"replicas": 3, "readyReplicas": 2},
+}
+PODS = {
+    "kind": "PodList",
+    "items": [
+        {
+            "metadata": {"name": "a"},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
+        },
+        {
+            "metadata": {"name": "b"},
+            "status": {"phase": "Running", "conditions": [{"type": "Ready", "status": "True"}]},
+        },
+        {
+            "metadata": {"name": "c"},
+            "status": {"phase": "Pending", "conditions": [{"type": "Ready", "status": "False"}]},
+        },
+    ],
+}
 GRAPHQL = {"data": {"grid": {"sessionQueueSize": 4}}}
 
 
@@ -70,8 +92,14 @@ def test_a_sample_reads_replicas_ready_pods_and_the_grid_queue():
 
 
 def test_analysis_reports_scale_up_ready_and_scale_down_times():
-    samples = [Sample(0, 1, 1, 0), Sample(2, 1, 1, 5), Sample(4, 3, 1, 5), Sample(30, 3, 3, 0),
-               Sample(60, 3, 3, 0), Sample(400, 1, 1, 0)]
+    samples = [
+        Sample(0, 1, 1, 0),
+        Sample(2, 1, 1, 5),
+        Sample(4, 3, 1, 5),
+        Sample(30, 3, 3, 0),
+        Sample(60, 3, 3, 0),
+        Sample(400, 1, 1, 0),
+    ]
     report = analyze(samples, load_end=60)
     assert report["time_to_scale_up_s"] == 4
     assert report["time_to_ready_s"] == 30

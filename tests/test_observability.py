@@ -51,8 +51,9 @@ def test_prometheus_scrapes_the_captures_just_made(prometheus, grid_service, pag
     wait_until(lambda: bool(prometheus.query(expr)), 30, "the first scrape")
     before = float(prometheus.query(expr)[0]["value"][1])
     for _ in range(3):
-        response = requests.get(f"{grid_service.url}/create_snap",
-                                params={"url": pages.base + "/color/00aa00", "width": 50, "height": 50})
+        response = requests.get(
+            f"{grid_service.url}/create_snap", params={"url": pages.base + "/color/00aa00", "width": 50, "height": 50}
+        )
         assert response.status_code == 200
     wait_until(lambda: float(prometheus.query(expr)[0]["value"][1]) >= before + 3, 30, "the captures in Prometheus")
     phases = prometheus.query(
@@ -88,16 +89,20 @@ def test_every_dashboard_and_rule_expression_is_valid_promql(prometheus):
 def test_alert_rules_pass_promtool():
     check = subprocess.run(["promtool", "check", "rules", str(RULES)], capture_output=True, text=True)
     assert check.returncode == 0, check.stdout + check.stderr
-    tests = subprocess.run(["promtool", "test", "rules", str(RULE_TESTS)], capture_output=True, text=True,
-                           cwd=RULE_TESTS.parent)
+    tests = subprocess.run(
+        ["promtool", "test", "rules", str(RULE_TESTS)], capture_output=True, text=True, cwd=RULE_TESTS.parent
+    )
     assert tests.returncode == 0 and "SUCCESS" in tests.stdout, tests.stdout + tests.stderr
 
 
 def test_one_json_log_line_per_request_without_the_query(start, pages):
     service = start({"SNAPSHOT_ALLOW_NETWORKS": "127.0.0.0/8", "SNAPSHOT_LOCAL_POOL_SIZE": "1"})
     secret = "token=s3cr3t-value"
-    response = requests.get(f"{service.url}/create_snap", headers={"X-Request-ID": "req-42"},
-                            params={"url": f"{pages.base}/color/123456?{secret}", "width": 30, "height": 20})
+    response = requests.get(
+        f"{service.url}/create_snap",
+        headers={"X-Request-ID": "req-42"},
+        params={"url": f"{pages.base}/color/123456?{secret}", "width": 30, "height": 20},
+    )
     assert response.status_code == 200
     requests.get(f"{service.url}/healthz")
     requests.get(f"{service.url}/create_snap", headers={"X-Request-ID": "req-43"}, params={"width": 1})

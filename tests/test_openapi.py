@@ -14,8 +14,13 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance, content_type_conformance,
-          negative_data_rejection]
+CHECKS = [
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+    content_type_conformance,
+    negative_data_rejection,
+]
 
 pytestmark = pytest.mark.integration
 
@@ -25,8 +30,14 @@ def fuzzed_service(request):
     from tests.servers import start_service
 
     # Deny every network: generated URLs never make the browser or the resolver go anywhere.
-    service = start_service({"SNAPSHOT_DENY_NETWORKS": "0.0.0.0/0,::/0", "SNAPSHOT_CAPTURE_TIMEOUT": "5",
-                             "SNAPSHOT_LOCAL_POOL_SIZE": "1", "SNAPSHOT_CLIENT_MAX_IN_FLIGHT": "0"})
+    service = start_service(
+        {
+            "SNAPSHOT_DENY_NETWORKS": "0.0.0.0/0,::/0",
+            "SNAPSHOT_CAPTURE_TIMEOUT": "5",
+            "SNAPSHOT_LOCAL_POOL_SIZE": "1",
+            "SNAPSHOT_CLIENT_MAX_IN_FLIGHT": "0",
+        }
+    )
     yield service
     service.stop()
 
@@ -41,6 +52,7 @@ def test_no_input_yields_a_500_or_an_undocumented_answer(api_schema, fuzzed_serv
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 5
     for operation in operations:
+
         @settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         @given(case=operation.as_strategy())
         def run(case):
@@ -48,8 +60,9 @@ def test_no_input_yields_a_500_or_an_undocumented_answer(api_schema, fuzzed_serv
 
         run()
     scrape = requests.get(f"{fuzzed_service.url}/metrics").text
-    answered = sum(float(line.split()[-1]) for line in scrape.splitlines()
-                   if line.startswith("snapshot_http_requests_total{"))
+    answered = sum(
+        float(line.split()[-1]) for line in scrape.splitlines() if line.startswith("snapshot_http_requests_total{")
+    )
     assert answered >= 50, f"only {answered} requests reached the service"
 
 

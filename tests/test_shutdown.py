@@ -19,8 +19,9 @@ def test_sigterm_finishes_captures_in_flight_then_exits_cleanly(start, pages):
     service = start({"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_LOCAL_POOL_SIZE": "2"})
     params = {"url": pages.base + "/slow?s=2", "width": 80, "height": 60}
     with ThreadPoolExecutor(2) as pool:
-        in_flight = [pool.submit(requests.get, f"{service.url}/create_snap", params=params, timeout=30)
-                     for _ in range(2)]
+        in_flight = [
+            pool.submit(requests.get, f"{service.url}/create_snap", params=params, timeout=30) for _ in range(2)
+        ]
         time.sleep(0.8)
         service.proc.popen.send_signal(signal.SIGTERM)
         responses = [f.result() for f in in_flight]

@@ -57,7 +57,11 @@ class CdpConnection:
         # websocket-client validates UTF-8 in pure Python (about 20 ms of CPU per screenshot message
         # here); the text is decoded strictly for json anyway
         self._ws = websocket.create_connection(
-            url, timeout=timeout, header=headers or [], suppress_origin=True, enable_multithread=False,
+            url,
+            timeout=timeout,
+            header=headers or [],
+            suppress_origin=True,
+            enable_multithread=False,
             skip_utf8_validation=True,
         )
         self._ids = itertools.count(1)
@@ -103,8 +107,9 @@ class CdpConnection:
         self._pump(method, answered, time.monotonic() + timeout, timeout, cancel, probe, interrupted)
         return self._result(method, answer)
 
-    def batch(self, calls: Sequence[tuple[str, Mapping[str, Any], str | None]], *,
-              timeout: float) -> list[dict[str, Any]]:
+    def batch(
+        self, calls: Sequence[tuple[str, Mapping[str, Any], str | None]], *, timeout: float
+    ) -> list[dict[str, Any]]:
         """Several independent commands ``(method, params, session)`` sent at once; their results in
         order once all have answered (the first error raised then).  One round trip instead of many."""
         if timeout <= 0:
@@ -200,5 +205,5 @@ class CdpConnection:
     def close(self) -> None:
         try:
             self._ws.close(timeout=1)
-        except Exception:  # noqa: BLE001 - closing a broken socket must not raise
+        except Exception:  # closing a broken socket must not raise
             pass

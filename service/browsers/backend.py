@@ -15,9 +15,9 @@ import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from service.browser import CaptureTimings
+from service.browsers.pool import SessionPool
+from service.capture import Backend, CaptureRequest, Phase, Timings
 from service.errors import BackendUnavailable, CaptureTimeout, Overloaded
-from service.pool import SessionPool
 
 log = logging.getLogger("snapshot.backend")
 
@@ -25,7 +25,7 @@ _MIN_RETRY_TIME = 1.0  # seconds of deadline a retry needs to be worth starting
 
 
 class CaptureBackend:
-    def __init__(self, name: str, pool: SessionPool, *, size: int, queue_size: int) -> None:
+    def __init__(self, name: Backend, pool: SessionPool, *, size: int, queue_size: int) -> None:
         self.name = name
         self.pool = pool
         self.size = size
@@ -49,7 +49,7 @@ class CaptureBackend:
     def _warm_one(self) -> None:
         try:
             self.pool.warm()
-        except Exception as exc:  # noqa: BLE001 - warming is best effort; captures report failures
+        except Exception as exc:  # warming is best effort; captures report failures
             log.warning("backend %s: could not open a warm session: %s", self.name, exc)
 
     def reap_idle(self) -> None:
@@ -57,17 +57,17 @@ class CaptureBackend:
             self._executor.submit(self.pool.reap_idle)
 
     async def capture(
-        self, url: str, width: int, height: int, deadline: float, cancel: threading.Event | None = None
-    ) -> tuple[bytes, CaptureTimings]:
-        """The PNG and its timings.  Setting ``cancel`` (the client left) abandons the capture."""
+        self, request: CaptureRequest, deadline: float, timings: Timings, cancel: threading.Event | None = None
+    ) -> bytes:
+        """The PNG; the phases it ran are added to ``timings``.  Setting ``cancel`` (the client left)
+        abandons the capture."""
         if self._admitted >= self.size + self.queue_size:
             raise Overloaded(f"{self._admitted} captures are running or waiting; try again shortly")
         loop = asyncio.get_running_loop()
         cancelled = cancel if cancel is not None else threading.Event()
-        timings = CaptureTimings(submitted=time.monotonic())
         result: Future[bytes] = Future()
         self._admitted += 1
-        work = self._executor.submit(self._work, result, url, width, height, deadline, cancelled, timings)
+        work = self._executor.submit(self._work, result, request, deadline, cancelled, timings, time.monotonic())
         # the slot is free only when the worker is done, reset included
         work.add_done_callback(lambda _: loop.call_soon_threadsafe(self._finished))
         try:
@@ -78,7 +78,7 @@ class CaptureBackend:
             if isinstance(exc, asyncio.CancelledError):
                 raise
             raise CaptureTimeout("the capture did not finish before its deadline") from None
-        return png, timings
+        return png
 
     def _finished(self) -> None:
         self._admitted -= 1
@@ -86,31 +86,29 @@ class CaptureBackend:
     def _work(
         self,
         result: Future[bytes],
-        url: str,
-        width: int,
-        height: int,
+        request: CaptureRequest,
         deadline: float,
         cancelled: threading.Event,
-        timings: CaptureTimings,
+        timings: Timings,
+        submitted: float,
     ) -> None:
         """Runs in a worker: capture, hand the PNG over, then reset the session off the response's path."""
-        timings.queue = time.monotonic() - timings.submitted
+        timings.add(Phase.QUEUE, time.monotonic() - submitted)
         if not result.set_running_or_notify_cancel():
             return
         for attempt in (1, 2):
             if cancelled.is_set() or time.monotonic() >= deadline:
                 result.set_exception(CaptureTimeout("the capture deadline passed while it waited for a browser"))
                 return
-            t0 = time.monotonic()
             try:
-                session, _ = self.pool.acquire()
+                with timings.measure(Phase.SESSION):
+                    session, _ = self.pool.acquire()
             except Exception as exc:
                 result.set_exception(exc)
                 return
-            timings.session += time.monotonic() - t0
             retry = False
             try:
-                png = session.capture(url, width, height, deadline, timings, cancelled)
+                png = session.capture(request, deadline, timings, cancelled)
                 result.set_result(png)
             except BackendUnavailable as exc:
                 # The session died (its Grid node was lost, the Grid restarted, the browser crashed):
@@ -118,8 +116,12 @@ class CaptureBackend:
                 # deadline leaves time for it.
                 retry = attempt == 1 and deadline - time.monotonic() > _MIN_RETRY_TIME
                 if retry:
-                    log.warning("backend %s: session %s failed (%s); retrying on a new session",
-                                self.name, session.id, exc.message)
+                    log.warning(
+                        "backend %s: session %s failed (%s); retrying on a new session",
+                        self.name,
+                        session.id,
+                        exc.message,
+                    )
                 else:
                     result.set_exception(exc)
             except Exception as exc:

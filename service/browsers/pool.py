@@ -1,6 +1,6 @@
 """A pool of warm browser sessions, shared by the capture worker threads of one backend.
 
-Sessions are reused for many captures (isolated from each other, see ``BrowserSession``), and
+Sessions are reused for many captures (isolated from each other, see ``isolation``), and
 replaced after ``max_uses`` captures, after ``max_age`` seconds, at once after any error, and when
 they sat unused longer than ``idle_timeout`` (so an idle service gives its Grid slots back and the
 Grid can scale down).  The number of sessions never exceeds the number of worker threads, because
@@ -15,11 +15,39 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
-from service.browser import BrowserSession, SessionFactory
+from service.capture import CaptureRequest, Timings
 from service.errors import BackendUnavailable
 
 log = logging.getLogger("snapshot.pool")
+
+
+class Session(Protocol):
+    """What the pool and the backend need of a browser session (``session.BrowserSession``)."""
+
+    id: int
+    uses: int
+    broken: bool
+
+    @property
+    def age(self) -> float: ...
+
+    @property
+    def session_id(self) -> str: ...
+
+    def capture(
+        self, request: CaptureRequest, deadline: float, timings: Timings, cancel: threading.Event | None = None
+    ) -> bytes: ...
+
+    def reset(self) -> None: ...
+
+    def is_alive(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+SessionFactory = Callable[[], Session]
 
 
 @dataclass(frozen=True)
@@ -50,8 +78,8 @@ class SessionPool:
         self._idle_timeout = idle_timeout
         self._check_after_idle = check_after_idle
         self._lock = threading.Lock()
-        self._idle: deque[tuple[BrowserSession, float]] = deque()  # (session, idle since); newest last
-        self._busy: dict[int, BrowserSession] = {}
+        self._idle: deque[tuple[Session, float]] = deque()  # (session, idle since); newest last
+        self._busy: dict[int, Session] = {}
         self._created = 0
         self._closed_count = 0
         self._closed = False
@@ -66,10 +94,10 @@ class SessionPool:
             sessions = [s for s, _ in self._idle] + list(self._busy.values())
         return {s.session_id for s in sessions}
 
-    def _expired(self, session: BrowserSession) -> bool:
+    def _expired(self, session: Session) -> bool:
         return session.broken or session.uses >= self._max_uses or session.age >= self._max_age
 
-    def acquire(self) -> tuple[BrowserSession, bool]:
+    def acquire(self) -> tuple[Session, bool]:
         """A session for one capture, and whether it was just created."""
         while True:
             with self._lock:
@@ -95,7 +123,7 @@ class SessionPool:
         log.debug("pool %s: opened session %s", self.name, session.id)
         return session, True
 
-    def release(self, session: BrowserSession) -> None:
+    def release(self, session: Session) -> None:
         if self._expired(session):
             self._discard(session)
             return
@@ -106,12 +134,12 @@ class SessionPool:
                 return
         self._close(session)
 
-    def _discard(self, session: BrowserSession) -> None:
+    def _discard(self, session: Session) -> None:
         with self._lock:
             self._busy.pop(session.id, None)
         self._close(session)
 
-    def _close(self, session: BrowserSession) -> None:
+    def _close(self, session: Session) -> None:
         session.close()
         with self._lock:
             self._closed_count += 1

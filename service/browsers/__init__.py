@@ -1,0 +1,15 @@
+"""The capture package: the blocking, worker-thread world behind the capture use case.
+
+One concern per module:
+
+- ``chrome``: Chromium's flags and the WebDriver options a session is asked with;
+- ``cdp``: a small blocking Chrome DevTools Protocol client;
+- ``session``: one browser session and the steps of a capture in it;
+- ``isolation``: what keeps one capture from seeing another (``reset``, ``context``);
+- ``factories``: opening sessions on the Grid or with a ChromeDriver started here;
+- ``grid``: the Selenium Grid's HTTP API (capacity, probes, sessions, the orphan rule);
+- ``pool``: warm sessions shared by a backend's workers;
+- ``backend``: a bounded worker pool with admission control, and the retry on a dead session.
+
+Nothing here imports tornado; the IOLoop reaches this world only through ``CaptureBackend.capture``.
+"""

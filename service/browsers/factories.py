@@ -1,0 +1,127 @@
+"""Opening browser sessions: ``webdriver.Remote`` on the Grid (driven through its ``se:cdp``
+websocket) or ``webdriver.Chrome`` with a ChromeDriver started here (driven through the browser's
+debugging port).  A factory is called by the pool, in a capture worker thread."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.service import Service as ChromeService
+from selenium.webdriver.remote.client_config import ClientConfig
+
+from service.browsers.cdp import CdpConnection
+from service.browsers.chrome import chrome_options
+from service.browsers.grid import GridApi
+from service.browsers.isolation import ISOLATIONS
+from service.browsers.session import BrowserSession
+from service.capture import Backend
+from service.config import Settings
+from service.errors import BackendUnavailable
+
+SessionFactory = Callable[[], BrowserSession]
+_DEVTOOLS_TIMEOUT = 5.0
+
+
+def _open(
+    driver_factory: Callable[[], webdriver.Remote],
+    cdp_url: Callable[[dict[str, Any]], str],
+    settings: Settings,
+    backend: Backend,
+    headers: dict[str, str] | None = None,
+) -> BrowserSession:
+    try:
+        driver = driver_factory()
+    except WebDriverException as exc:
+        raise BackendUnavailable(f"no browser session could be started: {exc.msg or exc}") from None
+    except Exception as exc:  # connection refused, timeouts, a Grid that answers nonsense
+        reason = getattr(exc, "reason", None) or exc
+        raise BackendUnavailable(f"no browser session could be started: {reason}") from None
+    cdp = None
+    try:
+        cdp = CdpConnection(
+            cdp_url(driver.capabilities),
+            timeout=settings.session_timeout,
+            headers=[f"{k}: {v}" for k, v in (headers or {}).items()],
+        )
+        # a page that starts a download gets an error, and nothing is written to the browser's disk
+        cdp.command("Browser.setDownloadBehavior", {"behavior": "deny"}, timeout=settings.session_timeout)
+    except Exception as exc:
+        if cdp is not None:
+            cdp.close()
+        try:
+            driver.quit()
+        except Exception:
+            pass
+        raise BackendUnavailable(f"the browser's DevTools connection failed: {exc}") from None
+    isolation = ISOLATIONS[settings.isolation]()
+    return BrowserSession(driver, cdp, backend, settings.page_load_timeout, isolation)
+
+
+def grid_session_factory(settings: Settings, instance: str = "", proxy_url: str | None = None) -> SessionFactory:
+    assert settings.grid_url is not None
+    grid_url = settings.grid_url
+    grid = GridApi(grid_url, settings.grid_auth)
+
+    def create() -> webdriver.Remote:
+        auth = settings.grid_auth
+        config = ClientConfig(
+            remote_server_addr=grid_url,
+            timeout=int(max(1, settings.session_timeout)),
+            username=auth[0] if auth else None,
+            password=auth[1] if auth else None,
+        )
+        return webdriver.Remote(
+            command_executor=grid_url,
+            options=chrome_options(settings, local=False, instance=instance, proxy_url=proxy_url),
+            client_config=config,
+        )
+
+    def open_session() -> BrowserSession:
+        session = _open(create, grid.cdp_url, settings, Backend.GRID, grid.headers)
+        session.probe = grid.probe(session.session_id)
+        return session
+
+    return open_session
+
+
+def _local_cdp_url(capabilities: dict[str, Any]) -> str:
+    """The browser-wide DevTools websocket of a Chrome that ChromeDriver started here."""
+    address = capabilities["goog:chromeOptions"]["debuggerAddress"]
+    with urllib.request.urlopen(f"http://{address}/json/version", timeout=_DEVTOOLS_TIMEOUT) as response:
+        return str(json.load(response)["webSocketDebuggerUrl"])
+
+
+def local_session_factory(settings: Settings, proxy_url: str | None = None) -> SessionFactory:
+    """ChromeDriver + Chromium started here.  Each gets its own TMPDIR, removed when the session closes:
+    Chromium leaves a directory (its singleton socket) in TMPDIR behind every time it exits, which a
+    long-running service that recycles sessions would pile up."""
+
+    def open_session() -> BrowserSession:
+        scratch = tempfile.mkdtemp(prefix="snap-")
+
+        def create() -> webdriver.Remote:
+            service = ChromeService(
+                executable_path=settings.chromedriver_path,
+                log_output=subprocess.DEVNULL,
+                env={**os.environ, "TMPDIR": scratch},
+            )
+            return webdriver.Chrome(service=service, options=chrome_options(settings, local=True, proxy_url=proxy_url))
+
+        try:
+            session = _open(create, _local_cdp_url, settings, Backend.LOCAL)
+        except BaseException:
+            shutil.rmtree(scratch, ignore_errors=True)
+            raise
+        session.on_close = lambda: shutil.rmtree(scratch, ignore_errors=True)
+        return session
+
+    return open_session

@@ -1,0 +1,165 @@
+"""The Selenium Grid's HTTP API, all in one place: slot counts (``/status``, ``/graphql``), its sessions
+and how to end them, the probe that tells whether a session still exists, and the address of a
+session's DevTools websocket as this service reaches it.  Calls block; run them in an executor.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from service.errors import BackendUnavailable
+
+Auth = tuple[str, str] | None
+
+_CAPACITY_QUERY = "{ grid { totalSlots sessionCount sessionQueueSize } }"
+_SESSIONS_QUERY = "{ sessionsInfo { sessions { id capabilities sessionDurationMillis } } }"
+
+
+def basic_auth_header(auth: Auth) -> dict[str, str]:
+    if auth is None:
+        return {}
+    token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
+    return {"Authorization": f"Basic {token}"}
+
+
+@dataclass(frozen=True)
+class GridStatus:
+    """Slots on nodes that are UP.  The Grid's own ``ready`` flag is left out on purpose: it is false
+    whenever every slot is busy or there are no nodes, both normal under KEDA (see ``health.grid_check``)."""
+
+    slots: int
+    free_slots: int
+
+    @classmethod
+    def parse(cls, status: dict[str, Any]) -> GridStatus:
+        value = status.get("value", {})
+        nodes = [n for n in value.get("nodes", []) if n.get("availability", "UP") == "UP"]
+        slots = [slot for node in nodes for slot in node.get("slots", [])]
+        return cls(len(slots), sum(1 for slot in slots if not slot.get("session")))
+
+
+@dataclass(frozen=True)
+class GridCapacity:
+    slots: int
+    sessions: int
+    queue: int
+
+    @property
+    def free(self) -> int:
+        return max(0, self.slots - self.sessions)
+
+
+@dataclass(frozen=True)
+class GridSession:
+    id: str
+    capabilities: dict[str, Any]
+    age: float  # seconds
+
+
+class GridApi:
+    """One Grid, reached at ``url`` with optional basic auth."""
+
+    def __init__(self, url: str, auth: Auth = None) -> None:
+        self.url = url.rstrip("/")
+        self.auth = auth
+        self.headers = basic_auth_header(auth)
+
+    def _open(self, path: str, *, timeout: float, data: bytes | None = None, method: str | None = None) -> Any:
+        headers = {**self.headers, **({"Content-Type": "application/json"} if data is not None else {})}
+        request = urllib.request.Request(f"{self.url}{path}", data=data, headers=headers, method=method)
+        return urllib.request.urlopen(request, timeout=timeout)
+
+    def status(self, timeout: float = 3.0) -> GridStatus:
+        with self._open("/status", timeout=timeout) as response:
+            return GridStatus.parse(json.load(response))
+
+    def graphql(self, query: str, timeout: float = 3.0) -> dict[str, Any]:
+        """The ``data`` of a query to the Grid's GraphQL endpoint (what KEDA's scaler reads too)."""
+        with self._open("/graphql", timeout=timeout, data=json.dumps({"query": query}).encode()) as response:
+            data: dict[str, Any] = json.load(response)["data"]
+        return data
+
+    def capacity(self, timeout: float = 3.0) -> GridCapacity:
+        """Slot and queue counts."""
+        grid = self.graphql(_CAPACITY_QUERY, timeout)["grid"]
+        return GridCapacity(int(grid["totalSlots"]), int(grid["sessionCount"]), int(grid["sessionQueueSize"]))
+
+    def sessions(self, timeout: float = 5.0) -> list[GridSession]:
+        """Every session on the Grid, with its capabilities and age (GraphQL ``sessionsInfo``)."""
+        sessions = self.graphql(_SESSIONS_QUERY, timeout)["sessionsInfo"]["sessions"]
+        return [
+            GridSession(s["id"], json.loads(s["capabilities"] or "{}"), int(s["sessionDurationMillis"]) / 1000)
+            for s in sessions
+        ]
+
+    def end_session(self, session_id: str, timeout: float = 10.0) -> None:
+        with self._open(f"/session/{session_id}", timeout=timeout, method="DELETE"):
+            pass
+
+    def probe(self, session_id: str) -> Callable[[], bool]:
+        """A cheap classic command through the Grid: it fails at once when the session's node is gone."""
+
+        def probe() -> bool:
+            try:
+                with self._open(f"/session/{session_id}/timeouts", timeout=3) as response:
+                    return bool(response.status == 200)
+            except urllib.error.HTTPError:
+                return False
+            except OSError:
+                return False  # the Grid itself is unreachable: the session is as good as gone
+
+        return probe
+
+    def cdp_url(self, capabilities: dict[str, Any]) -> str:
+        """The session's DevTools websocket (``se:cdp``), reached as we reach the Grid: the Grid reports
+        it with the address it detected for itself."""
+        reported = capabilities.get("se:cdp")
+        if not reported:
+            raise BackendUnavailable("the Grid offers no DevTools endpoint (se:cdp) for this session")
+        return ws_url_through_grid(reported, self.url)
+
+
+def ws_url_through_grid(reported: str, grid_url: str) -> str:
+    reported_parts = urlsplit(reported)
+    grid = urlsplit(grid_url)
+    path = reported_parts.path
+    index = path.find("/session/")
+    path = grid.path.rstrip("/") + (path[index:] if index >= 0 else path)
+    scheme = "wss" if grid.scheme == "https" else "ws"
+    return urlunsplit((scheme, grid.netloc, path, reported_parts.query, ""))
+
+
+def find_orphans(
+    sessions: list[GridSession],
+    *,
+    capability: str,
+    instance: str,
+    ours: set[str],
+    own_grace: float,
+    foreign_max_age: float,
+) -> list[GridSession]:
+    """Sessions a Snapshot replica opened and no live replica will close.
+
+    - this replica's, that its pool does not hold (a new-session request that timed out here but
+      succeeded on the Grid later), once older than ``own_grace``;
+    - another replica's, older than ``foreign_max_age``: a live replica replaces every session before
+      that age, so only a crashed one leaves them.
+    Sessions without the capability belong to other Grid clients and are never touched."""
+    orphans = []
+    for session in sessions:
+        owner = session.capabilities.get(capability)
+        if not owner:
+            continue
+        if owner == instance:
+            if session.id not in ours and session.age > own_grace:
+                orphans.append(session)
+        elif session.age > foreign_max_age:
+            orphans.append(session)
+    return orphans

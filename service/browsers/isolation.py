@@ -1,0 +1,158 @@
+"""What keeps one capture from seeing another in the same browser session (``SNAPSHOT_ISOLATION``).
+
+- ``reset`` (default): captures reuse one tab; after each capture (off the response's path) extra
+  windows are closed, the tab sent to about:blank (the page unloads), then every cookie deleted, all
+  storage (local and session storage, IndexedDB, Cache Storage, service workers...) of every origin
+  the page had frames, windows or workers from cleared, and the HTTP cache emptied.
+- ``context``: every capture runs in a new browser context (like a fresh incognito profile) that is
+  removed afterwards: the strongest isolation, at several times the CPU cost per capture.
+
+An isolation mode belongs to one session: ``begin`` gives the capture its tab, ``end`` removes every
+trace of the capture and raises if it could not (the session is then replaced).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
+
+from service.browsers.cdp import CdpTimeout
+from service.errors import BackendUnavailable
+
+if TYPE_CHECKING:
+    from service.browsers.session import BrowserSession
+
+_CLEANUP_TIMEOUT = 5.0
+# What a reset clears for every origin the page touched (Storage.clearDataForOrigin; "local_storage"
+# covers the tab's sessionStorage too, which test_isolation checks).  Cookies are
+# deleted browser-wide separately; "all" would add the GPU shader cache (not page data) and costs three
+# times as much CPU per reset here.
+_STORAGE_TYPES = ",".join(
+    (
+        "local_storage",
+        "indexeddb",
+        "cache_storage",
+        "service_workers",
+        "file_systems",
+        "websql",
+        "interest_groups",
+        "shared_storage",
+        "storage_buckets",
+    )
+)
+
+
+class Isolation(Protocol):
+    def begin(self, session: BrowserSession, deadline: float) -> None:
+        """Give the capture about to run its tab (attached as ``session.tab_session``)."""
+
+    def end(self, session: BrowserSession) -> None:
+        """Remove every trace of the capture; raise if that failed."""
+
+
+def _clean(
+    session: BrowserSession, method: str, params: dict[str, Any], *, tab: bool = True, timeout: float = _CLEANUP_TIMEOUT
+) -> dict[str, Any]:
+    return session.command(method, params, time.monotonic() + timeout, tab=tab)
+
+
+def _add_origin(url: str, into: set[str]) -> None:
+    parts = urlsplit(url)
+    if parts.scheme in ("http", "https") and parts.netloc:
+        into.add(f"{parts.scheme}://{parts.netloc}")
+
+
+def _frame_origins(tree: dict[str, Any], into: set[str]) -> set[str]:
+    """Origins of every frame in a CDP frame tree (Page.getFrameTree)."""
+    _add_origin(tree.get("frame", {}).get("url", ""), into)
+    for child in tree.get("childFrames") or []:
+        _frame_origins(child, into)
+    return into
+
+
+class ResetIsolation:
+    """One tab for every capture, emptied after each."""
+
+    def begin(self, session: BrowserSession, deadline: float) -> None:
+        if session.tab_session is not None:
+            return
+        targets = session.command("Target.getTargets", {}, deadline, tab=False)["targetInfos"]
+        pages = [t for t in targets if t["type"] == "page"]
+        if not pages:
+            raise BackendUnavailable("the browser has no tab")
+        session.attach(pages[0]["targetId"], deadline)
+
+    def end(self, session: BrowserSession) -> None:
+        if session.tab_session is None:
+            return
+        if session.crashed:
+            raise BackendUnavailable("the browser tab crashed")
+        targets = _clean(session, "Target.getTargets", {}, tab=False)["targetInfos"]
+        origins: set[str] = set()
+        for target in targets:  # our tab, the windows it opened, its out-of-process frames, workers
+            _add_origin(target.get("url", ""), origins)
+        try:
+            tree = _clean(session, "Page.getFrameTree", {}, timeout=_CLEANUP_TIMEOUT if session.settled else 1.0)
+            _frame_origins(tree["frameTree"], origins)
+        except CdpTimeout:
+            # the tab's renderer does not answer while a navigation of its main frame is pending (nothing
+            # of the new page has run then) or while a script of a half-loaded page is stuck
+            if session.settled:
+                raise
+        if not session.settled:
+            # a navigation was still running (client gone, or a deadline): scripts in a half-loaded page
+            # would stall; the tab goes instead, and its sessionStorage with it
+            # (in the browser's default profile: CDP cannot open a tab in the incognito one it did not create)
+            tab = _clean(session, "Target.createTarget", {"url": "about:blank"}, tab=False)
+            session.attach(tab["targetId"], time.monotonic() + _CLEANUP_TIMEOUT)
+        for target in targets:
+            if target["type"] == "page" and target["targetId"] != session.target:  # popups (or the abandoned tab)
+                _clean(session, "Target.closeTarget", {"targetId": target["targetId"]}, tab=False)
+        if session.settled:
+            loads = session.loads
+            _clean(session, "Page.navigate", {"url": "about:blank"})
+            # the page is unloaded once about:blank has loaded: its pagehide and unload handlers have run
+            # and their writes reached the browser, its timers and workers are gone; clearing comes after
+            session.cdp.wait("about:blank", lambda: session.loads > loads, timeout=_CLEANUP_TIMEOUT)
+        # the HTTP cache is the browser's, not an origin's: what one capture fetched would otherwise load
+        # faster (and without a request) in the next
+        tab_session = session.tab_session
+        session.cdp.batch(
+            [("Network.clearBrowserCookies", {}, tab_session)]  # the tab's profile's, every site's
+            # (storage is cleared through the tab: on the Grid's se:cdp connection the browser-level call fails)
+            + [
+                ("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": _STORAGE_TYPES}, tab_session)
+                for origin in sorted(origins)
+            ]
+            + [("Network.clearBrowserCache", {}, tab_session)],
+            timeout=_CLEANUP_TIMEOUT,
+        )
+
+
+class ContextIsolation:
+    """A new browser context (a fresh incognito profile) for every capture, disposed of after it."""
+
+    def __init__(self) -> None:
+        self._context: str | None = None
+
+    def begin(self, session: BrowserSession, deadline: float) -> None:
+        created = session.command("Target.createBrowserContext", {"disposeOnDetach": True}, deadline, tab=False)
+        self._context = created["browserContextId"]
+        tab = session.command(
+            "Target.createTarget", {"url": "about:blank", "browserContextId": self._context}, deadline, tab=False
+        )
+        session.attach(tab["targetId"], deadline)
+
+    def end(self, session: BrowserSession) -> None:
+        if self._context is not None:
+            _clean(session, "Target.disposeBrowserContext", {"browserContextId": self._context}, tab=False)
+        self._context = None
+        session.detach()
+
+
+# the modes SNAPSHOT_ISOLATION accepts, and what each is
+ISOLATIONS: dict[str, type[ResetIsolation] | type[ContextIsolation]] = {
+    "reset": ResetIsolation,
+    "context": ContextIsolation,
+}

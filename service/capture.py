@@ -1,0 +1,96 @@
+"""What one capture is, in the words every layer shares: the typed request, its phases and their
+timings, the backend it runs on and the outcome it ends with.
+
+The enums are the label values of the metrics (``service/metrics.py``) and the words of the request
+log, so a dashboard, a log line and an error name an outcome the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from service.urls import TargetUrl
+
+
+class Backend(StrEnum):
+    """Where a capture's browser runs."""
+
+    GRID = "grid"
+    LOCAL = "local"
+
+
+class Phase(StrEnum):
+    """The phases of a capture, in order; each is timed (``Timings``)."""
+
+    CHECK = "check"  # the URL against the network policy
+    QUEUE = "queue"  # waiting for a capture worker
+    SESSION = "session"  # acquiring (or opening) a browser session
+    NAVIGATE = "navigate"  # loading the page
+    SCREENSHOT = "screenshot"
+    UPLOAD = "upload"  # POST: storing the image
+
+
+class Outcome(StrEnum):
+    """How a capture request ended."""
+
+    SUCCESS = "success"
+    INVALID = "invalid"
+    BLOCKED = "blocked"
+    OVERLOADED = "overloaded"
+    TIMEOUT = "timeout"
+    UNREACHABLE = "unreachable"
+    BACKEND_UNAVAILABLE = "backend_unavailable"
+    STORAGE_ERROR = "storage_error"
+    CANCELLED = "cancelled"
+    INTERNAL = "internal"
+
+
+@dataclass(frozen=True)
+class CaptureRequest:
+    """A capture as the client asked for it, parsed and validated (``service/params.py``)."""
+
+    target: TargetUrl
+    width: int
+    height: int
+    localmode: bool
+
+    @property
+    def url(self) -> str:
+        return self.target.url
+
+
+@dataclass
+class Timings:
+    """Seconds spent per phase of one capture.  The use case creates it; the backend and the browser
+    session add the phases they run."""
+
+    seconds: dict[Phase, float] = field(default_factory=dict)
+
+    def add(self, phase: Phase, seconds: float) -> None:
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + seconds
+
+    @contextmanager
+    def measure(self, phase: Phase) -> Iterator[None]:
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            self.add(phase, time.monotonic() - started)
+
+    @property
+    def total(self) -> float:
+        return sum(self.seconds.values())
+
+    def milliseconds(self) -> dict[str, float]:
+        """Per phase, in phase order, rounded to 0.1 ms (for logs)."""
+        return {phase.value: round(1000 * self.seconds[phase], 1) for phase in Phase if phase in self.seconds}
+
+    def server_timing(self) -> str:
+        """The phases as a Server-Timing header (milliseconds), shown by browsers' developer tools."""
+        return ", ".join(f"{name};dur={ms:.1f}" for name, ms in self.milliseconds().items())

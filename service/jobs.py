@@ -1,0 +1,120 @@
+"""The service's background jobs, each a named unit: one documented loop that catches, logs and
+carries on.  Start-up only starts them (``BackgroundJobs.start``); shutdown cancels them."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from service.browsers.chrome import INSTANCE_CAPABILITY
+from service.browsers.grid import find_orphans
+
+if TYPE_CHECKING:
+    from service.app import Components
+
+log = logging.getLogger("snapshot.jobs")
+T = TypeVar("T")
+
+GRID_POLL_INTERVAL = 10.0  # seconds between two reads of the Grid's capacity (metrics)
+
+
+class BackgroundJobs:
+    def __init__(self, components: Components) -> None:
+        self.components = components
+        self.settings = components.settings
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def _blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.components.io_executor, fn, *args)
+
+    def start(self) -> None:
+        jobs: list[Callable[[], Coroutine[Any, Any, None]]] = [self.warm_sessions, self.reap_idle_sessions]
+        if self.components.grid is not None:
+            jobs += [self.poll_grid_capacity, self.sweep_orphans]
+        self._tasks = [asyncio.create_task(job(), name=job.__name__) for job in jobs]
+
+    def cancel(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+
+    async def warm_sessions(self) -> None:
+        """Once, at start-up: open sessions ahead of demand.  Locally up to the pool size; on the Grid
+        only into slots that are free now, so warming never queues on the Grid or takes slots from its
+        other clients."""
+        snapshotter, grid = self.components.snapshotter, self.components.grid
+        if snapshotter.grid is not None and grid is not None:
+            try:
+                status = await self._blocking(grid.status)
+            except Exception as exc:
+                log.warning("the Grid did not answer; no sessions opened ahead of demand: %s", exc)
+                return
+            snapshotter.grid.warm(min(snapshotter.grid.size, status.free_slots))
+        elif snapshotter.local is not None:
+            snapshotter.local.warm()
+
+    async def reap_idle_sessions(self) -> None:
+        """Every half idle timeout (0.5 to 15 s): close sessions unused for longer than
+        ``SNAPSHOT_SESSION_IDLE_TIMEOUT``, so an idle replica gives its Grid slots back."""
+        interval = min(15.0, max(0.5, self.settings.session_idle_timeout / 2))
+        while True:
+            await asyncio.sleep(interval)
+            for backend in self.components.snapshotter.backends:
+                try:
+                    backend.reap_idle()
+                except Exception:
+                    log.exception("reaping idle sessions of backend %s failed", backend.name)
+
+    async def poll_grid_capacity(self) -> None:
+        """Every 10 s: the Grid's slots and queue as this replica sees them, for the metrics."""
+        grid, metrics = self.components.grid, self.components.metrics
+        assert grid is not None
+        while True:
+            try:
+                capacity = await self._blocking(grid.capacity)
+                metrics.grid_slots.labels("total").set(capacity.slots)
+                metrics.grid_slots.labels("free").set(capacity.free)
+                metrics.grid_queue.set(capacity.queue)
+                metrics.grid_up.set(1)
+            except Exception as exc:
+                metrics.grid_up.set(0)
+                log.debug("grid capacity poll failed: %s", exc)
+            await asyncio.sleep(GRID_POLL_INTERVAL)
+
+    async def sweep_orphans(self) -> None:
+        """Every half session lifetime (1 to 30 s): end the Grid sessions crashed replicas left behind,
+        and this replica's own that its pool does not hold (they would hold slots until the node's
+        timeout).  See ``grid.find_orphans`` for the rule."""
+        interval = min(30.0, max(1.0, self.settings.session_max_age / 2))
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self._blocking(self.end_orphans)
+            except Exception as exc:
+                log.debug("orphan sweep failed: %s", exc)
+
+    def end_orphans(self) -> int:
+        """One sweep (blocking); returns how many sessions it ended."""
+        grid, backend = self.components.grid, self.components.snapshotter.grid
+        assert grid is not None and backend is not None
+        settings = self.settings
+        orphans = find_orphans(
+            grid.sessions(),
+            capability=INSTANCE_CAPABILITY,
+            instance=self.components.instance,
+            ours=backend.pool.session_ids(),
+            own_grace=settings.session_timeout + 30,
+            foreign_max_age=settings.session_max_age + settings.capture_timeout + 10,
+        )
+        for orphan in orphans:
+            log.warning(
+                "ending orphaned Grid session %s (age %.0fs, replica %s)",
+                orphan.id,
+                orphan.age,
+                orphan.capabilities.get(INSTANCE_CAPABILITY),
+            )
+            grid.end_session(orphan.id)
+            self.components.metrics.orphans_ended.inc()
+        return len(orphans)
