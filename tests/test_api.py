@@ -346,7 +346,7 @@ def test_grid_unavailable_gets_503_with_retry_after_and_readyz_names_it(snap, st
 def test_full_queue_answers_429_at_once(snap, start, pages):
     service = start({"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_LOCAL_POOL_SIZE": "1", "SNAPSHOT_QUEUE_SIZE": "0"})
     with ThreadPoolExecutor(1) as pool:
-        slow = pool.submit(snap, service, pages, "/slow?s=3", 50, 50)
+        slow = pool.submit(snap, service, "/slow?s=3", 50, 50)
         time.sleep(1.0)
         started = time.monotonic()
         response = snap(service, width=50, height=50)

@@ -52,7 +52,7 @@ def test_a_node_killed_mid_capture_costs_a_retry_not_the_request(snap, start, ow
     )
     with ThreadPoolExecutor(1) as pool:
         pages.hits.clear()
-        in_flight = pool.submit(snap, service, pages, "/slow?s=3")
+        in_flight = pool.submit(snap, service, "/slow?s=3", 60, 40)
         wait_until(lambda: "/slow" in pages.hits, 20, "the capture to reach the page")
         victim.signal(signal.SIGKILL)  # the node's JVM, its ChromeDriver and Chrome, at once
         response = in_flight.result()
