@@ -5,6 +5,7 @@
 
 - docs/settings.md, the settings table: from ``service.config.Settings``;
 - docs/observability.md, the metrics table: from ``service.metrics.Metrics``;
+- docs/api.md, the options table: from ``service.options.CaptureOptions``;
 - deploy/helm/snapshot/values.schema.json: its structure from ``scripts/chart_schema.py``, its
   ``config`` keys from ``Settings``, its descriptions from the ``# --`` comments of values.yaml;
 - deploy/grid/selenium-grid/values.schema.json, its descriptions: from the comments of its values.yaml;
@@ -108,6 +109,38 @@ def settings_rows() -> str:
     return rows + "".join(f"| `{env}` | {f'`{d}`' if d else ''} | {h} |\n" for env, d, h in settings_table())
 
 
+def options_rows() -> str:
+    from service.options import FIELDS, kind
+
+    rows = "| option | type | default | where | meaning |\n|---|---|---|---|---|\n"
+    group = None
+    for f in FIELDS:
+        meta = f.metadata
+        if meta["group"] != group:
+            group = meta["group"]
+            rows += f"| **{group}** | | | | |\n"
+        shown = {"bool": "boolean", "int": "integer", "str": "text", "list": "text"}[kind(f)]
+        if meta["choices"]:
+            shown = " / ".join(meta["choices"])
+        low, high = meta["minimum"], meta["maximum"]
+        if low is not None and high is not None:
+            shown += f" {low}–{high}"
+        elif low is not None:
+            shown += f" ≥ {low}"
+        if kind(f) == "list":
+            shown += ", repeatable"
+        if meta["unit"]:
+            shown += f" {meta['unit']}"
+        default = (
+            ""
+            if f.default in (None, (), "")
+            else f"`{str(f.default).lower() if isinstance(f.default, bool) else f.default}`"
+        )
+        where = ", ".join({"snap": "image", "pdf": "pdf"}[e] for e in meta["endpoints"])
+        rows += f"| `{f.name}` | {shown} | {default} | {where} | {meta['help']} |\n"
+    return rows
+
+
 def metrics_rows() -> str:
     from prometheus_client import CollectorRegistry
     from prometheus_client.metrics import MetricWrapperBase
@@ -196,6 +229,7 @@ def _whole(path: Path, content: Callable[[], str]) -> tuple[Path, Callable[[str]
 GENERATED = [
     _block(ROOT / "docs" / "settings.md", "settings", settings_rows),
     _block(ROOT / "docs" / "observability.md", "metrics", metrics_rows),
+    _block(ROOT / "docs" / "api.md", "options", options_rows),
     _whole(SERVICE_CHART / "values.schema.json", lambda: chart_schema(SERVICE_CHART)),
     _whole(GRID_CHART / "values.schema.json", lambda: chart_schema(GRID_CHART)),
     _block(SERVICE_CHART / "README.md", "values", lambda: values_rows(SERVICE_CHART)),

@@ -28,7 +28,7 @@ from service.capture import Backend
 from service.config import Settings, SettingsError
 from service.egress import EgressProxy
 from service.handlers import (
-    CreateSnapHandler,
+    CaptureHandler,
     FilesHandler,
     HealthzHandler,
     MetricsHandler,
@@ -42,6 +42,7 @@ from service.limits import ClientLimiter
 from service.logs import configure_logging, request_logger
 from service.metrics import Metrics
 from service.netpolicy import NetworkPolicy
+from service.options import Endpoint
 from service.snapshots import Snapshotter
 from service.storage import LocalStorage, Storage, make_storage
 
@@ -137,14 +138,16 @@ def make_app(components: Components) -> tornado.web.Application:
         "api_keys": ApiKeys(settings.api_keys),
     }
     routes: list[Any] = [
-        (r"/create_snap", CreateSnapHandler, snap),
+        (r"/create_snap", CaptureHandler, {**snap, "endpoint": Endpoint.SNAP, "handler_name": "create_snap"}),
+        (r"/create_pdf", CaptureHandler, {**snap, "endpoint": Endpoint.PDF, "handler_name": "create_pdf"}),
         (r"/healthz", HealthzHandler),
         (r"/readyz", ReadyzHandler, {"readiness": components.readiness}),
         (r"/metrics", MetricsHandler, {"metrics": components.metrics}),
         (r"/openapi.json", OpenApiHandler),
     ]
     if isinstance(components.storage, LocalStorage):
-        routes.append((r"/files/([A-Za-z0-9._-]+\.png)", FilesHandler, {"path": str(components.storage.directory)}))
+        files = r"/files/([A-Za-z0-9._-]+\.(?:png|jpg|webp|pdf))"
+        routes.append((files, FilesHandler, {"path": str(components.storage.directory)}))
     return tornado.web.Application(
         routes,
         default_handler_class=NotFoundHandler,

@@ -2,8 +2,9 @@
 
 A request is allowed with a key in ``X-API-Key`` or ``Authorization: Bearer``, or - for GET - with
 ``expires`` (unix time) and ``signature`` query parameters: the hex HMAC-SHA256, under any configured
-key, of the canonical query (the capture parameters and ``expires``, sorted, URL-encoded).  Compare
-in constant time; an expired or altered URL is refused.
+key, of the canonical query (every parameter but ``signature``, options included, as sorted
+``name=value`` pairs, URL-encoded).  Compare in constant time; an expired or altered URL is refused,
+and so is one with a parameter added.
 
     python -m service.auth --key KEY --url https://example.com --width 800 --height 600 --ttl 3600
 prints a signed ``/create_snap?...`` path.
@@ -15,13 +16,14 @@ import argparse
 import hashlib
 import hmac
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlencode
 
 from service.capture import Outcome
 from service.errors import SnapshotError
 
-SIGNED_PARAMS = ("url", "width", "height", "localmode", "expires")
+Params = Mapping[str, str | Sequence[str]]
+_UNSIGNED = ("signature", "")  # "": the `?=,` of the published POST example
 
 
 class Unauthorized(SnapshotError):
@@ -30,11 +32,25 @@ class Unauthorized(SnapshotError):
     outcome = Outcome.INVALID
 
 
-def canonical_query(params: Mapping[str, str]) -> str:
-    return urlencode(sorted((name, params[name]) for name in SIGNED_PARAMS if name in params))
+def _pairs(params: Params) -> list[tuple[str, str]]:
+    return [
+        (name, value)
+        for name, values in params.items()
+        if name not in _UNSIGNED
+        for value in ([values] if isinstance(values, str) else values)
+    ]
 
 
-def signature(key: str, params: Mapping[str, str]) -> str:
+def canonical_query(params: Params) -> str:
+    return urlencode(sorted(_pairs(params)))
+
+
+def _last(params: Params, name: str) -> str:
+    values = params.get(name, "")
+    return values if isinstance(values, str) else (values[-1] if values else "")
+
+
+def signature(key: str, params: Params) -> str:
     return hmac.new(key.encode(), canonical_query(params).encode(), hashlib.sha256).hexdigest()
 
 
@@ -54,9 +70,7 @@ class ApiKeys:
     def enabled(self) -> bool:
         return bool(self.keys)
 
-    def check(
-        self, headers: Mapping[str, str], params: Mapping[str, str], *, method: str, now: float | None = None
-    ) -> None:
+    def check(self, headers: Mapping[str, str], params: Params, *, method: str, now: float | None = None) -> None:
         """Raises :class:`Unauthorized` unless the request carries a valid key or signature."""
         if not self.keys:
             return
@@ -69,10 +83,10 @@ class ApiKeys:
                 return
             raise Unauthorized("the API key is not valid")
         if method in ("GET", "HEAD") and "signature" in params:
-            expires = params.get("expires", "")
+            expires = _last(params, "expires")
             if not expires.isdigit() or int(expires) < (now if now is not None else time.time()):
                 raise Unauthorized("the signed URL has expired or has no valid expires parameter")
-            given_signature = params["signature"].encode()
+            given_signature = _last(params, "signature").encode()
             if any(hmac.compare_digest(given_signature, signature(key, params).encode()) for key in self.keys):
                 return
             raise Unauthorized("the URL's signature is not valid")

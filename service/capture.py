@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from service.options import CaptureOptions, Endpoint
     from service.urls import TargetUrl
 
 
@@ -32,7 +33,8 @@ class Phase(StrEnum):
     QUEUE = "queue"  # waiting for a capture worker
     SESSION = "session"  # acquiring (or opening) a browser session
     NAVIGATE = "navigate"  # loading the page
-    SCREENSHOT = "screenshot"
+    WAIT = "wait"  # the waits and page changes the options ask for
+    SCREENSHOT = "screenshot"  # the image or the PDF
     UPLOAD = "upload"  # POST: storing the image
 
 
@@ -45,6 +47,7 @@ class Outcome(StrEnum):
     OVERLOADED = "overloaded"
     TIMEOUT = "timeout"
     UNREACHABLE = "unreachable"
+    TARGET_HTTP_ERROR = "target_http_error"
     BACKEND_UNAVAILABLE = "backend_unavailable"
     STORAGE_ERROR = "storage_error"
     CANCELLED = "cancelled"
@@ -53,12 +56,16 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class CaptureRequest:
-    """A capture as the client asked for it, parsed and validated (``service/params.py``)."""
+    """A capture as the client asked for it, parsed and validated (``service/params.py``): the
+    published parameters, the options (``service/options.py``) and what it produces (an image or a
+    PDF).  The browser session runs its steps from this."""
 
     target: TargetUrl
-    width: int
+    width: int  # the viewport, CSS pixels
     height: int
     localmode: bool
+    options: CaptureOptions
+    endpoint: Endpoint
 
     @property
     def url(self) -> str:

@@ -150,6 +150,25 @@ class Settings:
     max_height: int = _setting("SNAPSHOT_MAX_HEIGHT", 16384, "Largest height accepted, pixels (Chrome's limit: 16384).")
     max_pixels: int = _setting("SNAPSHOT_MAX_PIXELS", 33_554_432, "Largest width x height accepted.")
     max_url_length: int = _setting("SNAPSHOT_MAX_URL_LENGTH", 2048, "Longest target URL accepted.")
+    allow_scripts: bool = _setting(
+        "SNAPSHOT_ALLOW_SCRIPTS",
+        False,
+        "Run the `scripts` capture option's JavaScript in pages; off: such requests get 400.",
+    )
+    max_script_size: int = _setting(
+        "SNAPSHOT_MAX_SCRIPT_SIZE", 16384, "Largest `scripts` and `styles` of one capture together, bytes."
+    )
+    max_selectors: int = _setting(
+        "SNAPSHOT_MAX_SELECTORS", 32, "Most `hide_selectors` (and `block_requests` patterns) of one capture."
+    )
+    max_headers: int = _setting("SNAPSHOT_MAX_HEADERS", 32, "Most `headers` (and `cookies`) of one capture.")
+    max_full_page_height: int = _setting(
+        "SNAPSHOT_MAX_FULL_PAGE_HEIGHT", 32768, "Tallest full-page capture, CSS pixels; taller pages are cut there."
+    )
+    max_image_bytes: int = _setting(
+        "SNAPSHOT_MAX_IMAGE_BYTES", 50_000_000, "Largest image or PDF a capture may produce, bytes (400 beyond)."
+    )
+    max_pdf_pages: int = _setting("SNAPSHOT_MAX_PDF_PAGES", 100, "Most pages of a PDF (400 beyond).")
     egress_proxy: bool = _setting(
         "SNAPSHOT_EGRESS_PROXY",
         True,
@@ -261,6 +280,12 @@ class Settings:
             ("SNAPSHOT_MAX_URL_LENGTH", self.max_url_length),
             ("SNAPSHOT_MAX_PIXELS", self.max_pixels),
             ("SNAPSHOT_S3_PRESIGN_EXPIRES", self.s3_presign_expires),
+            ("SNAPSHOT_MAX_SCRIPT_SIZE", self.max_script_size),
+            ("SNAPSHOT_MAX_SELECTORS", self.max_selectors),
+            ("SNAPSHOT_MAX_HEADERS", self.max_headers),
+            ("SNAPSHOT_MAX_FULL_PAGE_HEIGHT", self.max_full_page_height),
+            ("SNAPSHOT_MAX_IMAGE_BYTES", self.max_image_bytes),
+            ("SNAPSHOT_MAX_PDF_PAGES", self.max_pdf_pages),
         ]:
             need(value >= 1, env, "must be at least 1")
         need(self.queue_size >= 0, "SNAPSHOT_QUEUE_SIZE", "must be 0 or more")

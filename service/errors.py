@@ -15,6 +15,7 @@ class SnapshotError(Exception):
     code = "internal_error"
     outcome: Outcome = Outcome.INTERNAL
     retry_after: int | None = None
+    details: list[dict[str, str]] | None = None  # per parameter, for validation errors
 
     def __init__(self, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
@@ -28,10 +29,43 @@ class InvalidRequest(SnapshotError):
     code = "invalid_request"
     outcome = Outcome.INVALID
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, details: list[dict[str, str]] | None = None) -> None:
         super().__init__(message)
         if code:
             self.code = code
+        self.details = details
+
+
+class SelectorNotFound(SnapshotError):
+    """A selector the capture needs (``selector``, ``click``) matches no visible element."""
+
+    status = 422
+    code = "selector_not_found"
+    outcome = Outcome.INVALID
+
+
+class ScriptFailed(SnapshotError):
+    """A script of the ``scripts`` option threw."""
+
+    status = 422
+    code = "script_failed"
+    outcome = Outcome.INVALID
+
+
+class TargetHttpError(SnapshotError):
+    """``fail_on_http_error``: the page's document answered 4xx or 5xx."""
+
+    status = 424
+    code = "target_http_error"
+    outcome = Outcome.TARGET_HTTP_ERROR
+
+
+class OutputTooLarge(SnapshotError):
+    """The image or PDF is over ``SNAPSHOT_MAX_IMAGE_BYTES`` or ``SNAPSHOT_MAX_PDF_PAGES``."""
+
+    status = 400
+    code = "output_too_large"
+    outcome = Outcome.INVALID
 
 
 class Blocked(SnapshotError):

@@ -23,9 +23,11 @@ from service.capture import CaptureRequest, Outcome
 from service.config import Settings
 from service.errors import InvalidRequest, SnapshotError
 from service.health import Readiness
+from service.images import BY_EXTENSION
 from service.limits import ClientLimiter
 from service.metrics import Metrics
 from service.openapi import OPENAPI
+from service.options import Endpoint, Value
 from service.params import parse_capture_request
 from service.snapshots import Capture, Snapshotter
 
@@ -34,6 +36,7 @@ T = TypeVar("T")
 
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+_JSON_TYPE = "application/json"
 _HTTP_CODES = {
     400: "invalid_request",
     403: "forbidden",
@@ -95,7 +98,10 @@ class JsonErrors(tornado.web.RequestHandler):
             self.outcome = exc.outcome
         else:
             self.outcome = Outcome.INVALID if status < 500 else Outcome.INTERNAL
-        self.write_json({"status": "error", "error": code, "message": message}, status)
+        body: dict[str, Any] = {"status": "error", "error": code, "message": message}
+        if isinstance(exc, SnapshotError) and exc.details:
+            body["details"] = exc.details
+        self.write_json(body, status)
 
 
 def request_id(request: tornado.httputil.HTTPServerRequest) -> str:
@@ -130,13 +136,15 @@ class NotFoundHandler(BaseHandler):
 
 
 @tornado.web.stream_request_body
-class CreateSnapHandler(BaseHandler):
-    """The published API: GET returns the PNG, POST stores it and returns its URL.
+class CaptureHandler(BaseHandler):
+    """``/create_snap`` (the published API) and ``/create_pdf``: GET returns the image or PDF, POST
+    stores it and returns its URL.  Parameters come from the query, a form body or a JSON body.
 
     The body is streamed so that an oversized one is refused with a 413 JSON answer as soon as its
     size is known, then parsed here like Tornado would."""
 
     handler_name = "create_snap"
+    endpoint: Endpoint
     settings_: Settings
     snapshotter: Snapshotter
     metrics: Metrics
@@ -159,7 +167,8 @@ class CreateSnapHandler(BaseHandler):
         self._client = client
         if self.api_keys.enabled:
             query = {
-                name: values[-1].decode("utf-8", "replace") for name, values in self.request.query_arguments.items()
+                name: [v.decode("utf-8", "replace") for v in values]
+                for name, values in self.request.query_arguments.items()
             }
             self.api_keys.check(self.request.headers, query, method=self.request.method or "")
 
@@ -222,21 +231,37 @@ class CreateSnapHandler(BaseHandler):
         finally:
             watcher.cancel()
 
-    def _param(self, name: str) -> str | None:
-        return self.get_argument(name, None, strip=False)
+    def _content_type(self) -> str:
+        return self.request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
 
     def _check_body(self) -> None:
-        if not self._body:
-            return
-        content_type = self.request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
-        if content_type not in _FORM_TYPES:
+        if self._body and self._content_type() not in (*_FORM_TYPES, _JSON_TYPE):
             raise InvalidRequest(
-                "send the parameters as multipart/form-data, application/x-www-form-urlencoded or in the query",
+                "send the parameters as application/json, multipart/form-data, application/x-www-form-urlencoded "
+                "or in the query",
                 code="unsupported_content_type",
             )
 
+    def _params(self) -> dict[str, list[Value]]:
+        """Every parameter of the query and a form body (repeated keys are lists)."""
+        try:
+            return {name: [v.decode("utf-8") for v in values] for name, values in self.request.arguments.items()}
+        except UnicodeDecodeError:
+            raise InvalidRequest("the parameters are not UTF-8") from None
+
+    def _json_body(self) -> dict[str, object] | None:
+        if not (self._body and self._content_type() == _JSON_TYPE):
+            return None
+        try:
+            body = json.loads(bytes(self._body).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise InvalidRequest("the body is not valid JSON", code="malformed_body") from None
+        if not isinstance(body, dict):
+            raise InvalidRequest("the JSON body must be an object of parameters", code="malformed_body")
+        return body
+
     def _parse(self) -> tuple[CaptureRequest, CaptureBackend]:
-        request = parse_capture_request(self._param, self.settings_)
+        request = parse_capture_request(self._params(), self.settings_, self.endpoint, self._json_body())
         self.log_fields = {"target_host": request.target.host, "size": f"{request.width}x{request.height}"}
         self.backend = self.snapshotter.backend_for(request)
         self.log_fields["backend"] = self.backend.name
@@ -247,17 +272,19 @@ class CreateSnapHandler(BaseHandler):
         self.outcome = Outcome.SUCCESS
         if self.log_fields is not None:
             self.log_fields["timings_ms"] = capture.timings.milliseconds()
-        self.set_header("X-Snapshot-Backend", capture.backend)
+        for name, value in capture.headers().items():
+            self.set_header(name, value)
         self.set_header("Server-Timing", capture.timings.server_timing())
 
     async def get(self) -> None:
         self._parse_body()
+        self._check_body()
         request, backend = self._parse()
         capture = await self._while_watching(self.snapshotter.capture(request, backend, self.client_gone))
         self._done(capture)
-        self.set_header("Content-Type", "image/png")
+        self.set_header("Content-Type", capture.media_type)
         self.set_header("Cache-Control", "no-store")
-        await self.finish(capture.png)
+        await self.finish(capture.shot.data)
 
     async def post(self) -> None:
         self._parse_body()
@@ -328,9 +355,9 @@ class ReadyzHandler(BaseHandler):
 
 
 class FilesHandler(JsonErrors, tornado.web.StaticFileHandler):
-    """Serves locally stored PNGs (the embedded default storage)."""
+    """Serves locally stored captures (the embedded default storage)."""
 
     handler_name = "files"
 
     def get_content_type(self) -> str:
-        return "image/png"
+        return BY_EXTENSION.get((self.absolute_path or "").rsplit(".", 1)[-1], "application/octet-stream")

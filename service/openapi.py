@@ -1,10 +1,13 @@
-"""The OpenAPI 3.0 description of the service, served at ``/openapi.json``."""
+"""The OpenAPI 3.0 description of the service, served at ``/openapi.json``.  The capture parameters
+come from the option model (``service/options.py``), so the document cannot drift from the parser."""
 
 from __future__ import annotations
 
+from dataclasses import Field
 from typing import Any
 
 from service import __version__
+from service.options import FIELDS, Endpoint, kind
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -15,69 +18,117 @@ def _error(description: str) -> dict[str, Any]:
 
 _ERRORS = {
     "400": _error(
-        "Invalid parameters or body: missing or malformed url, scheme not http(s), width/height not "
-        "positive whole numbers or above the limits, unparseable body, wrong content type."
+        "Invalid parameters or body (`details` names each problem): a missing or malformed url, a scheme "
+        "not http(s), sizes out of range, unknown or contradictory options, an unparseable body, the wrong "
+        "content type, an output over the limits."
     ),
     "401": _error("An API key or a signed URL is required (only when SNAPSHOT_API_KEYS is set)."),
     "403": _error("The target resolves to an address captures may not reach, or localmode is refused."),
     "405": _error("Method not allowed."),
     "413": _error("The request body is too large."),
+    "422": _error("A selector matched no visible element, or a script of the scripts option threw."),
+    "424": _error("fail_on_http_error: the page's document answered 4xx or 5xx."),
     "429": _error("Too many captures waiting, or this client is over its limits; see Retry-After."),
     "502": _error("The page could not be loaded (connection refused, TLS error...)."),
     "503": _error("No browser or storage available, or the service is shutting down; see Retry-After."),
     "504": _error("The capture did not finish before its deadline."),
 }
-_PARAMS = [
-    {
-        "name": "url",
-        "in": "query",
-        "required": True,
-        "description": "The http(s) URL to capture.",
-        "schema": {"type": "string", "maxLength": 2048},
-    },
-    {
-        "name": "width",
-        "in": "query",
-        "required": True,
-        "description": "Width of the PNG in pixels.",
-        "schema": {"type": "string", "pattern": "^[0-9]+$"},
-    },
-    {
-        "name": "height",
-        "in": "query",
-        "required": True,
-        "description": "Height of the PNG in pixels.",
-        "schema": {"type": "string", "pattern": "^[0-9]+$"},
-    },
-    {
-        "name": "localmode",
-        "in": "query",
-        "required": False,
-        "description": "Capture with a browser next to the service instead of the Grid.",
-        "schema": {"type": "string", "enum": ["true", "false"]},
-    },
+_PUBLISHED: list[tuple[str, bool, str, dict[str, Any]]] = [
+    ("url", True, "The http(s) URL to capture.", {"type": "string", "maxLength": 2048}),
+    ("width", True, "Width of the viewport (and of the image) in CSS pixels.", {"type": "integer", "minimum": 1}),
+    ("height", True, "Height of the viewport (and of the image) in CSS pixels.", {"type": "integer", "minimum": 1}),
+    ("localmode", False, "Capture with a browser next to the service instead of the Grid.", {"type": "boolean"}),
 ]
 _SIGNED = [
-    {
-        "name": "expires",
-        "in": "query",
+    {"name": "expires", "in": "query", "required": False, "description": "Signed URLs: unix time it expires.",
+     "schema": {"type": "string"}},
+    {"name": "signature", "in": "query", "required": False,
+     "description": "Signed URLs: hex HMAC-SHA256 of the sorted parameters.", "schema": {"type": "string"}},
+]  # fmt: skip
+
+
+def option_schema(f: Field[Any]) -> dict[str, Any]:
+    meta = f.metadata
+    scalar: dict[str, Any] = {"type": {"bool": "boolean", "int": "integer"}.get(kind(f), "string")}
+    if meta["choices"]:
+        scalar["enum"] = list(meta["choices"])
+    if meta["minimum"] is not None:
+        scalar["minimum"] = meta["minimum"]
+    if meta["maximum"] is not None:
+        scalar["maximum"] = meta["maximum"]
+    if kind(f) == "list":
+        return {"type": "array", "items": scalar}
+    return scalar
+
+
+def _description(f: Field[Any]) -> str:
+    unit = f" ({f.metadata['unit']})" if f.metadata["unit"] else ""
+    return f"{f.metadata['help']}{unit} [{f.metadata['group']}]"
+
+
+def _fields(endpoint: Endpoint) -> list[Field[Any]]:
+    return [f for f in FIELDS if endpoint in f.metadata["endpoints"]]
+
+
+def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
+    required = endpoint is Endpoint.SNAP
+    params = [
+        {"name": name, "in": "query", "required": needed and (required or name == "url"), "description": text,
+         "schema": schema}
+        for name, needed, text, schema in _PUBLISHED
+    ]  # fmt: skip
+    for f in _fields(endpoint):
+        param: dict[str, Any] = {"name": f.name, "in": "query", "required": False, "description": _description(f),
+                                 "schema": option_schema(f)}  # fmt: skip
+        if kind(f) == "list":
+            param.update(style="form", explode=True)
+        params.append(param)
+    return params
+
+
+def _body(endpoint: Endpoint) -> dict[str, Any]:
+    required = ["url", "width", "height"] if endpoint is Endpoint.SNAP else ["url"]
+    properties = {name: {**schema, "description": text} for name, _, text, schema in _PUBLISHED}
+    properties |= {f.name: {**option_schema(f), "description": _description(f)} for f in _fields(endpoint)}
+    schema = {"type": "object", "required": required, "properties": properties, "additionalProperties": False}
+    return {
         "required": False,
-        "description": "Signed URLs: unix time it expires.",
-        "schema": {"type": "string"},
-    },
-    {
-        "name": "signature",
-        "in": "query",
-        "required": False,
-        "description": "Signed URLs: hex HMAC-SHA256 of the sorted capture parameters and expires.",
-        "schema": {"type": "string"},
-    },
-]
-_FORM = {
-    "type": "object",
-    "required": ["url", "width", "height"],
-    "properties": {p["name"]: p["schema"] for p in _PARAMS},
-}
+        "content": {
+            "application/json": {"schema": schema},
+            "multipart/form-data": {"schema": schema},
+            "application/x-www-form-urlencoded": {"schema": schema},
+        },
+    }
+
+
+def _operations(endpoint: Endpoint) -> dict[str, Any]:
+    if endpoint is Endpoint.SNAP:
+        what, media = "image", ["image/png", "image/jpeg", "image/webp"]
+    else:
+        what, media = "PDF", ["application/pdf"]
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    stored = {
+        "type": "object",
+        "required": ["file_url", "status"],
+        "properties": {"file_url": {"type": "string"}, "status": {"type": "string", "enum": ["success"]}},
+    }
+    return {
+        "get": {
+            "summary": f"Capture a page and return the {what}",
+            "parameters": _parameters(endpoint) + _SIGNED,
+            "responses": {"200": {"description": f"The {what}.", "content": dict.fromkeys(media, binary)}, **_ERRORS},
+        },
+        "post": {
+            "summary": f"Capture a page, store the {what} and return its URL",
+            "requestBody": _body(endpoint),
+            "responses": {
+                "200": {"description": "Stored.", "content": {"application/json": {"schema": stored}}},
+                **_ERRORS,
+            },
+        },
+    }
+
+
 _PLAIN_JSON = {"description": "Status.", "content": {"application/json": {"schema": {"type": "object"}}}}
 
 OPENAPI: dict[str, Any] = {
@@ -85,50 +136,12 @@ OPENAPI: dict[str, Any] = {
     "info": {
         "title": "Snapshot API",
         "version": __version__,
-        "description": "Screenshots of web pages: GET returns the PNG, POST stores it and returns its URL.",
+        "description": "Screenshots and PDFs of web pages: GET returns the file, POST stores it and returns its URL. "
+        "Parameters are the same in the query string, in form bodies and in a JSON body.",
     },
     "paths": {
-        "/create_snap": {
-            "get": {
-                "summary": "Capture a page and return the PNG",
-                "parameters": _PARAMS + _SIGNED,
-                "responses": {
-                    "200": {
-                        "description": "A PNG of exactly width x height pixels.",
-                        "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
-                    },
-                    **_ERRORS,
-                },
-            },
-            "post": {
-                "summary": "Capture a page, store the PNG and return its URL",
-                "requestBody": {
-                    "required": False,
-                    "content": {
-                        "multipart/form-data": {"schema": _FORM},
-                        "application/x-www-form-urlencoded": {"schema": _FORM},
-                    },
-                },
-                "responses": {
-                    "200": {
-                        "description": "Stored.",
-                        "content": {
-                            "application/json": {
-                                "schema": {
-                                    "type": "object",
-                                    "required": ["file_url", "status"],
-                                    "properties": {
-                                        "file_url": {"type": "string"},
-                                        "status": {"type": "string", "enum": ["success"]},
-                                    },
-                                }
-                            }
-                        },
-                    },
-                    **_ERRORS,
-                },
-            },
-        },
+        "/create_snap": _operations(Endpoint.SNAP),
+        "/create_pdf": _operations(Endpoint.PDF),
         "/healthz": {"get": {"summary": "Liveness", "responses": {"200": _PLAIN_JSON}}},
         "/readyz": {
             "get": {"summary": "Readiness, per dependency", "responses": {"200": _PLAIN_JSON, "503": _PLAIN_JSON}}
@@ -155,6 +168,14 @@ OPENAPI: dict[str, Any] = {
                     "status": {"type": "string", "enum": ["error"]},
                     "error": {"type": "string", "description": "A stable, machine-readable code."},
                     "message": {"type": "string"},
+                    "details": {
+                        "type": "array",
+                        "description": "Validation errors: each parameter and what is wrong with it.",
+                        "items": {
+                            "type": "object",
+                            "properties": {"parameter": {"type": "string"}, "message": {"type": "string"}},
+                        },
+                    },
                 },
             }
         }

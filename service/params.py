@@ -1,22 +1,53 @@
-"""Parsing and validation of the published API's parameters: url, width, height, localmode."""
+"""A capture request from its parameters: the published ones (url, width, height, localmode) and the
+options (``service/options.py``), from the query string, a form body or a JSON body alike.
+
+Every problem is reported at once.  A request whose problems are all with published parameters keeps
+the first one's own code (``missing_url``, ``invalid_width``...), as the published API always
+answered; a problem with an option makes it ``invalid_options``.  Either way ``details`` names each
+parameter and what is wrong with it.
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from typing import TypeVar
 
 from service.capture import CaptureRequest
 from service.config import Settings
 from service.errors import InvalidRequest
-from service.urls import parse_target_url
+from service.options import Endpoint, OptionProblems, Value, kind, options_for, parse_options
+from service.urls import TargetUrl, parse_target_url
+
+PUBLISHED = ("url", "width", "height", "localmode")
+# signed GET URLs (service/auth.py); the empty name is the published POST example's `?=,`
+NOT_OPTIONS = frozenset({*PUBLISHED, "expires", "signature", ""})
+PDF_VIEWPORT = (1280, 800)  # the page's layout width for a PDF when none is given
 
 _DIGITS = re.compile(r"[0-9]{1,9}")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 
+Params = Mapping[str, Sequence[Value]]
+T = TypeVar("T")
 
-def _dimension(name: str, raw: str | None, maximum: int) -> int:
+
+def _text(values: Sequence[Value] | None) -> str | None:
+    """The last value given, as text (the published parameters: the last one wins)."""
+    if not values:
+        return None
+    value = values[-1]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return None
+    return str(value)
+
+
+def _dimension(name: str, raw: str | None, maximum: int, default: int | None) -> int:
     if raw is None or not raw.strip():
+        if default is not None:
+            return default
         raise InvalidRequest(f"the {name} parameter is required", code=f"invalid_{name}")
     value = raw.strip()
     if not _DIGITS.fullmatch(value) or int(value) < 1:
@@ -36,11 +67,90 @@ def parse_bool(name: str, raw: str | None) -> bool:
     raise InvalidRequest(f"{name} must be true or false", code=f"invalid_{name}")
 
 
-def parse_capture_request(get: Callable[[str], str | None], settings: Settings) -> CaptureRequest:
-    """Build a request from a parameter getter (query, form or multipart field)."""
-    target = parse_target_url(get("url"), max_length=settings.max_url_length)
-    width = _dimension("width", get("width"), settings.max_width)
-    height = _dimension("height", get("height"), settings.max_height)
-    if width * height > settings.max_pixels:
-        raise InvalidRequest(f"width x height must be at most {settings.max_pixels} pixels", code="invalid_size")
-    return CaptureRequest(target, width, height, parse_bool("localmode", get("localmode")))
+# the JSON type of each published parameter in a JSON body
+_PUBLISHED_JSON = {"url": str, "width": int, "height": int, "localmode": bool}
+_JSON_TYPES = {"bool": bool, "int": int, "str": str}
+_JSON_NAMES = {bool: "boolean", int: "integer", str: "string"}
+
+
+def json_params(body: Mapping[str, object], endpoint: Endpoint) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
+    """A JSON body's parameters as text (like a form's), and the problems with their JSON types: a JSON
+    body is typed (``true``, not ``"true"``; numbers; arrays for repeatable options)."""
+    fields = {f.name: f for f in options_for(endpoint)}
+    params: dict[str, list[str]] = {}
+    problems: list[tuple[str, str]] = []
+    for name, value in body.items():
+        if name in fields and kind(fields[name]) == "list":
+            items = value if isinstance(value, list) else [value]
+            if not all(isinstance(item, str) for item in items):
+                problems.append((name, "must be an array of strings"))
+                continue
+            params[name] = [str(item) for item in items]
+            continue
+        expected = _PUBLISHED_JSON.get(name) or (_JSON_TYPES[kind(fields[name])] if name in fields else None)
+        if expected is None:
+            problems.append((name, "unknown parameter"))
+        elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+            problems.append((name, f"must be a JSON {_JSON_NAMES[expected]}"))
+        else:
+            params[name] = [str(value).lower() if isinstance(value, bool) else str(value)]
+    return params, problems
+
+
+def parse_capture_request(
+    params: Params,
+    settings: Settings,
+    endpoint: Endpoint = Endpoint.SNAP,
+    json_body: Mapping[str, object] | None = None,
+) -> CaptureRequest:
+    """The request from the query's and form's ``params`` and a JSON body's; raises ``InvalidRequest``
+    naming every problem."""
+    problems: list[tuple[str, str, str]] = []  # (parameter, code, message)
+    if json_body is not None:
+        from_json, json_problems = json_params(json_body, endpoint)
+        problems += [(name, "invalid_options", message) for name, message in json_problems]
+        merged: dict[str, list[Value]] = {name: list(values) for name, values in params.items()}
+        for name, values in from_json.items():
+            merged.setdefault(name, []).extend(values)
+        params = merged
+
+    def published(name: str, parse: Callable[[], T]) -> T | None:
+        try:
+            return parse()
+        except InvalidRequest as exc:
+            problems.append((name, exc.code, exc.message))
+            return None
+
+    pdf = endpoint is Endpoint.PDF
+    target = published("url", lambda: parse_target_url(_text(params.get("url")), max_length=settings.max_url_length))
+    width = published(
+        "width",
+        lambda: _dimension("width", _text(params.get("width")), settings.max_width, PDF_VIEWPORT[0] if pdf else None),
+    )
+    height = published(
+        "height",
+        lambda: _dimension(
+            "height", _text(params.get("height")), settings.max_height, PDF_VIEWPORT[1] if pdf else None
+        ),
+    )
+    localmode = published("localmode", lambda: parse_bool("localmode", _text(params.get("localmode"))))
+    if isinstance(width, int) and isinstance(height, int) and width * height > settings.max_pixels:
+        problems.append(("width", "invalid_size", f"width x height must be at most {settings.max_pixels} pixels"))
+    options = None
+    host = target.host if isinstance(target, TargetUrl) else ""
+    try:
+        options = parse_options(
+            {name: values for name, values in params.items() if name not in NOT_OPTIONS}, settings, endpoint, host
+        )
+    except OptionProblems as exc:
+        problems += [(name, "invalid_options", message) for name, message in exc.problems]
+    if problems:
+        details = [{"parameter": name, "message": message} for name, _, message in problems]
+        if all(code != "invalid_options" for _, code, _ in problems):
+            _, code, message = problems[0]  # as the published API always answered: the first one's code
+            raise InvalidRequest(message, code=code, details=details)
+        summary = "; ".join(f"{name}: {message}" for name, _, message in problems)
+        raise InvalidRequest(summary, code="invalid_options", details=details)
+    assert isinstance(target, TargetUrl) and isinstance(width, int) and isinstance(height, int)
+    assert isinstance(localmode, bool) and options is not None
+    return CaptureRequest(target, width, height, localmode, options, endpoint)

@@ -15,9 +15,11 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from service.browsers.backend import CaptureBackend
+from service.browsers.shots import Shot
 from service.capture import Backend, CaptureRequest, Phase, Timings
 from service.config import Settings
 from service.errors import CaptureTimeout, LocalModeRefused, ShuttingDown, StorageError
+from service.images import EXTENSIONS, MEDIA_TYPES
 from service.metrics import Metrics
 from service.netpolicy import NetworkPolicy
 from service.storage import Storage
@@ -27,10 +29,27 @@ T = TypeVar("T")
 
 @dataclass
 class Capture:
-    png: bytes
+    shot: Shot
     backend: Backend
     timings: Timings = field(default_factory=Timings)
     elapsed: float = 0.0  # end to end, upload included
+
+    @property
+    def media_type(self) -> str:
+        return MEDIA_TYPES[self.shot.format]
+
+    def headers(self) -> dict[str, str]:
+        """What the capture found, as ``X-Snapshot-*`` response headers."""
+        info = self.shot.info
+        headers = {
+            "X-Snapshot-Backend": str(self.backend),
+            "X-Snapshot-Final-Url": info.final_url,
+            "X-Snapshot-Http-Status": str(info.http_status),
+            "X-Snapshot-Page-Height": str(self.shot.page_height),
+        }
+        if self.shot.truncated:
+            headers["X-Snapshot-Truncated"] = "true"
+        return headers
 
 
 class Snapshotter:
@@ -93,12 +112,15 @@ class Snapshotter:
         if not self._accepting:
             raise ShuttingDown("the service is shutting down; retry on another replica")
         started = time.monotonic()
-        deadline = started + self.settings.capture_timeout
+        timeout = self.settings.capture_timeout
+        if request.options.timeout is not None:
+            timeout = min(timeout, request.options.timeout / 1000)
+        deadline = started + timeout
         timings = Timings()
         with timings.measure(Phase.CHECK):
             await self._io(self.policy.check, request.target, deadline=deadline)
-        png = await backend.capture(request, deadline, timings, cancel)
-        return Capture(png, backend.name, timings, time.monotonic() - started)
+        shot = await backend.capture(request, deadline, timings, cancel)
+        return Capture(shot, backend.name, timings, time.monotonic() - started)
 
     async def capture_and_store(
         self,
@@ -109,10 +131,16 @@ class Snapshotter:
     ) -> tuple[str, Capture]:
         capture = await self.capture(request, backend, cancel)
         t0 = time.monotonic()
-        key = self.storage.new_key()
+        key = self.storage.new_key(EXTENSIONS[capture.shot.format])
         # Storage gets its own budget: a capture that finished in time is not thrown away.
         try:
-            await self._io(self.storage.put, key, capture.png, deadline=t0 + self.settings.capture_timeout)
+            await self._io(
+                self.storage.put,
+                key,
+                capture.shot.data,
+                capture.media_type,
+                deadline=t0 + self.settings.capture_timeout,
+            )
         except (StorageError, CaptureTimeout):
             self.metrics.storage_errors.labels(self.storage.name).inc()
             raise

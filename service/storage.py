@@ -24,17 +24,17 @@ from service.errors import StorageError
 class Storage(Protocol):
     name: str
 
-    def new_key(self) -> str: ...
+    def new_key(self, extension: str) -> str: ...
 
-    def put(self, key: str, data: bytes) -> None: ...
+    def put(self, key: str, data: bytes, content_type: str) -> None: ...
 
     def url_for(self, key: str, request_base_url: str) -> str: ...
 
     def check(self) -> None: ...
 
 
-def _new_name() -> str:
-    return f"{uuid.uuid4()}.png"
+def _new_name(extension: str) -> str:
+    return f"{uuid.uuid4()}.{extension}"
 
 
 class LocalStorage:
@@ -47,19 +47,19 @@ class LocalStorage:
         self.public_base_url = public_base_url
         self.directory.mkdir(parents=True, exist_ok=True)
 
-    def new_key(self) -> str:
-        return _new_name()
+    def new_key(self, extension: str) -> str:
+        return _new_name(extension)
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, data: bytes, content_type: str) -> None:
         try:
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=".png")
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-")
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
                 f.flush()
                 os.fsync(f.fileno())
             os.replace(tmp, self.directory / key)  # atomic: a reader never sees half a file
         except OSError as exc:
-            raise StorageError(f"the screenshot could not be stored: {exc.strerror}") from None
+            raise StorageError(f"the capture could not be stored: {exc.strerror}") from None
 
     def url_for(self, key: str, request_base_url: str) -> str:
         base = self.public_base_url or request_base_url
@@ -81,14 +81,14 @@ class S3Storage:
         self.template = settings.s3_public_url_template
         self.expires = settings.s3_presign_expires
 
-    def new_key(self) -> str:
-        return self.prefix + _new_name()
+    def new_key(self, extension: str) -> str:
+        return self.prefix + _new_name(extension)
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, data: bytes, content_type: str) -> None:
         try:
-            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType="image/png")
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
         except (BotoCoreError, ClientError) as exc:
-            raise StorageError(f"the screenshot could not be stored in S3: {exc}") from None
+            raise StorageError(f"the capture could not be stored in S3: {exc}") from None
 
     def url_for(self, key: str, request_base_url: str) -> str:
         if self.template:

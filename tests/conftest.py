@@ -153,7 +153,7 @@ def start() -> Iterator[Callable[..., Service]]:
 
 @pytest.fixture
 def snap(pages: PageServer) -> Callable[..., requests.Response]:
-    """``snap(service, path, width=.., height=.., method="GET", timeout=60, **params)``: a capture of
+    """``snap(service, path, width=.., height=.., method="GET", request_timeout=60, **params)``: a capture of
     ``pages.base + path`` (or of ``url=...``) through the service's API."""
 
     def _snap(
@@ -163,11 +163,11 @@ def snap(pages: PageServer) -> Callable[..., requests.Response]:
         height: int | str = 1000,
         *,
         method: str = "GET",
-        timeout: float = 60,
+        request_timeout: float = 60,
         **params: Any,
     ) -> requests.Response:
         query = {"url": pages.base + path, "width": width, "height": height, **params}
-        return requests.request(method, f"{service.url}/create_snap", params=query, timeout=timeout)
+        return requests.request(method, f"{service.url}/create_snap", params=query, timeout=request_timeout)
 
     return _snap
 

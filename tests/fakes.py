@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from PIL import Image
 
+from service.browsers.page import PageInfo
+from service.browsers.shots import Shot
 from service.capture import CaptureRequest, Phase, Timings
 from service.errors import BackendUnavailable, ClientGone, SnapshotError
 
@@ -91,7 +93,7 @@ class FakeSession:
 
     def capture(
         self, request: CaptureRequest, deadline: float, timings: Timings, cancel: threading.Event | None = None
-    ) -> bytes:
+    ) -> Shot:
         self.uses += 1
         step = self.browser.next_step()
         if isinstance(step, Hold):
@@ -107,7 +109,9 @@ class FakeSession:
         timings.add(Phase.NAVIGATE, 0.001)
         timings.add(Phase.SCREENSHOT, 0.001)
         self.captured.append((self.id, request.url))
-        return png(request.width, request.height)
+        info = PageInfo(final_url=request.url, http_status=200, title="fake", height=request.height)
+        data = png(request.width, request.height)
+        return Shot(data, "png", info, request.width, request.height, page_height=request.height)
 
     def reset(self) -> None:
         self.resets += 1

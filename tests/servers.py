@@ -385,11 +385,14 @@ class _PageHandler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         self.server.hits.append(parts.path)
+        self.server.seen.append((parts.path, {k.lower(): v for k, v in self.headers.items()}))
         extra = self.server.routes.get(parts.path)
         headers: dict[str, str] = {}
         status = 200
         if extra is not None:
             query["_cookie"] = self.headers.get("Cookie", "")
+            query["_user_agent"] = self.headers.get("User-Agent", "")
+            query["_x_test"] = self.headers.get("X-Test", "")
             answer = extra(query)
             if isinstance(answer, tuple):
                 body, headers, *rest = answer
@@ -427,8 +430,9 @@ class PageServer(ThreadingHTTPServer):
     def __init__(self, host: str = "127.0.0.1") -> None:
         super().__init__((host, 0), _PageHandler)
         self.hits: list[str] = []
-        # extra routes: fn(query) -> html, (html, headers) or (html, headers, status);
-        # query['_cookie'] is the Cookie header
+        self.seen: list[tuple[str, dict[str, str]]] = []  # (path, request headers, lower-cased names)
+        # extra routes: fn(query) -> html, (html, headers) or (html, headers, status); query['_cookie'],
+        # query['_user_agent'] and query['_x_test'] are the Cookie, User-Agent and X-Test headers
         self.routes: dict[str, Callable[[dict[str, str]], str | tuple[str, dict[str, str]]]] = {}
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
         self.thread.start()

@@ -372,10 +372,11 @@ def test_localmode_can_be_refused(snap, start, grid, pages):
 MALFORMED = [
     ({"Content-Type": "multipart/form-data"}, b"garbage without a boundary", "malformed_body"),
     ({"Content-Type": "multipart/form-data; boundary=xyz"}, b"--abc\r\nnot the boundary\r\n", "malformed_body"),
-    ({"Content-Type": "application/json"}, b'{"url": "http://example.com"}', "unsupported_content_type"),
+    ({"Content-Type": "application/json"}, b'{"url": "http://exa', "malformed_body"),
+    ({"Content-Type": "application/json"}, b'["http://example.com"]', "malformed_body"),
     ({"Content-Type": "text/plain"}, b"url=http://example.com", "unsupported_content_type"),
     ({"Content-Type": "application/x-www-form-urlencoded"}, b"url=%ff%fe&width=1&height=1", "invalid_request"),
-    ({"Content-Type": "application/x-www-form-urlencoded"}, b"\xff\xfe\x00garbage", "missing_url"),
+    ({"Content-Type": "application/x-www-form-urlencoded"}, b"\xff\xfe\x00garbage", "invalid_options"),
 ]
 
 

@@ -16,11 +16,14 @@ from service.browsers.backend import CaptureBackend
 from service.browsers.pool import SessionPool
 from service.capture import Backend, CaptureRequest, Phase, Timings
 from service.errors import BackendUnavailable, CaptureTimeout, ClientGone, Overloaded, TargetUnreachable
+from service.options import CaptureOptions, Endpoint
 from service.urls import parse_target_url
 from tests.fakes import FakeBrowser, Hold
 
 T = TypeVar("T")
-REQUEST = CaptureRequest(parse_target_url("http://127.0.0.1/page", max_length=100), 40, 30, localmode=False)
+REQUEST = CaptureRequest(
+    parse_target_url("http://127.0.0.1/page", max_length=100), 40, 30, False, CaptureOptions(), Endpoint.SNAP
+)
 
 
 def run(coro: Awaitable[T]) -> T:
@@ -55,7 +58,8 @@ def backend_of(browser: FakeBrowser) -> Iterator[object]:
 
 
 async def capture(backend: CaptureBackend, seconds: float = 5.0, cancel: threading.Event | None = None) -> bytes:
-    return await backend.capture(REQUEST, time.monotonic() + seconds, Timings(), cancel)
+    shot = await backend.capture(REQUEST, time.monotonic() + seconds, Timings(), cancel)
+    return shot.data
 
 
 # ------------------------------------------------------------------------------------------ pool
@@ -131,8 +135,8 @@ def test_session_ids_are_every_session_held_idle_or_busy(browser):
 def test_a_capture_returns_the_png_records_its_phases_and_resets_the_session(browser, backend_of):
     backend = backend_of()
     timings = Timings()
-    png = run(backend.capture(REQUEST, time.monotonic() + 5, timings))
-    assert png.startswith(b"\x89PNG")
+    shot = run(backend.capture(REQUEST, time.monotonic() + 5, timings))
+    assert shot.data.startswith(b"\x89PNG")
     assert {Phase.QUEUE, Phase.SESSION, Phase.NAVIGATE, Phase.SCREENSHOT} <= set(timings.seconds)
     backend.close()
     assert browser.sessions[0].resets == 1

@@ -187,3 +187,37 @@ def test_a_redirect_to_a_blocked_address_is_an_error_not_a_picture(start, pages,
         assert canary.hits == []
     finally:
         pages.routes.pop("/attack/redirect-only")
+
+
+def option_attacks(canary) -> list[dict[str, str]]:
+    """Capture options whose values lead the page to the canary."""
+    return [
+        {"styles": f"@import url({canary.base}/style-import); body {{ background: url({canary.base}/style-bg) }}"},
+        {"scripts": f"await fetch('{canary.base}/script-fetch', {{mode: 'no-cors'}}).catch(() => 0)"},
+        {"click": "a"},
+        {"wait_until": "networkidle0", "scripts": f"new Image().src = '{canary.base}/script-image'"},
+    ]
+
+
+@pytest.mark.parametrize("allowed", [False, True], ids=["blocked", "control"])
+def test_urls_in_capture_options_go_through_the_egress_policy_too(start, pages, canary, allowed):
+    pages.routes["/attack/link"] = lambda q: (
+        f"<!doctype html><a href='{canary.base}/clicked' style='display:block;width:90px;height:40px'>x</a>"
+    )
+    networks = "127.0.0.0/8" if allowed else "127.0.0.1/32"
+    service = start(
+        {"SNAPSHOT_ALLOW_NETWORKS": networks, "SNAPSHOT_LOCAL_POOL_SIZE": "1", "SNAPSHOT_ALLOW_SCRIPTS": "true"}
+    )
+    canary.hits.clear()
+    try:
+        for options in option_attacks(canary):
+            params = {"url": f"{pages.base}/attack/link", "width": 200, "height": 150, **options}
+            response = requests.get(f"{service.url}/create_snap", params=params, timeout=60)
+            assert response.status_code in (200, 502), response.text
+    finally:
+        pages.routes.pop("/attack/link")
+    wanted = {"/style-import", "/style-bg", "/script-fetch", "/clicked", "/script-image"}
+    if allowed:  # the control: each option does reach its URL when the policy allows it
+        assert wanted <= set(canary.hits), canary.hits
+    else:
+        assert canary.hits == [], f"the canary was reached: {canary.hits}"

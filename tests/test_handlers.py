@@ -99,7 +99,7 @@ def test_unknown_paths_methods_and_bodies_get_json_errors(app):
     assert_error(service.fetch("/nope"), 404, "not_found")
     assert_error(service.fetch("/create_snap", method="PUT", body=b"x"), 405, "method_not_allowed")
     assert_error(
-        service.fetch("/create_snap", method="POST", body=b"{}", headers={"Content-Type": "application/json"}),
+        service.fetch("/create_snap", method="POST", body=b"url=x", headers={"Content-Type": "text/plain"}),
         400,
         "unsupported_content_type",
     )
@@ -233,3 +233,36 @@ def test_a_client_that_hangs_up_abandons_its_capture(app, browser):
         assert time.monotonic() < deadline, "the capture was not abandoned"
         time.sleep(0.05)
     assert not hold.release.is_set()  # the fake browser saw the cancel flag, not the end of its wait
+
+
+def test_a_json_body_is_parsed_like_a_query_and_its_problems_are_listed(app, browser):
+    service = app()
+    body = {"url": PAGE, "width": 40, "height": 30, "dark_mode": True, "hide_selectors": [".a", ".b"]}
+    response = service.fetch("/create_snap", method="POST", body=json.dumps(body),
+                             headers={"Content-Type": "application/json"})  # fmt: skip
+    assert response.code == 200, response.body
+    assert json.loads(response.body)["status"] == "success"
+    bad = {"url": PAGE, "width": "40", "height": 30, "dark_mode": "yes", "quality": 5, "typo": 1}
+    response = service.fetch("/create_snap", method="POST", body=json.dumps(bad),
+                             headers={"Content-Type": "application/json"})  # fmt: skip
+    details = assert_error(response, 400, "invalid_options")["details"]
+    assert {d["parameter"] for d in details} == {"width", "dark_mode", "typo", "quality"}
+    assert_error(
+        service.fetch("/create_snap", method="POST", body=b"[1]", headers={"Content-Type": "application/json"}),
+        400,
+        "malformed_body",
+    )
+
+
+def test_the_answer_says_what_the_capture_found(app):
+    response = app().fetch("/create_snap", params=params())
+    assert response.headers["X-Snapshot-Final-Url"] == PAGE
+    assert response.headers["X-Snapshot-Http-Status"] == "200"
+    assert response.headers["X-Snapshot-Page-Height"] == "30"
+
+
+def test_signed_urls_cover_the_options(app):
+    service = app(api_keys=("k1",))
+    signed = sign("k1", {k: str(v) for k, v in params(format="jpeg").items()}, ttl=60)
+    assert service.fetch("/create_snap", params={**signed, "format": "png"}).code == 401
+    assert service.fetch("/create_snap", params={**signed, "full_page": "true"}).code == 401

@@ -26,7 +26,7 @@ def test_every_outcome_and_phase_series_exists_before_any_traffic():
 def test_a_successful_capture_counts_and_times_every_phase():
     metrics = Metrics(CollectorRegistry())
     timings = Timings()
-    for phase, seconds in zip(Phase, (0.001, 0.0, 0.002, 0.05, 0.1, 0.02), strict=True):
+    for phase, seconds in zip(Phase, (0.001, 0.0, 0.002, 0.05, 0.003, 0.1, 0.02), strict=True):
         timings.add(phase, seconds)
     metrics.observe_capture(Backend.GRID, Outcome.SUCCESS, timings, elapsed=0.2)
     assert value(metrics, "snapshot_captures_total", backend="grid", outcome="success") == 1

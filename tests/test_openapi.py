@@ -69,6 +69,13 @@ def test_no_input_yields_a_500_or_an_undocumented_answer(api_schema, fuzzed_serv
 def test_the_document_describes_every_endpoint_and_error(fuzzed_service):
     document = requests.get(f"{fuzzed_service.url}/openapi.json").json()
     assert document["openapi"].startswith("3.")
-    assert set(document["paths"]) == {"/create_snap", "/healthz", "/readyz", "/metrics", "/openapi.json"}
+    assert set(document["paths"]) == {
+        "/create_snap",
+        "/create_pdf",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+    }
     responses = document["paths"]["/create_snap"]["get"]["responses"]
     assert {"200", "400", "401", "403", "413", "429", "502", "503", "504"} <= set(responses)

@@ -16,6 +16,7 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from service.browsers.pool import SessionPool
+from service.browsers.shots import Shot
 from service.capture import Backend, CaptureRequest, Phase, Timings
 from service.errors import BackendUnavailable, CaptureTimeout, Overloaded
 
@@ -58,34 +59,34 @@ class CaptureBackend:
 
     async def capture(
         self, request: CaptureRequest, deadline: float, timings: Timings, cancel: threading.Event | None = None
-    ) -> bytes:
-        """The PNG; the phases it ran are added to ``timings``.  Setting ``cancel`` (the client left)
+    ) -> Shot:
+        """What the capture produced; the phases it ran are added to ``timings``.  Setting ``cancel`` (the client left)
         abandons the capture."""
         if self._admitted >= self.size + self.queue_size:
             raise Overloaded(f"{self._admitted} captures are running or waiting; try again shortly")
         loop = asyncio.get_running_loop()
         cancelled = cancel if cancel is not None else threading.Event()
-        result: Future[bytes] = Future()
+        result: Future[Shot] = Future()
         self._admitted += 1
         work = self._executor.submit(self._work, result, request, deadline, cancelled, timings, time.monotonic())
         # the slot is free only when the worker is done, reset included
         work.add_done_callback(lambda _: loop.call_soon_threadsafe(self._finished))
         try:
-            png = await asyncio.wait_for(asyncio.wrap_future(result), timeout=max(0.0, deadline - time.monotonic()))
+            shot = await asyncio.wait_for(asyncio.wrap_future(result), timeout=max(0.0, deadline - time.monotonic()))
         except (TimeoutError, asyncio.CancelledError) as exc:
             cancelled.set()
             work.cancel()  # only stops it if it has not started
             if isinstance(exc, asyncio.CancelledError):
                 raise
             raise CaptureTimeout("the capture did not finish before its deadline") from None
-        return png
+        return shot
 
     def _finished(self) -> None:
         self._admitted -= 1
 
     def _work(
         self,
-        result: Future[bytes],
+        result: Future[Shot],
         request: CaptureRequest,
         deadline: float,
         cancelled: threading.Event,
@@ -108,8 +109,7 @@ class CaptureBackend:
                 return
             retry = False
             try:
-                png = session.capture(request, deadline, timings, cancelled)
-                result.set_result(png)
+                result.set_result(session.capture(request, deadline, timings, cancelled))
             except BackendUnavailable as exc:
                 # The session died (its Grid node was lost, the Grid restarted, the browser crashed):
                 # it leaves the pool, and the capture is tried once more on a new session if the

@@ -23,6 +23,7 @@ from service.browsers.chrome import chrome_options
 from service.browsers.grid import GridApi
 from service.browsers.isolation import ISOLATIONS
 from service.browsers.session import BrowserSession
+from service.browsers.shots import OutputLimits
 from service.capture import Backend
 from service.config import Settings
 from service.errors import BackendUnavailable
@@ -63,7 +64,7 @@ def _open(
             pass
         raise BackendUnavailable(f"the browser's DevTools connection failed: {exc}") from None
     isolation = ISOLATIONS[settings.isolation]()
-    return BrowserSession(driver, cdp, backend, settings.page_load_timeout, isolation)
+    return BrowserSession(driver, cdp, backend, settings.page_load_timeout, isolation, limits=OutputLimits.of(settings))
 
 
 def grid_session_factory(settings: Settings, instance: str = "", proxy_url: str | None = None) -> SessionFactory:

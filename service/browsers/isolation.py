@@ -119,7 +119,9 @@ class ResetIsolation:
         # faster (and without a request) in the next
         tab_session = session.tab_session
         session.cdp.batch(
-            [("Network.clearBrowserCookies", {}, tab_session)]  # the tab's profile's, every site's
+            # the overrides the capture's options set (user agent, media, request interception...)
+            [(method, params, tab_session) for method, params in session.undo_options()]
+            + [("Network.clearBrowserCookies", {}, tab_session)]  # the tab's profile's, every site's
             # (storage is cleared through the tab: on the Grid's se:cdp connection the browser-level call fails)
             + [
                 ("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": _STORAGE_TYPES}, tab_session)
@@ -145,6 +147,7 @@ class ContextIsolation:
         session.attach(tab["targetId"], deadline)
 
     def end(self, session: BrowserSession) -> None:
+        session.undo_options()  # they go with the context's tab
         if self._context is not None:
             _clean(session, "Target.disposeBrowserContext", {"browserContextId": self._context}, tab=False)
         self._context = None

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+from service.browsers.shots import Shot
 from service.capture import CaptureRequest, Timings
 from service.errors import BackendUnavailable
 
@@ -38,7 +39,7 @@ class Session(Protocol):
 
     def capture(
         self, request: CaptureRequest, deadline: float, timings: Timings, cancel: threading.Event | None = None
-    ) -> bytes: ...
+    ) -> Shot: ...
 
     def reset(self) -> None: ...
 

@@ -1,10 +1,12 @@
-"""One browser session, driven over CDP, and the steps of a capture in it.
+"""One browser session, driven over CDP, and the sequence of a capture in it.
 
 A session is a WebDriver session (opened by ``factories``) and its DevTools connection.  A capture is
 a sequence of steps on the session's tab, driven by the typed :class:`~service.capture.CaptureRequest`:
-the isolation mode gives it a tab, the viewport is set to exactly the requested size, the page loaded,
-the viewport captured and the PNG's size verified.  Afterwards :meth:`BrowserSession.reset` has the
-isolation mode remove every trace of it.  All calls block; they run in the capture worker threads.
+the isolation mode gives it a tab, the viewport is set to exactly the requested size (times the device
+scale factor), the options' overrides are set (``steps.prepare``), the page loaded until it counts as
+loaded (``wait_until``), the options' waits and page changes run (``steps.after_load``), and the result
+taken (``shots``).  Afterwards :meth:`BrowserSession.reset` has the isolation mode remove every trace of
+it, the options' overrides included.  All calls block; they run in the capture worker threads.
 """
 
 from __future__ import annotations
@@ -12,7 +14,6 @@ from __future__ import annotations
 import base64
 import itertools
 import logging
-import struct
 import threading
 import time
 from collections.abc import Callable
@@ -21,8 +22,11 @@ from typing import Any
 
 from selenium import webdriver
 
+from service.browsers import shots, steps
 from service.browsers.cdp import CdpCancelled, CdpConnection, CdpError, CdpInterrupted, CdpTimeout
 from service.browsers.isolation import Isolation
+from service.browsers.network import RequestRules
+from service.browsers.shots import OutputLimits, Shot
 from service.capture import Backend, CaptureRequest, Phase, Timings
 from service.errors import BackendUnavailable, CaptureTimeout, ClientGone, SnapshotError, TargetUnreachable
 
@@ -30,15 +34,7 @@ log = logging.getLogger("snapshot.browser")
 
 _ALIVE_TIMEOUT = 5.0  # seconds Browser.getVersion may take on a session that sat idle
 _LEAVE_RETRIES = 2  # screenshots retried after the page navigated away during one
-_LEAVE_WAIT = 2.0  # seconds such a retry waits for the page the tab went to, at most
 _ids = itertools.count(1)
-
-
-def png_size(png: bytes) -> tuple[int, int]:
-    if len(png) < 24 or png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
-        raise ValueError("not a PNG")
-    width, height = struct.unpack(">II", png[16:24])
-    return width, height
 
 
 @dataclass(eq=False)
@@ -64,7 +60,13 @@ class BrowserSession:
     loads: int = 0  # load events seen in the tab
     navigations: int = 0  # navigations seen starting in the tab's main frame
     crashed: bool = False  # the tab's renderer died
-    _viewport: tuple[int, int] | None = None
+    dom_ready: int = 0  # DOMContentLoaded events seen in the tab
+    loader: str | None = None  # the main frame's current document (lifecycle events, when enabled)
+    lifecycle: dict[str, str] = field(default_factory=dict)  # lifecycle event -> the document it came for
+    rules: RequestRules | None = None  # the capture's request rules, while Fetch is enabled
+    changed: set[str] = field(default_factory=set)  # what the capture's options changed (steps.UNDO)
+    limits: OutputLimits = field(default_factory=OutputLimits)
+    _viewport: tuple[int, int, int] | None = None
     _cancel: threading.Event | None = None  # set while a capture runs: its client's disconnect flag
 
     def __post_init__(self) -> None:
@@ -80,6 +82,16 @@ class BrowserSession:
             self.navigations += 1
         elif method == "Page.javascriptDialogOpening":  # alert/confirm/prompt would block the page
             self.cdp.send("Page.handleJavaScriptDialog", {"accept": False}, self.tab_session)
+        elif method == "Fetch.requestPaused" and self.rules is not None:
+            answer, params = self.rules.answer(message["params"])
+            self.cdp.send(answer, params, self.tab_session)
+        elif method == "Page.domContentEventFired":
+            self.dom_ready += 1
+        elif method == "Page.lifecycleEvent" and message["params"].get("frameId") == self.target:
+            name, loader = message["params"].get("name"), message["params"].get("loaderId")
+            if name == "init":
+                self.loader = loader
+            self.lifecycle[name] = loader
         elif method == "Inspector.targetCrashed":
             self.crashed = True
 
@@ -129,12 +141,12 @@ class BrowserSession:
         """Forget the tab (the isolation mode closed it)."""
         self.target = self.tab_session = None
 
-    def wait_for_load(self, loads: int, deadline: float) -> None:
-        """Until the tab fired a load event past the first ``loads``."""
+    def wait(self, what: str, until: Callable[[], bool], deadline: float) -> None:
+        """Read the tab's events until ``until()``; raises ``CdpTimeout`` at ``deadline``."""
         try:
             self.cdp.wait(
-                "the load event",
-                lambda: self.loads > loads or self.crashed,
+                what,
+                lambda: until() or self.crashed,
                 timeout=deadline - time.monotonic(),
                 cancel=self._cancel,
                 probe=self.probe,
@@ -145,6 +157,17 @@ class BrowserSession:
             self.broken = True
             raise BackendUnavailable("the browser tab crashed")
 
+    def wait_for_load(self, loads: int, deadline: float) -> None:
+        """Until the tab fired a load event past the first ``loads``."""
+        self.wait("the load event", lambda: self.loads > loads, deadline)
+
+    def pause(self, seconds: float) -> None:
+        """Let ``seconds`` pass while the tab's events are handled (paused requests, dialogs)."""
+        try:
+            self.wait("a pause", lambda: False, time.monotonic() + seconds)
+        except CdpTimeout:
+            pass
+
     # ------------------------------------------------------------------ the capture
 
     def capture(
@@ -153,35 +176,36 @@ class BrowserSession:
         deadline: float,
         timings: Timings,
         cancel: threading.Event | None = None,
-    ) -> bytes:
-        """Open the request's URL at exactly width x height CSS pixels (device pixel ratio 1) and
-        return the PNG.  Setting ``cancel`` (the client went away) abandons the capture within a
-        fraction of a second."""
+    ) -> Shot:
+        """Open the request's URL with a viewport of exactly width x height CSS pixels, run the steps
+        its options ask for, and return what it produces.  Setting ``cancel`` (the client went away)
+        abandons the capture within a fraction of a second."""
         self._cancel = cancel
         try:
             return self._capture(request, deadline, timings)
         finally:
             self._cancel = None
 
-    def _capture(self, request: CaptureRequest, deadline: float, timings: Timings) -> bytes:
+    def _capture(self, request: CaptureRequest, deadline: float, timings: Timings) -> Shot:
         if deadline - time.monotonic() <= 0:
             raise CaptureTimeout("the capture deadline passed before a browser was free")
+        o = request.options
         self.uses += 1
         self.dirty = True
         self.settled = False
+        # with best_attempt, waits end early enough to leave time for the picture
+        left = deadline - time.monotonic()
+        waits_end = deadline - min(5.0, max(1.0, 0.2 * left)) if o.best_attempt else deadline
         try:
             self.isolation.begin(self, deadline)
-            self._set_viewport(request.width, request.height, deadline)
+            self._set_viewport(request.width, request.height, o.device_scale_factor, deadline)
+            steps.prepare(self, request, deadline)
             with timings.measure(Phase.NAVIGATE):
-                self._navigate(request.url, deadline)
+                self._navigate(request.url, waits_end, o.wait_until, o.best_attempt)
+            with timings.measure(Phase.WAIT):
+                page, info = steps.after_load(self, request, deadline, waits_end)
             with timings.measure(Phase.SCREENSHOT):
-                png = self._screenshot(deadline)
-                if png_size(png) != (request.width, request.height):
-                    self.broken = True
-                    raise BackendUnavailable(
-                        f"the browser returned {png_size(png)} instead of {(request.width, request.height)}"
-                    )
-            return png
+                return shots.take(self, page, request, info, deadline)
         except CdpTimeout:
             self.broken = True
             raise CaptureTimeout("the capture did not finish before its deadline") from None
@@ -191,20 +215,30 @@ class BrowserSession:
             self.broken = True
             raise BackendUnavailable(f"the browser session failed: {exc}") from exc
 
-    def _set_viewport(self, width: int, height: int, deadline: float) -> None:
-        if self._viewport == (width, height):
+    def _set_viewport(self, width: int, height: int, scale: int, deadline: float) -> None:
+        if self._viewport == (width, height, scale):
             return
         self.command(
             "Emulation.setDeviceMetricsOverride",
-            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+            {"width": width, "height": height, "deviceScaleFactor": scale, "mobile": False},
             deadline,
         )
-        self._viewport = (width, height)
+        self._viewport = (width, height, scale)
 
-    def _navigate(self, url: str, deadline: float) -> None:
-        """Load ``url`` until its load event, within the page load timeout."""
-        load_deadline = min(deadline, time.monotonic() + self.page_load_timeout)
-        loads = self.loads
+    def _loaded(self, loads: int, wait_until: str) -> Callable[[], bool]:
+        """Whether the page counts as loaded (``wait_until``) since ``loads`` load events."""
+        if wait_until == "domcontentloaded":
+            ready = self.dom_ready
+            return lambda: self.dom_ready > ready or self.loads > loads
+        if wait_until in ("networkidle0", "networkidle2"):
+            event = "networkIdle" if wait_until == "networkidle0" else "networkAlmostIdle"
+            return lambda: self.loads > loads and self.lifecycle.get(event) == self.loader
+        return lambda: self.loads > loads
+
+    def _navigate(self, url: str, waits_end: float, wait_until: str = "load", best_attempt: bool = False) -> None:
+        """Load ``url`` until it counts as loaded, within the page load timeout."""
+        load_deadline = min(waits_end, time.monotonic() + self.page_load_timeout)
+        loaded = self._loaded(self.loads, wait_until)
         try:
             navigation = self.command("Page.navigate", {"url": url}, load_deadline)
             if navigation.get("errorText"):
@@ -212,18 +246,20 @@ class BrowserSession:
                 raise TargetUnreachable(f"the page could not be loaded: {navigation['errorText'].split()[0]}")
             # a page that sends itself elsewhere while loading (a script redirect) never fires its own
             # load event; the page it went to does
-            self.wait_for_load(loads, load_deadline)
+            self.wait("the page to load", loaded, load_deadline)
         except CdpTimeout:
+            if best_attempt:
+                return  # the picture of what there is (the reset replaces the tab: it is still loading)
             self.broken = True
             raise CaptureTimeout("the page did not finish loading before the deadline") from None
         self.settled = True
 
-    def _screenshot(self, deadline: float) -> bytes:
-        """The viewport as a PNG.  A page that navigates itself to another site right after loading (a
-        script or meta refresh) lands while the screenshot runs; Page.captureScreenshot then never
-        answers, or fails.  So the wait ends as soon as the tab starts another navigation, the service
-        waits (briefly) for that page to load and takes its picture instead; the last try is not
-        interrupted."""
+    def screenshot(self, params: dict[str, Any], deadline: float) -> bytes:
+        """``Page.captureScreenshot`` with ``params``.  A page that navigates itself to another site
+        right after loading (a script or meta refresh) lands while the screenshot runs;
+        Page.captureScreenshot then never answers, or fails.  So the wait ends as soon as the tab starts
+        another navigation, the service waits (briefly) for that page to load and takes its picture
+        instead; the last try is not interrupted."""
         for _ in range(_LEAVE_RETRIES):
             navigations, loads = self.navigations, self.loads
 
@@ -231,22 +267,26 @@ class BrowserSession:
                 return self.navigations > before
 
             try:
-                return self._screenshot_once(deadline, leaving)
+                return self._screenshot_once(params, deadline, leaving)
             except (CdpError, CdpInterrupted) as exc:
                 log.debug("session %s: the page navigated during the screenshot (%s)", self.id, exc)
             try:
-                self.wait_for_load(loads, min(deadline, time.monotonic() + _LEAVE_WAIT))
+                self.wait_for_load(loads, min(deadline, time.monotonic() + steps.LEAVE_WAIT))
             except CdpTimeout:
                 pass  # still loading: take whatever the tab shows
-        return self._screenshot_once(deadline)
+        return self._screenshot_once(params, deadline)
 
-    def _screenshot_once(self, deadline: float, interrupted: Callable[[], bool] | None = None) -> bytes:
-        shot = self.command(
-            "Page.captureScreenshot", {"format": "png", "fromSurface": True}, deadline, interrupted=interrupted
-        )
+    def _screenshot_once(
+        self, params: dict[str, Any], deadline: float, interrupted: Callable[[], bool] | None = None
+    ) -> bytes:
+        shot = self.command("Page.captureScreenshot", params, deadline, interrupted=interrupted)
         return base64.b64decode(shot["data"])
 
     # ------------------------------------------------------------------ between captures
+
+    def undo_options(self) -> list[tuple[str, dict[str, Any]]]:
+        """The commands that undo what the last capture's options changed in the tab."""
+        return steps.undo(self)
 
     def reset(self) -> None:
         """Remove every trace of the last capture; on any failure the session is marked broken."""

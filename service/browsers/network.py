@@ -1,0 +1,80 @@
+"""What a capture changes about the page's requests: extra headers (to the target's origin only,
+unless ``headers_scope=all``), blocked resource types and URL patterns, cookies.
+
+Requests are intercepted with the Fetch domain, only when a capture asks for any of this (the default
+path intercepts nothing).  Each paused request is answered from the event handler without waiting:
+blocked ones fail as ``BlockedByClient`` (they never reach the network), the others continue, with
+the extra headers where they apply.  The egress proxy still checks every connection that is made.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from service.capture import CaptureRequest
+from service.options import RESOURCE_TYPES, parse_cookie
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    scheme = parts.scheme.lower()
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
+def wildcard(pattern: str) -> re.Pattern[str]:
+    """A URL pattern where ``*`` matches anything (and nothing else is special)."""
+    return re.compile(".*".join(re.escape(part) for part in pattern.split("*")), re.DOTALL)
+
+
+@dataclass(frozen=True)
+class RequestRules:
+    origin: tuple[str, str, int | None]
+    headers: tuple[tuple[str, str], ...]
+    all_origins: bool
+    blocked_types: frozenset[str]
+    blocked_urls: tuple[re.Pattern[str], ...]
+
+    @classmethod
+    def of(cls, request: CaptureRequest) -> RequestRules | None:
+        """The rules a capture asks for, or None when it asks for none."""
+        o = request.options
+        if not (o.headers or o.block_resources or o.block_requests):
+            return None
+        return cls(
+            origin=_origin(request.url),
+            headers=tuple(o.header_pairs),
+            all_origins=o.headers_scope == "all",
+            blocked_types=frozenset(RESOURCE_TYPES[t] for t in o.block_resources),
+            blocked_urls=tuple(wildcard(p) for p in o.block_requests),
+        )
+
+    def answer(self, paused: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """The Fetch command that releases a paused request (``Fetch.requestPaused`` params)."""
+        request = paused["request"]
+        url = request["url"]
+        if paused.get("resourceType") in self.blocked_types or any(p.fullmatch(url) for p in self.blocked_urls):
+            return "Fetch.failRequest", {"requestId": paused["requestId"], "errorReason": "BlockedByClient"}
+        params: dict[str, Any] = {"requestId": paused["requestId"]}
+        if self.headers and (self.all_origins or _origin(url) == self.origin):
+            extra = {name.lower() for name, _ in self.headers}
+            kept = [{"name": k, "value": v} for k, v in request.get("headers", {}).items() if k.lower() not in extra]
+            params["headers"] = kept + [{"name": k, "value": v} for k, v in self.headers]
+        return "Fetch.continueRequest", params
+
+
+def cookie_params(request: CaptureRequest) -> list[dict[str, Any]]:
+    """``Network.setCookies`` entries: for the target's URL when a cookie names no Domain."""
+    cookies = []
+    for raw in request.options.cookies:
+        cookie = parse_cookie(raw, request.target.host)
+        if "domain" not in cookie:
+            cookie["url"] = request.url
+        cookies.append(cookie)
+    return cookies

@@ -1,0 +1,186 @@
+"""Steps that run inside the page: what the service reads from it and changes in it.
+
+The service's own snippets run in an isolated world (``Page.createIsolatedWorld``): they see the DOM,
+but not the page's JavaScript, so a page cannot fake what they read by replacing built-ins.  The
+``scripts`` option runs in the page's own world, since that is what its author wants to reach.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from service.errors import InvalidRequest, ScriptFailed, SelectorNotFound
+
+if TYPE_CHECKING:
+    from service.browsers.session import BrowserSession
+
+FONTS_CAP_MS = 2000  # web fonts are waited for, at most this long
+
+_VISIBLE = """
+const visible = (el) => {
+  const r = el.getBoundingClientRect(), s = getComputedStyle(el);
+  return r.width > 0 && r.height > 0 && s.visibility !== 'hidden' && s.display !== 'none';
+};
+const first = (sel) => {
+  for (const el of document.querySelectorAll(sel)) if (visible(el)) return el;
+  return null;
+};
+"""
+# what the page is once it has loaded (and its web fonts, within a cap)
+_INFO = """async (fontsCap) => {
+  try {
+    await Promise.race([document.fonts.ready, new Promise((r) => setTimeout(r, fontsCap))]);
+  } catch (e) {}
+  const nav = performance.getEntriesByType('navigation')[0];
+  const root = document.documentElement, body = document.body;
+  return {url: location.href, status: (nav && nav.responseStatus) || 0, title: document.title,
+          height: Math.max(root ? root.scrollHeight : 0, body ? body.scrollHeight : 0)};
+}"""
+_STYLE = """async (css) => {
+  const style = document.createElement('style');
+  style.textContent = css;
+  (document.head || document.documentElement).appendChild(style);
+  if (document.getAnimations) for (const a of document.getAnimations()) { try { a.finish(); } catch (e) {} }
+  await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+}"""
+_WAIT_FOR = (
+    """(sel, timeoutMs) => new Promise((resolve, reject) => {"""
+    + _VISIBLE
+    + """
+  const started = performance.now();
+  const tick = () => {
+    let found;
+    try { found = first(sel); } catch (e) { reject(new Error('invalid selector')); return; }
+    if (found) resolve(true);
+    else if (performance.now() - started > timeoutMs) resolve(false);
+    else setTimeout(tick, 50);
+  };
+  tick();
+})"""
+)
+_RECT = (
+    """(sel, scrollIntoView) => {"""
+    + _VISIBLE
+    + """
+  let el;
+  try { el = first(sel); } catch (e) { return 'invalid'; }
+  if (!el) return null;
+  if (scrollIntoView) el.scrollIntoView({block: 'center', inline: 'center'});
+  const r = el.getBoundingClientRect();
+  return {x: r.left + scrollX, y: r.top + scrollY, width: r.width, height: r.height,
+          viewX: r.left + r.width / 2, viewY: r.top + r.height / 2};
+}"""
+)
+_SCROLL = """async (step, delay, maxHeight, budgetMs, imagesCapMs) => {
+  const started = performance.now();
+  const height = () => Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0);
+  let y = 0;
+  while (y + innerHeight < Math.min(height(), maxHeight) && performance.now() - started < budgetMs) {
+    y += step;
+    scrollTo(0, y);
+    await new Promise((r) => setTimeout(r, delay));
+  }
+  scrollTo(0, 0);
+  const pending = [...document.images].filter((i) => !i.complete);
+  const loaded = pending.map((i) => new Promise((r) => {
+    i.addEventListener('load', r, {once: true});
+    i.addEventListener('error', r, {once: true});
+  }));
+  await Promise.race([Promise.all(loaded), new Promise((r) => setTimeout(r, imagesCapMs))]);
+  await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+  return height();
+}"""
+DISABLE_ANIMATIONS_CSS = (
+    "*, *::before, *::after { animation: none !important; transition: none !important; "
+    "caret-color: transparent !important; scroll-behavior: auto !important; }\n"
+)
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    """What the loaded page says about itself (``X-Snapshot-*`` headers, metadata)."""
+
+    final_url: str = ""
+    http_status: int = 0  # 0: unknown (e.g. a page that replaced its document)
+    title: str = ""
+    height: int = 0  # CSS pixels
+
+
+class Page:
+    """The snippets of one capture, run in its own isolated world of the tab's current document."""
+
+    def __init__(self, session: BrowserSession, deadline: float, interrupted: Callable[[], bool] | None = None) -> None:
+        self.session = session
+        self.deadline = deadline
+        self.interrupted = interrupted  # ends a wait early (the page started leaving)
+        world = session.command(
+            "Page.createIsolatedWorld",
+            {"frameId": session.target, "worldName": "snapshot"},
+            deadline,
+            interrupted=interrupted,
+        )
+        self.context = world["executionContextId"]
+
+    def call(self, function: str, *args: Any, deadline: float | None = None, main_world: bool = False) -> Any:
+        expression = f"({function})({', '.join(json.dumps(a) for a in args)})"
+        params: dict[str, Any] = {"expression": expression, "returnByValue": True, "awaitPromise": True}
+        if not main_world:
+            params["contextId"] = self.context
+        result = self.session.command(
+            "Runtime.evaluate", params, deadline or self.deadline, interrupted=self.interrupted
+        )
+        if "exceptionDetails" in result:
+            details = result["exceptionDetails"]
+            text = (details.get("exception") or {}).get("description") or details.get("text") or "an exception"
+            raise ScriptFailed(str(text).splitlines()[0][:300])
+        return result.get("result", {}).get("value")
+
+    def info(self) -> PageInfo:
+        cap = max(0, min(FONTS_CAP_MS, int(1000 * (self.deadline - time.monotonic()) - 500)))
+        value = self.call(_INFO, cap)
+        if not isinstance(value, dict):
+            return PageInfo()
+        return PageInfo(
+            final_url=str(value.get("url", ""))[:2048],
+            http_status=int(value.get("status") or 0),
+            title=str(value.get("title", ""))[:512],
+            height=int(value.get("height") or 0),
+        )
+
+    def add_style(self, css: str) -> None:
+        self.call(_STYLE, css)
+
+    def run_script(self, source: str) -> None:
+        """A ``scripts`` item, in the page's own world; a promise it returns is awaited."""
+        self.call(f"async () => {{ {source}\n}}", main_world=True)
+
+    def wait_for_selector(self, selector: str, until: float) -> bool:
+        """Whether a visible element matches before ``until``."""
+        try:
+            return bool(self.call(_WAIT_FOR, selector, max(0, int(1000 * (until - time.monotonic())))))
+        except ScriptFailed:
+            raise _invalid_selector("wait_for_selector") from None
+
+    def rect(self, selector: str, option: str, *, scroll_into_view: bool = False) -> dict[str, float]:
+        found = self.call(_RECT, selector, scroll_into_view)
+        if found == "invalid":
+            raise _invalid_selector(option)
+        if not isinstance(found, dict):
+            raise SelectorNotFound(f"no visible element matches {option}={selector!r}")
+        return {k: float(v) for k, v in found.items()}
+
+    def scroll_through(self, step: int, delay_ms: int, max_height: int, budget_ms: int) -> int:
+        """Scroll down the page step by step (lazy content loads), then back to the top; the height."""
+        return int(self.call(_SCROLL, step, delay_ms, max_height, budget_ms, min(2000, budget_ms)) or 0)
+
+
+def _invalid_selector(option: str) -> InvalidRequest:
+    return InvalidRequest(
+        f"{option} is not a valid CSS selector",
+        code="invalid_options",
+        details=[{"parameter": option, "message": "is not a valid CSS selector"}],
+    )

@@ -1,0 +1,149 @@
+"""What a capture produces from the loaded page: the viewport, a region (an element or a clip), the
+whole page (in tiles beyond what Chrome captures in one piece), or a PDF.
+
+The viewport stays width × height throughout: the full page is captured beyond it
+(``captureBeyondViewport``), never by resizing the viewport to the page's height, which would stretch
+``100vh`` layouts.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from service.browsers.page import Page, PageInfo
+from service.capture import CaptureRequest
+from service.errors import BackendUnavailable, OutputTooLarge
+from service.images import DEFAULT_QUALITY, image_size, pdf_pages, stitch
+from service.options import PAPER_FORMATS, Endpoint
+
+if TYPE_CHECKING:
+    from service.browsers.session import BrowserSession
+    from service.config import Settings
+
+TILE_LIMIT = 8192  # device pixels: taller captures are taken in tiles (Chrome repeats or blanks beyond)
+
+
+@dataclass(frozen=True)
+class OutputLimits:
+    max_full_page_height: int = 32768
+    max_pixels: int = 33_554_432
+    max_bytes: int = 50_000_000
+    max_pdf_pages: int = 100
+
+    @classmethod
+    def of(cls, settings: Settings) -> OutputLimits:
+        return cls(settings.max_full_page_height, settings.max_pixels, settings.max_image_bytes, settings.max_pdf_pages)
+
+
+@dataclass(frozen=True)
+class Shot:
+    """A capture's result."""
+
+    data: bytes
+    format: str  # png, jpeg, webp or pdf
+    info: PageInfo
+    width: int = 0  # image pixels (0 for a PDF)
+    height: int = 0
+    page_height: int = 0  # CSS pixels of the whole page
+    truncated: bool = False  # a full page cut at its maximum height
+
+
+def _image_params(request: CaptureRequest) -> dict[str, Any]:
+    o = request.options
+    params: dict[str, Any] = {"format": o.format, "fromSurface": True}
+    if o.format != "png":
+        params["quality"] = o.quality if o.quality is not None else DEFAULT_QUALITY
+    return params
+
+
+def take(session: BrowserSession, page: Page | None, request: CaptureRequest, info: PageInfo, deadline: float) -> Shot:
+    o = request.options
+    if request.endpoint is Endpoint.PDF:
+        return _checked(session, Shot(pdf(session, request, deadline), "pdf", info, page_height=info.height))
+    dsf = o.device_scale_factor
+    if o.full_page:
+        return _checked(session, full_page(session, request, info, deadline))
+    if o.selector is not None or o.clip_x is not None:
+        if o.selector is not None:
+            rect = (page or Page(session, deadline)).rect(o.selector, "selector")
+            pad = o.selector_padding
+            x, y = max(0.0, rect["x"] - pad), max(0.0, rect["y"] - pad)
+            clip = {"x": x, "y": y, "width": rect["width"] + 2 * pad, "height": rect["height"] + 2 * pad}
+        else:
+            clip = {"x": float(o.clip_x or 0), "y": float(o.clip_y or 0)}
+            clip |= {"width": float(o.clip_width or 1), "height": float(o.clip_height or 1)}
+        params = {**_image_params(request), "clip": {**clip, "scale": 1}, "captureBeyondViewport": True}
+        data = session.screenshot(params, deadline)
+        width, height = image_size(data, o.format)
+        return _checked(session, Shot(data, o.format, info, width, height, info.height))
+    data = session.screenshot(_image_params(request), deadline)
+    size = image_size(data, o.format)
+    if size != (request.width * dsf, request.height * dsf):
+        session.broken = True
+        raise BackendUnavailable(
+            f"the browser returned {size} instead of {(request.width * dsf, request.height * dsf)}"
+        )
+    return _checked(session, Shot(data, o.format, info, *size, page_height=info.height))
+
+
+def _checked(session: BrowserSession, shot: Shot) -> Shot:
+    limits = session.limits
+    if len(shot.data) > limits.max_bytes:
+        raise OutputTooLarge(f"the {shot.format} is {len(shot.data)} bytes, more than the {limits.max_bytes} allowed")
+    return shot
+
+
+def full_page(session: BrowserSession, request: CaptureRequest, info: PageInfo, deadline: float) -> Shot:
+    o = request.options
+    dsf = o.device_scale_factor
+    width = request.width
+    metrics = session.command("Page.getLayoutMetrics", {}, deadline)
+    page_height = max(request.height, math.ceil(metrics["cssContentSize"]["height"]))
+    limits = session.limits
+    cap = min(o.full_page_max_height or limits.max_full_page_height, limits.max_full_page_height)
+    cap = min(cap, limits.max_pixels // (width * dsf * dsf))
+    height = min(page_height, cap)
+    tile = TILE_LIMIT // dsf
+    if height <= tile:
+        clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
+        data = session.screenshot({**_image_params(request), "clip": clip, "captureBeyondViewport": True}, deadline)
+    else:
+        tiles = []
+        for top in range(0, height, tile):
+            clip = {"x": 0, "y": top, "width": width, "height": min(tile, height - top), "scale": 1}
+            params = {"format": "png", "fromSurface": True, "clip": clip, "captureBeyondViewport": True}
+            tiles.append(session.screenshot(params, deadline))
+        data = stitch(tiles, o.format, o.quality)
+    size = image_size(data, o.format)
+    if size != (width * dsf, height * dsf):
+        session.broken = True
+        raise BackendUnavailable(f"the browser returned {size} instead of {(width * dsf, height * dsf)}")
+    return Shot(data, o.format, info, *size, page_height=page_height, truncated=height < page_height)
+
+
+def pdf(session: BrowserSession, request: CaptureRequest, deadline: float) -> bytes:
+    o = request.options
+    paper_width, paper_height = PAPER_FORMATS[o.pdf_paper_format]
+    margin = o.margin_inches
+    printed = session.command(
+        "Page.printToPDF",
+        {
+            "landscape": o.pdf_landscape,
+            "printBackground": o.pdf_print_background,
+            "paperWidth": paper_width,
+            "paperHeight": paper_height,
+            "marginTop": margin,
+            "marginBottom": margin,
+            "marginLeft": margin,
+            "marginRight": margin,
+        },
+        deadline,
+    )
+    data = base64.b64decode(printed["data"])
+    pages = pdf_pages(data)
+    if pages > session.limits.max_pdf_pages:
+        raise OutputTooLarge(f"the PDF has {pages} pages, more than the {session.limits.max_pdf_pages} allowed")
+    return data

@@ -1,0 +1,173 @@
+"""The steps a capture's options add, before the page loads (``prepare``: overrides of the tab) and
+after (``after_load``: waits and page changes), and how each override is undone (``UNDO``).
+
+Without options neither adds a command but the page's description (``Page.info``): a capture with no
+options is what it always was.  Everything ``prepare`` changes is recorded in ``session.changed`` and
+undone by the isolation mode before the session serves another capture.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from service.browsers.cdp import CdpError, CdpInterrupted, CdpTimeout
+from service.browsers.network import RequestRules, cookie_params
+from service.browsers.page import DISABLE_ANIMATIONS_CSS, Page, PageInfo
+from service.capture import CaptureRequest
+from service.errors import CaptureTimeout, ScriptFailed, TargetHttpError
+from service.options import Endpoint
+
+if TYPE_CHECKING:
+    from service.browsers.session import BrowserSession
+
+# what prepare may change in a tab, and the command that puts it back
+UNDO: dict[str, tuple[str, dict[str, Any]]] = {
+    "user_agent": ("Emulation.setUserAgentOverride", {"userAgent": ""}),
+    "media": ("Emulation.setEmulatedMedia", {"media": "", "features": []}),
+    "background": ("Emulation.setDefaultBackgroundColorOverride", {}),
+    "bypass_csp": ("Page.setBypassCSP", {"enabled": False}),
+    "lifecycle": ("Page.setLifecycleEventsEnabled", {"enabled": False}),
+    "fetch": ("Fetch.disable", {}),
+}
+_CLICK_NAVIGATION_WAIT = 0.5  # seconds a click is given to start a navigation
+LEAVE_WAIT = 2.0  # seconds the service waits for the page a page that left goes to, at most
+log = logging.getLogger("snapshot.browser")
+
+
+def prepare(session: BrowserSession, request: CaptureRequest, deadline: float) -> None:
+    """The tab's overrides for this capture, sent in one batch before the page loads."""
+    o = request.options
+    calls: list[tuple[str, dict[str, Any]]] = []
+
+    def change(what: str, method: str, params: dict[str, Any]) -> None:
+        calls.append((method, params))
+        session.changed.add(what)
+
+    if o.user_agent:
+        change("user_agent", "Emulation.setUserAgentOverride", {"userAgent": o.user_agent})
+    media = o.media_type or ("print" if request.endpoint is Endpoint.PDF else "")
+    features = [
+        *([{"name": "prefers-color-scheme", "value": "dark"}] if o.dark_mode else []),
+        *([{"name": "prefers-reduced-motion", "value": "reduce"}] if o.reduced_motion else []),
+    ]
+    if media or features:
+        change("media", "Emulation.setEmulatedMedia", {"media": media, "features": features})
+    if o.omit_background:
+        change("background", "Emulation.setDefaultBackgroundColorOverride", {"color": {"r": 0, "g": 0, "b": 0, "a": 0}})
+    if o.styles or o.hide_selectors or o.disable_animations or o.scripts:
+        change("bypass_csp", "Page.setBypassCSP", {"enabled": True})  # the page's CSP would refuse them
+    if o.wait_until in ("networkidle0", "networkidle2"):
+        session.lifecycle.clear()
+        change("lifecycle", "Page.setLifecycleEventsEnabled", {"enabled": True})
+    rules = RequestRules.of(request)
+    if rules is not None:
+        session.rules = rules
+        change("fetch", "Fetch.enable", {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]})
+    cookies = cookie_params(request)
+    if cookies:  # removed by every reset with all other cookies
+        calls.append(("Network.setCookies", {"cookies": cookies}))
+    if calls:
+        session.cdp.batch(
+            [(method, params, session.tab_session) for method, params in calls], timeout=deadline - time.monotonic()
+        )
+
+
+def undo(session: BrowserSession) -> list[tuple[str, dict[str, Any]]]:
+    """The commands that put back what ``prepare`` changed (and forgets it)."""
+    calls = [UNDO[what] for what in sorted(session.changed)]
+    session.changed.clear()
+    session.rules = None
+    return calls
+
+
+def after_load(
+    session: BrowserSession, request: CaptureRequest, deadline: float, waits_end: float
+) -> tuple[Page | None, PageInfo]:
+    """Scripts, waits and page changes on the loaded page, in this order: ``scripts``,
+    ``wait_for_selector``, ``click``, ``hide_selectors`` / ``styles`` / ``disable_animations``,
+    ``full_page_scroll``, ``delay``; then the page's description (after its web fonts, within a cap)."""
+    o = request.options
+    page: Page | None = None
+
+    def current() -> Page:
+        nonlocal page
+        page = page or Page(session, deadline)
+        return page
+
+    for source in o.scripts:
+        current().run_script(source)
+    appeared = not o.wait_for_selector or current().wait_for_selector(o.wait_for_selector, waits_end)
+    if not appeared and not o.best_attempt:
+        raise CaptureTimeout(f"no visible element matched wait_for_selector={o.wait_for_selector!r} in time")
+    if o.click:
+        page = _click(session, current(), o.click, deadline, waits_end)
+    css = "".join(f"{selector} {{ display: none !important; }}\n" for selector in o.hide_selectors)
+    css += "".join(f"{style}\n" for style in o.styles)
+    css += DISABLE_ANIMATIONS_CSS if o.disable_animations else ""
+    if css:
+        current().add_style(css)
+    if o.full_page and o.full_page_scroll:
+        budget = int(1000 * max(0.0, min(10.0, (waits_end - time.monotonic()) / 2)))
+        limit = session.limits.max_full_page_height
+        max_height = min(o.full_page_max_height or limit, limit)
+        current().scroll_through(o.full_page_scroll_by or request.height, o.full_page_scroll_delay, max_height, budget)
+    if o.delay:
+        session.pause(min(o.delay / 1000, max(0.0, waits_end - time.monotonic())))
+    page, info = describe(session, page, deadline)
+    if o.fail_on_http_error and info.http_status >= 400:
+        raise TargetHttpError(f"the page answered HTTP {info.http_status}")
+    return page, info
+
+
+def describe(session: BrowserSession, page: Page | None, deadline: float) -> tuple[Page | None, PageInfo]:
+    """The page's description.  A page that navigates itself elsewhere right after loading (a script
+    or meta refresh) takes its document with it: then the page it went to is described, once loaded
+    (briefly waited for); a page that keeps leaving is left undescribed (status 0)."""
+    for _ in range(2):
+        navigations, loads = session.navigations, session.loads
+
+        def leaving(before: int = navigations) -> bool:
+            return session.navigations > before
+
+        try:
+            if page is None:
+                page = Page(session, deadline, leaving)
+            page.interrupted = leaving
+            info = page.info()
+            page.interrupted = None
+            return page, info
+        except (CdpError, CdpInterrupted, ScriptFailed) as exc:
+            if session.navigations == navigations:
+                raise
+            log.debug("session %s: the page navigated while it was described (%s)", session.id, exc)
+            page = None
+        try:
+            session.wait_for_load(loads, min(deadline, time.monotonic() + LEAVE_WAIT))
+        except CdpTimeout:
+            pass
+    return None, PageInfo()
+
+
+def _click(session: BrowserSession, page: Page, selector: str, deadline: float, waits_end: float) -> Page:
+    """A real mouse click in the middle of the element; if it starts a navigation, the page it leads
+    to once loaded (in a new isolated world)."""
+    rect = page.rect(selector, "click", scroll_into_view=True)
+    navigations, loads = session.navigations, session.loads
+    point = {"x": rect["viewX"], "y": rect["viewY"], "button": "left", "clickCount": 1}
+    session.command("Input.dispatchMouseEvent", {"type": "mousePressed", **point}, deadline)
+    session.command("Input.dispatchMouseEvent", {"type": "mouseReleased", **point}, deadline)
+    try:
+        session.wait(
+            "a navigation", lambda: session.navigations > navigations, time.monotonic() + _CLICK_NAVIGATION_WAIT
+        )
+    except CdpTimeout:
+        return page
+    session.settled = False
+    try:
+        session.wait_for_load(loads, waits_end)
+    except CdpTimeout:
+        return Page(session, deadline)  # best attempt or not, the deadline decides what happens next
+    session.settled = True
+    return Page(session, deadline)
