@@ -94,15 +94,18 @@ def service_load(
     method: str = "GET",
     name: str = "service",
     progress: bool = True,
+    options: dict[str, str] | None = None,
 ) -> RunResult:
+    """``count`` captures of ``page`` through the service (with capture ``options``, if any)."""
     sessions = [requests.Session() for _ in range(concurrency)]
-    params = {"url": page, "width": str(width), "height": str(height)}
+    params = {"url": page, "width": str(width), "height": str(height), **(options or {})}
+    magic = b"\x89PNG\r\n\x1a\n" if (options or {}).get("format", "png") == "png" else b""
 
     def one(worker: int) -> str | None:
         http = sessions[worker]
         if method == "GET":
             response = http.get(f"{service}/create_snap", params=params, timeout=120)
-            ok = response.status_code == 200 and response.content[:8] == b"\x89PNG\r\n\x1a\n"
+            ok = response.status_code == 200 and response.content.startswith(magic) and bool(response.content)
         else:
             response = http.post(f"{service}/create_snap", data=params, timeout=120)
             ok = response.status_code == 200 and response.json().get("status") == "success"
