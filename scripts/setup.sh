@@ -59,4 +59,17 @@ if ((want_test)); then
     rm -rf "$tmp"
   fi
 fi
+# DuckDuckGo's autoconsent (consent-popup rules, for the block_cookie_banners option), from npm
+AUTOCONSENT_VERSION=16.23.0
+consent="$TOOLS/autoconsent"
+if [[ ! -f $consent/.version-$AUTOCONSENT_VERSION ]] && command -v npm >/dev/null 2>&1; then
+  say "fetching @duckduckgo/autoconsent $AUTOCONSENT_VERSION (npm)"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "@duckduckgo/autoconsent@$AUTOCONSENT_VERSION" >/dev/null && tar xzf ./*.tgz)
+  rm -rf "$consent" && mkdir -p "$consent"
+  cp "$tmp/package/dist/autoconsent.playwright.js" "$tmp/package/rules/compact-rules.json" \
+     "$tmp/package/LICENSE" "$consent/"
+  touch "$consent/.version-$AUTOCONSENT_VERSION"
+  rm -rf "$tmp"
+fi
 say "ready"

@@ -21,6 +21,7 @@ import tornado.web
 from service import __version__
 from service.auth import ApiKeys
 from service.browsers.backend import CaptureBackend
+from service.browsers.consent import ConsentRules
 from service.browsers.factories import grid_session_factory, local_session_factory
 from service.browsers.grid import GridApi
 from service.browsers.pool import SessionFactory, SessionPool
@@ -105,13 +106,16 @@ def build(
     io_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="io")
     grid_api = GridApi(settings.grid_url, settings.grid_auth) if settings.grid_url else None
     factories = factories or {}
+    consent_rules = ConsentRules.load(settings.autoconsent_dir)
+    if consent_rules is None:
+        log.info("no autoconsent rules in %s: block_cookie_banners is refused", settings.autoconsent_dir)
     grid = None
     if grid_api is not None:
-        factory = factories.get(Backend.GRID) or grid_session_factory(settings, instance, proxy_url)
+        factory = factories.get(Backend.GRID) or grid_session_factory(settings, instance, proxy_url, consent_rules)
         grid = _backend(Backend.GRID, factory, settings, settings.pool_size, metrics)
     local = None
     if grid is None or settings.allow_localmode:
-        factory = factories.get(Backend.LOCAL) or local_session_factory(settings, proxy_url)
+        factory = factories.get(Backend.LOCAL) or local_session_factory(settings, proxy_url, consent_rules)
         local = _backend(Backend.LOCAL, factory, settings, settings.local_pool_size, metrics)
     storage = make_storage(settings)
     checks: dict[str, CheckFn] = {"storage": storage.check}
@@ -121,7 +125,14 @@ def build(
         checks["chromedriver"] = executable_check(settings.chromedriver_path)
         checks["chromium"] = executable_check(settings.chromium_path)
     snapshotter = Snapshotter(
-        settings, policy=policy, grid=grid, local=local, storage=storage, io_executor=io_executor, metrics=metrics
+        settings,
+        policy=policy,
+        grid=grid,
+        local=local,
+        storage=storage,
+        io_executor=io_executor,
+        metrics=metrics,
+        consent=consent_rules is not None,
     )
     readiness = Readiness(checks, io_executor)
     return Components(settings, snapshotter, readiness, storage, io_executor, metrics, instance, grid_api)

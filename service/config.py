@@ -169,6 +169,12 @@ class Settings:
         "SNAPSHOT_MAX_IMAGE_BYTES", 50_000_000, "Largest image or PDF a capture may produce, bytes (400 beyond)."
     )
     max_pdf_pages: int = _setting("SNAPSHOT_MAX_PDF_PAGES", 100, "Most pages of a PDF (400 beyond).")
+    autoconsent_dir: str = _setting(
+        "SNAPSHOT_AUTOCONSENT_DIR",
+        ".tools/autoconsent",
+        "Directory of @duckduckgo/autoconsent's script and rules (`scripts/setup.sh` fetches them); "
+        "missing: `block_cookie_banners` gets 400.",
+    )
     egress_proxy: bool = _setting(
         "SNAPSHOT_EGRESS_PROXY",
         True,

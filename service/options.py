@@ -238,6 +238,11 @@ class CaptureOptions:
     block_requests: tuple[str, ...] = option(
         Group.BLOCKING, (), "URL patterns never loaded (`*` matches anything, e.g. `*://ads.example.com/*`)."
     )
+    block_cookie_banners: bool = option(
+        Group.BLOCKING,
+        False,
+        "Opt out of cookie-consent popups with DuckDuckGo's autoconsent rules, in every frame.",
+    )
     # --- outcome
     fail_on_http_error: bool = option(
         Group.OUTCOME, False, "Answer 424 target_http_error when the page's document has a 4xx or 5xx status."

@@ -18,7 +18,7 @@ from service.browsers.backend import CaptureBackend
 from service.browsers.shots import Shot
 from service.capture import Backend, CaptureRequest, Phase, Timings
 from service.config import Settings
-from service.errors import CaptureTimeout, LocalModeRefused, ShuttingDown, StorageError
+from service.errors import CaptureTimeout, InvalidRequest, LocalModeRefused, ShuttingDown, StorageError
 from service.images import EXTENSIONS, MEDIA_TYPES
 from service.metrics import Metrics
 from service.netpolicy import NetworkPolicy
@@ -63,6 +63,7 @@ class Snapshotter:
         storage: Storage,
         io_executor: Executor,
         metrics: Metrics,
+        consent: bool = False,
     ) -> None:
         backend = grid or local
         if backend is None:
@@ -75,6 +76,7 @@ class Snapshotter:
         self.storage = storage
         self.io_executor = io_executor
         self.metrics = metrics
+        self.consent = consent  # autoconsent's rules are there (block_cookie_banners)
         self._accepting = True
 
     @property
@@ -111,6 +113,10 @@ class Snapshotter:
         """The request captured on ``backend`` (see ``backend_for``)."""
         if not self._accepting:
             raise ShuttingDown("the service is shutting down; retry on another replica")
+        if request.options.block_cookie_banners and not self.consent:
+            message = "this service has no consent rules (SNAPSHOT_AUTOCONSENT_DIR)"
+            details = [{"parameter": "block_cookie_banners", "message": message}]
+            raise InvalidRequest(message, code="invalid_options", details=details)
         started = time.monotonic()
         timeout = self.settings.capture_timeout
         if request.options.timeout is not None:

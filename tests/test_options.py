@@ -341,6 +341,7 @@ def test_a_capture_after_one_with_every_option_is_pixel_identical_to_a_fresh_one
         "device_scale_factor": "2",
         "full_page": "true",
         "wait_until": "networkidle2",
+        "block_cookie_banners": "true",
     }
     ok(snap(service, "/everything", 400, 300, **every))
     after = snap(service, "/everything", 400, 300).content
@@ -348,3 +349,38 @@ def test_a_capture_after_one_with_every_option_is_pixel_identical_to_a_fresh_one
     # and all three ran in the one session: nothing was undone by replacing it
     metrics = requests.get(f"{service.url}/metrics", timeout=5).text
     assert f'snapshot_browser_sessions_opened_total{{backend="{backend}"}} 1.0' in metrics
+
+
+# ------------------------------------------------------------------------------------------ cookie banners
+
+# a consent popup as the "adopt" platform draws it (one of autoconsent's rules): rejecting turns the page green
+CONSENT = """<!doctype html><html><body style='margin:0;background:#ff0000'>
+ <button id=adopt-controller-button style='display:none'>cookies</button>
+ <div id=cookie-banner style='position:fixed;left:0;right:0;bottom:0;height:40px;background:#ffff00'>
+ <button id=adopt-accept-all-button>Accept all</button>
+ <button id=adopt-reject-all-button onclick="document.getElementById('cookie-banner').remove();
+   document.body.style.background = '#00ff00'">Reject all</button></div></body></html>"""
+
+
+# one as the "piano.io" platform draws it in its own iframe (a rule autoconsent runs in frames only)
+FRAME_CONSENT = """<!doctype html><html><body style='margin:0;background:#ff0000'>
+ <div id=piano-cookie_banner style='position:fixed;left:0;right:0;bottom:0;height:40px;background:#ffff00'>
+ <button data-acceptance-button>Accept</button>
+ <button data-close-button onclick="document.getElementById('piano-cookie_banner').remove();
+   document.body.style.background = '#00ff00'">Close</button></div></body></html>"""
+
+
+def test_cookie_banners_are_opted_out_in_the_page_and_in_cross_site_frames(snap, service, option_pages):
+    option_pages.routes["/consent"] = lambda q: CONSENT
+    option_pages.routes["/consent-in-frame"] = lambda q: FRAME_CONSENT
+    elsewhere = option_pages.base.replace("127.0.0.1", "localhost")  # another site: its own process
+    option_pages.routes["/consent-frame"] = lambda q: (
+        "<!doctype html><html><body style='margin:0'><iframe src='" + elsewhere + "/consent-in-frame' "
+        "style='border:0;width:200px;height:100px'></iframe></body></html>"
+    )
+    plain = open_png(snap(service, "/consent", 200, 100).content)
+    assert plain.getpixel((100, 20)) == RED and plain.getpixel((100, 90)) == (255, 255, 0)
+    for path in ("/consent", "/consent-frame"):
+        image = open_png(snap(service, path, 200, 100, block_cookie_banners="true").content)
+        assert image.getpixel((100, 20)) == GREEN, f"{path}: the popup was not rejected"
+        assert image.getpixel((100, 90)) == GREEN, f"{path}: the popup is still there"

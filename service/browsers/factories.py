@@ -20,6 +20,7 @@ from selenium.webdriver.remote.client_config import ClientConfig
 
 from service.browsers.cdp import CdpConnection
 from service.browsers.chrome import chrome_options
+from service.browsers.consent import ConsentRules
 from service.browsers.grid import GridApi
 from service.browsers.isolation import ISOLATIONS
 from service.browsers.session import BrowserSession
@@ -38,6 +39,7 @@ def _open(
     settings: Settings,
     backend: Backend,
     headers: dict[str, str] | None = None,
+    consent_rules: ConsentRules | None = None,
 ) -> BrowserSession:
     try:
         driver = driver_factory()
@@ -64,10 +66,15 @@ def _open(
             pass
         raise BackendUnavailable(f"the browser's DevTools connection failed: {exc}") from None
     isolation = ISOLATIONS[settings.isolation]()
-    return BrowserSession(driver, cdp, backend, settings.page_load_timeout, isolation, limits=OutputLimits.of(settings))
+    limits = OutputLimits.of(settings)
+    return BrowserSession(
+        driver, cdp, backend, settings.page_load_timeout, isolation, limits=limits, consent_rules=consent_rules
+    )
 
 
-def grid_session_factory(settings: Settings, instance: str = "", proxy_url: str | None = None) -> SessionFactory:
+def grid_session_factory(
+    settings: Settings, instance: str = "", proxy_url: str | None = None, consent_rules: ConsentRules | None = None
+) -> SessionFactory:
     assert settings.grid_url is not None
     grid_url = settings.grid_url
     grid = GridApi(grid_url, settings.grid_auth)
@@ -87,7 +94,7 @@ def grid_session_factory(settings: Settings, instance: str = "", proxy_url: str 
         )
 
     def open_session() -> BrowserSession:
-        session = _open(create, grid.cdp_url, settings, Backend.GRID, grid.headers)
+        session = _open(create, grid.cdp_url, settings, Backend.GRID, grid.headers, consent_rules)
         session.probe = grid.probe(session.session_id)
         return session
 
@@ -101,7 +108,9 @@ def _local_cdp_url(capabilities: dict[str, Any]) -> str:
         return str(json.load(response)["webSocketDebuggerUrl"])
 
 
-def local_session_factory(settings: Settings, proxy_url: str | None = None) -> SessionFactory:
+def local_session_factory(
+    settings: Settings, proxy_url: str | None = None, consent_rules: ConsentRules | None = None
+) -> SessionFactory:
     """ChromeDriver + Chromium started here.  Each gets its own TMPDIR, removed when the session closes:
     Chromium leaves a directory (its singleton socket) in TMPDIR behind every time it exits, which a
     long-running service that recycles sessions would pile up."""
@@ -118,7 +127,7 @@ def local_session_factory(settings: Settings, proxy_url: str | None = None) -> S
             return webdriver.Chrome(service=service, options=chrome_options(settings, local=True, proxy_url=proxy_url))
 
         try:
-            session = _open(create, _local_cdp_url, settings, Backend.LOCAL)
+            session = _open(create, _local_cdp_url, settings, Backend.LOCAL, consent_rules=consent_rules)
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise

@@ -13,6 +13,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from service.browsers.cdp import CdpError, CdpInterrupted, CdpTimeout
+from service.browsers.consent import BINDING, ConsentTracker, frame_setup
 from service.browsers.network import RequestRules, cookie_params
 from service.browsers.page import DISABLE_ANIMATIONS_CSS, Page, PageInfo
 from service.capture import CaptureRequest
@@ -32,6 +33,7 @@ UNDO: dict[str, tuple[str, dict[str, Any]]] = {
     "fetch": ("Fetch.disable", {}),
 }
 _CLICK_NAVIGATION_WAIT = 0.5  # seconds a click is given to start a navigation
+CONSENT_WAIT = 5.0  # seconds after the load autoconsent gets to deal with consent popups, at most
 LEAVE_WAIT = 2.0  # seconds the service waits for the page a page that left goes to, at most
 log = logging.getLogger("snapshot.browser")
 
@@ -65,27 +67,43 @@ def prepare(session: BrowserSession, request: CaptureRequest, deadline: float) -
     if rules is not None:
         session.rules = rules
         change("fetch", "Fetch.enable", {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]})
+    if o.block_cookie_banners and session.consent_rules is not None:
+        session.consent = ConsentTracker(session.consent_rules)
+        session.changed.add("consent")
+        calls += frame_setup(session.consent_rules)
     cookies = cookie_params(request)
     if cookies:  # removed by every reset with all other cookies
         calls.append(("Network.setCookies", {"cookies": cookies}))
     if calls:
-        session.cdp.batch(
+        results = session.cdp.batch(
             [(method, params, session.tab_session) for method, params in calls], timeout=deadline - time.monotonic()
         )
+        for (method, _), result in zip(calls, results, strict=True):
+            if method == "Page.addScriptToEvaluateOnNewDocument":
+                session.consent_script = result["identifier"]
 
 
 def undo(session: BrowserSession) -> list[tuple[str, dict[str, Any]]]:
     """The commands that put back what ``prepare`` changed (and forgets it)."""
-    calls = [UNDO[what] for what in sorted(session.changed)]
+    calls = [UNDO[what] for what in sorted(session.changed) if what in UNDO]
+    if "consent" in session.changed:
+        calls += [
+            ("Target.setAutoAttach", {"autoAttach": False, "waitForDebuggerOnStart": False}),
+            ("Runtime.removeBinding", {"name": BINDING}),
+            ("Runtime.disable", {}),
+        ]
+        if session.consent_script is not None:
+            calls.append(("Page.removeScriptToEvaluateOnNewDocument", {"identifier": session.consent_script}))
     session.changed.clear()
-    session.rules = None
+    session.rules = session.consent = session.consent_script = None
+    session.frame_sessions.clear()
     return calls
 
 
 def after_load(
     session: BrowserSession, request: CaptureRequest, deadline: float, waits_end: float
 ) -> tuple[Page | None, PageInfo]:
-    """Scripts, waits and page changes on the loaded page, in this order: ``scripts``,
+    """Scripts, waits and page changes on the loaded page, in this order: cookie banners,  ``scripts``,
     ``wait_for_selector``, ``click``, ``hide_selectors`` / ``styles`` / ``disable_animations``,
     ``full_page_scroll``, ``delay``; then the page's description (after its web fonts, within a cap)."""
     o = request.options
@@ -96,6 +114,14 @@ def after_load(
         page = page or Page(session, deadline)
         return page
 
+    if session.consent is not None:
+        loaded_at, tracker = time.monotonic(), session.consent
+        try:
+            session.wait(
+                "cookie banners", lambda: tracker.finished(loaded_at), min(waits_end, loaded_at + CONSENT_WAIT)
+            )
+        except CdpTimeout:
+            pass  # what autoconsent could not finish in time stays (its prehiding included)
     for source in o.scripts:
         current().run_script(source)
     appeared = not o.wait_for_selector or current().wait_for_selector(o.wait_for_selector, waits_end)
