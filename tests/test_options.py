@@ -276,11 +276,11 @@ def test_blocked_requests_never_reach_the_server(snap, service, option_pages, th
 # ------------------------------------------------------------------------------------------ outcome, pdf, json
 
 
-def test_fail_on_http_error_and_the_outcome_headers(snap, local_service, option_pages):
-    plain = snap(local_service, "/missing", 100, 100)
+def test_fail_on_http_error_and_the_outcome_headers(snap, service, option_pages):
+    plain = snap(service, "/missing", 100, 100)
     assert plain.status_code == 200 and plain.headers["X-Snapshot-Http-Status"] == "404"
     assert plain.headers["X-Snapshot-Final-Url"] == option_pages.base + "/missing"
-    failed = snap(local_service, "/missing", 100, 100, fail_on_http_error="true")
+    failed = snap(service, "/missing", 100, 100, fail_on_http_error="true")
     assert failed.status_code == 424 and failed.json()["error"] == "target_http_error"
 
 
@@ -293,6 +293,23 @@ def test_a_pdf_of_the_page(service, option_pages):
     assert response.status_code == 200, response.text
     assert response.headers["Content-Type"] == "application/pdf" and response.content.startswith(b"%PDF-")
     assert pdf_pages(response.content) >= 2  # 20000 px of page on A4
+
+
+def test_a_posted_pdf_is_stored(service, option_pages):
+    response = requests.post(f"{service.url}/create_pdf", data={"url": option_pages.base + "/hero"}, timeout=60)
+    assert response.status_code == 200, response.text
+    stored = requests.get(response.json()["file_url"], timeout=10)
+    assert stored.headers["Content-Type"] == "application/pdf" and stored.content.startswith(b"%PDF-")
+
+
+def test_outputs_over_the_limits_are_a_400_and_the_service_carries_on(snap, start, option_pages):
+    service = start({"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_MAX_PDF_PAGES": "1",
+                     "SNAPSHOT_MAX_IMAGE_BYTES": "2000"})  # fmt: skip
+    pdf = requests.get(f"{service.url}/create_pdf", params={"url": option_pages.base + "/tall"}, timeout=60)
+    assert pdf.status_code == 400 and pdf.json()["error"] == "output_too_large"
+    image = snap(service, "/cards", 300, 300)  # text and shadows: far more than 2000 bytes
+    assert image.status_code == 400 and image.json()["error"] == "output_too_large"
+    assert ok(snap(service, "/scheme", 10, 10)).size == (10, 10)
 
 
 def test_a_json_post_stores_the_image_in_its_format(service, option_pages):
