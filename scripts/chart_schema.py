@@ -133,6 +133,8 @@ def service_chart_schema() -> Schema:
                     "ingressFrom": array({"type": "object"}),
                     "extraEgress": array({"type": "object"}),
                     "browserPodLabels": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "browserNamespaceLabels": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "proxyOnly": enabled,
                 }
             ),
             "metrics": obj(

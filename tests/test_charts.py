@@ -115,8 +115,12 @@ def test_service_deployment_probes_shutdown_and_config():
 
 
 def test_optional_parts_are_behind_switches():
-    kinds = {d["kind"] for d in docs(SERVICE_CHART, {}, "snapshot")}
-    assert not kinds & {"Ingress", "HorizontalPodAutoscaler", "NetworkPolicy", "ServiceMonitor", "PrometheusRule"}
+    defaults = docs(SERVICE_CHART, {}, "snapshot")
+    kinds = {d["kind"] for d in defaults}
+    assert not kinds & {"Ingress", "HorizontalPodAutoscaler", "ServiceMonitor", "PrometheusRule"}
+    # the one NetworkPolicy on by default guards the filtering proxy's port only
+    [policy] = by_kind(defaults, "NetworkPolicy")
+    assert policy["metadata"]["name"] == "snapshot-egress" and policy["spec"]["policyTypes"] == ["Ingress"]
     full = yaml.safe_load((SERVICE_CHART / "ci" / "full-values.yaml").read_text())
     kinds = {d["kind"] for d in docs(SERVICE_CHART, full, "snapshot")}
     optional = {"Ingress", "HorizontalPodAutoscaler", "NetworkPolicy", "ServiceMonitor", "PrometheusRule", "Secret"}
@@ -160,7 +164,8 @@ def test_contradictory_or_unknown_values_fail_rendering(values, message):
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ({}, "basicAuth.password"),
+        ({"basicAuth": {"password": "p", "existingSecret": "s"}}, "contradict"),
+        ({"registrationSecret": "r", "registrationExistingSecret": "s"}, "contradict"),
         ({"basicAuth": {"password": "p"}, "networkPolicy": {"proxy": {"podLabels": None}}}, "proxy.podLabels"),
         ({"basicAuth": {"password": "p"}, "autoscaling": {"minReplicaCount": 9, "maxReplicaCount": 2}}, "minReplica"),
     ],
@@ -188,8 +193,7 @@ def test_service_chart_config_keys_are_the_services_settings():
 def test_the_two_charts_agree_with_each_other():
     """Installed as documented (release "selenium-grid", same namespace), the service finds the Grid,
     authenticates, and asks for what KEDA scales on."""
-    grid_values = yaml.safe_load((GRID_CHART / "ci" / "default-values.yaml").read_text())
-    grid = docs(GRID_CHART, grid_values, "selenium-grid")
+    grid = docs(GRID_CHART, {"basicAuth": {"password": "p"}}, "selenium-grid")
     service = docs(SERVICE_CHART, {}, "snapshot")
     config = by_kind(service, "ConfigMap")[0]["data"]
     hub = next(d for d in by_kind(grid, "Service") if d["metadata"]["name"].endswith("-hub"))
@@ -205,35 +209,29 @@ def test_the_two_charts_agree_with_each_other():
     env = {e["name"]: e.get("value") for e in node["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert trigger["metadata"]["nodeMaxSessions"] == env["SE_NODE_MAX_SESSIONS"]
     assert env["SE_NODE_PLATFORM_NAME"] == trigger["metadata"]["platformName"]
-    auth_secret = next(d for d in by_kind(grid, "Secret") if {"username", "password"} <= set(d["stringData"]))
+    auth_secret = next(d for d in by_kind(grid, "Secret") if {"username", "password"} <= set(d["data"]))
     service_env = by_kind(service, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["env"]
     refs = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in service_env if "valueFrom" in e}
     assert refs["SNAPSHOT_GRID_USERNAME"] == {"name": auth_secret["metadata"]["name"], "key": "username"}
     assert refs["SNAPSHOT_GRID_PASSWORD"] == {"name": auth_secret["metadata"]["name"], "key": "password"}
-    # the Grid's queue timeout is not longer than the service waits for a session
-    hub_env = {
-        e["name"]: e.get("value")
-        for e in by_kind(grid, "Deployment")[0]["spec"]["template"]["spec"]["containers"][0]["env"]
-    }
-    assert (
-        int(hub_env["SE_SESSION_REQUEST_TIMEOUT"])
-        <= float(config.get("SNAPSHOT_SESSION_TIMEOUT", Settings().session_timeout)) * 4 + 1
-    )
+    # the Grid's queue timeout is what the service waits for a session: a request the service gave up on
+    # leaves the queue (KEDA does not scale for it); and the capture's deadline leaves time after it
+    hub_deployment = next(d for d in by_kind(grid, "Deployment") if d["metadata"]["name"].endswith("-hub"))
+    hub_env = {e["name"]: e.get("value") for e in hub_deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+    session_wait = float(config["SNAPSHOT_SESSION_TIMEOUT"])
+    assert int(hub_env["SE_SESSION_REQUEST_TIMEOUT"]) == session_wait
+    assert float(config["SNAPSHOT_CAPTURE_TIMEOUT"]) >= session_wait + 10
 
 
 def test_browsers_reach_only_the_services_filtering_proxy_by_default():
-    grid = docs(GRID_CHART, {"basicAuth": {"password": "p"}}, "selenium-grid")
+    grid = docs(GRID_CHART, {}, "selenium-grid")
     node_policy = next(d for d in by_kind(grid, "NetworkPolicy") if "node" in d["metadata"]["name"])
     node = next(d for d in by_kind(grid, "Deployment") if "node" in d["metadata"]["name"])
     node_labels = node["spec"]["template"]["metadata"]["labels"]
     full = yaml.safe_load((SERVICE_CHART / "ci" / "full-values.yaml").read_text())
     service = docs(SERVICE_CHART, full, "snapshot")
     pod_labels = by_kind(service, "Deployment")[0]["spec"]["template"]["metadata"]["labels"]
-    proxy_rules = [
-        r
-        for r in node_policy["spec"]["egress"]
-        if any("podSelector" in p for p in r.get("to", [])) and r["ports"] == [{"port": 3128, "protocol": "TCP"}]
-    ]
+    proxy_rules = [r for r in node_policy["spec"]["egress"] if r.get("ports") == [{"port": 3128, "protocol": "TCP"}]]
     assert len(proxy_rules) == 1
     assert not any("ipBlock" in p for r in node_policy["spec"]["egress"] for p in r.get("to", []))
     assert proxy_rules[0]["to"][0]["podSelector"]["matchLabels"].items() <= pod_labels.items()
@@ -241,33 +239,64 @@ def test_browsers_reach_only_the_services_filtering_proxy_by_default():
     service_policy = by_kind(service, "NetworkPolicy")[0]
     egress_rule = next(r for r in service_policy["spec"]["ingress"] if r["ports"][0]["port"] == "egress")
     assert egress_rule["from"][0]["podSelector"]["matchLabels"].items() <= node_labels.items()
-    # and browsers are told to use it through the Service
+    # browsers are told to use it through its own ClusterIP Service; the API's Service does not carry it
     config = by_kind(service, "ConfigMap")[0]["data"]
-    svc = next(d for d in by_kind(service, "Service"))
-    assert config["SNAPSHOT_PROXY_URL"] == f"http://{svc['metadata']['name']}.snapshot:3128"
-    assert {"name": "egress", "port": 3128, "targetPort": "egress", "protocol": "TCP"} in svc["spec"]["ports"]
+    services = {d["metadata"]["name"]: d for d in by_kind(service, "Service")}
+    assert config["SNAPSHOT_PROXY_URL"] == "http://snapshot-egress.snapshot:3128"
+    assert services["snapshot-egress"]["spec"]["type"] == "ClusterIP"
+    assert services["snapshot-egress"]["spec"]["ports"] == [
+        {"name": "egress", "port": 3128, "targetPort": "egress", "protocol": "TCP"}
+    ]
+    assert all(p["port"] != 3128 for p in services["snapshot"]["spec"]["ports"])
 
 
-def test_grid_nodes_get_shm_and_drain_before_stopping():
-    grid = docs(GRID_CHART, {"basicAuth": {"password": "p"}}, "selenium-grid")
+def test_exposing_the_api_never_exposes_the_proxy():
+    service = docs(SERVICE_CHART, {"service": {"type": "LoadBalancer"}}, "snapshot")
+    services = {d["metadata"]["name"]: d for d in by_kind(service, "Service")}
+    assert services["snapshot"]["spec"]["type"] == "LoadBalancer"
+    assert services["snapshot-egress"]["spec"]["type"] == "ClusterIP"
+
+
+def test_the_helm_test_pod_never_receives_the_services_traffic():
+    manifests = docs(SERVICE_CHART, {}, "snapshot")
+    selector = next(d for d in by_kind(manifests, "Service") if d["metadata"]["name"] == "snapshot")["spec"]["selector"]
+    test_pod = by_kind(manifests, "Pod")[0]
+    assert not selector.items() <= test_pod["metadata"]["labels"].items()
+
+
+def test_grid_nodes_get_shm_below_their_memory_limit_and_drain_before_stopping():
+    grid = docs(GRID_CHART, {}, "selenium-grid")
     node = next(d for d in by_kind(grid, "Deployment") if "node" in d["metadata"]["name"])
     pod = node["spec"]["template"]["spec"]
-    assert {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}} in pod["volumes"]
-    assert "/se/grid/node/drain" in " ".join(pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"])
+    [shm] = [v for v in pod["volumes"] if v["name"] == "dshm"]
+    assert shm["emptyDir"]["medium"] == "Memory"
+    limit = pod["containers"][0]["resources"]["limits"]["memory"]
+    assert gibibytes(shm["emptyDir"]["sizeLimit"]) <= gibibytes(limit) / 2  # tmpfs counts against the limit
+    pre_stop = " ".join(pod["containers"][0]["lifecycle"]["preStop"]["exec"]["command"])
+    assert "/se/grid/node/drain" in pre_stop
+    assert pre_stop.count("curl") == pre_stop.count("--max-time")
     assert "replicas" not in node["spec"]  # KEDA owns the replica count
 
 
+def gibibytes(quantity: str) -> float:
+    units = {"Gi": 1.0, "Mi": 1 / 1024, "G": 1e9 / 2**30, "M": 1e6 / 2**30}
+    unit = next(u for u in units if quantity.endswith(u))
+    return float(quantity[: -len(unit)]) * units[unit]
+
+
 def test_browser_egress_is_limited():
-    public = {"basicAuth": {"password": "p"}, "networkPolicy": {"browserEgress": "public"}}
+    public = {"networkPolicy": {"browserEgress": "public"}}
     grid = docs(GRID_CHART, public, "selenium-grid")
     policy = next(d for d in by_kind(grid, "NetworkPolicy") if "node" in d["metadata"]["name"])
     blocks = [peer["ipBlock"] for rule in policy["spec"]["egress"] for peer in rule.get("to", []) if "ipBlock" in peer]
     assert blocks and all("169.254.0.0/16" in b["except"] and "10.0.0.0/8" in b["except"] for b in blocks)
+    # public still lets browsers reach the proxy they are started with
+    assert any(rule.get("ports") == [{"port": 3128, "protocol": "TCP"}] for rule in policy["spec"]["egress"])
     proxy_values = yaml.safe_load((GRID_CHART / "ci" / "proxy-values.yaml").read_text())
     grid = docs(GRID_CHART, proxy_values, "selenium-grid")
     policy = next(d for d in by_kind(grid, "NetworkPolicy") if "node" in d["metadata"]["name"])
     blocks = [peer["ipBlock"] for rule in policy["spec"]["egress"] for peer in rule.get("to", []) if "ipBlock" in peer]
-    assert blocks == [{"cidr": "10.96.100.10/32"}]
+    assert blocks == [{"cidr": "203.0.113.10/32"}]
 
 
 def test_dockerfile_follows_the_conventions():
