@@ -18,7 +18,6 @@ Everything it starts it stops.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from load_tests.load import service_load
 from load_tests.sidebyside import CHROME_ARGS
-from load_tests.stats import RunResult, table
+from load_tests.stats import RunResult, print_report
 from tests.servers import PageServer, browser_processes, start_service
 
 COLUMNS = ["name", "ok", "p50_ms", "p95_ms", "errors"]
@@ -118,11 +117,7 @@ def main(argv: list[str] | None = None) -> None:
         time.sleep(1)
         report["browser_processes_left"] = len(browser_processes() - before)
     report["rows"] = rows
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print(table(rows, COLUMNS))
-        print({k: v for k, v in report.items() if k != "rows"})
+    print_report(report, COLUMNS, args.json)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ Everything it starts it stops.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ from selenium import webdriver
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from load_tests.load import parse_size, run_workers, service_load
-from load_tests.stats import RunResult, table
+from load_tests.stats import RunResult, print_report
 from tests.servers import PageServer, browser_processes, start_grid, start_service
 
 COLUMNS = ["name", "concurrency", "ok", "throughput_rps", "p50_ms", "p95_ms", "p99_ms", "errors"]
@@ -172,11 +171,7 @@ def main(argv: list[str] | None = None) -> None:
         time.sleep(1)
         report["browser_processes_left"] = len(browser_processes() - before)
     report["rows"] = rows
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print(table(rows, COLUMNS))
-        print({k: v for k, v in report.items() if k != "rows"})
+    print_report(report, COLUMNS, args.json)
 
 
 if __name__ == "__main__":

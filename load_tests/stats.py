@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -54,4 +55,13 @@ def table(rows: list[dict], columns: list[str]) -> str:
     return "\n".join([line(columns), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, cells)])
 
 
-__all__ = ["RunResult", "asdict", "percentile", "table"]
+def print_report(report: dict, columns: list[str], as_json: bool) -> None:
+    """A benchmark's report: its ``rows`` as a table, then the rest; or all of it as JSON."""
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        print(table(report["rows"], columns))
+        print({k: v for k, v in report.items() if k != "rows"})
+
+
+__all__ = ["RunResult", "asdict", "percentile", "print_report", "table"]

@@ -273,6 +273,18 @@ def test_blocked_requests_never_reach_the_server(snap, service, option_pages, th
     assert seen(option_pages, "/with-third-party")  # the document itself is never blocked
 
 
+def test_request_rules_reach_into_cross_site_frames(snap, service, option_pages, third_party):
+    """A cross-site iframe runs in its own process (its own CDP target): its requests are intercepted too."""
+    elsewhere = option_pages.base.replace("127.0.0.1", "localhost")
+    option_pages.routes["/framed"] = lambda q: f"<!doctype html><iframe src='{elsewhere}/with-third-party'></iframe>"
+    third_party.seen.clear()
+    ok(snap(service, "/framed", 200, 200, block_requests=f"{third_party.base}/*"))
+    assert seen(option_pages, "/with-third-party"), "the frame was not loaded at all"
+    assert seen(third_party, "/pixel") == []
+    ok(snap(service, "/framed", 200, 200, headers="X-Test: secret", headers_scope="all"))
+    assert seen(third_party, "/pixel")[-1]["x-test"] == "secret"
+
+
 # ------------------------------------------------------------------------------------------ outcome, pdf, json
 
 

@@ -63,17 +63,12 @@ class ConsentRules:
 
 
 def frame_setup(rules: ConsentRules) -> list[tuple[str, dict[str, Any]]]:
-    """What a frame's session needs before its document runs: the binding, the script, and the same
-    for its own iframes."""
+    """What a frame's session (the tab's, or a cross-site iframe's) needs before its document runs."""
     return [
         ("Page.enable", {}),
         ("Runtime.enable", {}),  # without it no binding calls are reported
         ("Runtime.addBinding", {"name": BINDING}),
         ("Page.addScriptToEvaluateOnNewDocument", {"source": rules.source}),
-        (
-            "Target.setAutoAttach",
-            {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": True, "filter": [{"type": "iframe"}]},
-        ),
     ]
 
 

@@ -24,7 +24,7 @@ from selenium import webdriver
 
 from service.browsers import shots, steps
 from service.browsers.cdp import CdpCancelled, CdpConnection, CdpError, CdpInterrupted, CdpTimeout
-from service.browsers.consent import BINDING, ConsentRules, ConsentTracker, frame_setup
+from service.browsers.consent import ConsentRules, ConsentTracker
 from service.browsers.isolation import Isolation
 from service.browsers.network import RequestRules
 from service.browsers.shots import OutputLimits, Shot
@@ -68,7 +68,7 @@ class BrowserSession:
     consent_rules: ConsentRules | None = None  # autoconsent, when the service has it
     consent: ConsentTracker | None = None  # this capture's, with block_cookie_banners
     consent_script: str | None = None  # its Page.addScriptToEvaluateOnNewDocument identifier
-    frame_sessions: set[str] = field(default_factory=set)  # iframes attached for it
+    frame_sessions: set[str] = field(default_factory=set)  # cross-site iframes attached for the options
     changed: set[str] = field(default_factory=set)  # what the capture's options changed (steps.UNDO)
     limits: OutputLimits = field(default_factory=OutputLimits)
     _viewport: tuple[int, int, int] | None = None
@@ -82,8 +82,8 @@ class BrowserSession:
         if self.tab_session is None or source is None:
             return
         method = message["method"]
-        if self.consent is not None and (source == self.tab_session or source in self.frame_sessions):
-            self._on_consent_event(source, method, message["params"])
+        if source == self.tab_session or source in self.frame_sessions:
+            steps.on_frame_event(self, source, method, message["params"])  # the options' frame work
         if source != self.tab_session:
             return
         if method == "Page.loadEventFired":
@@ -92,9 +92,6 @@ class BrowserSession:
             self.navigations += 1
         elif method == "Page.javascriptDialogOpening":  # alert/confirm/prompt would block the page
             self.cdp.send("Page.handleJavaScriptDialog", {"accept": False}, self.tab_session)
-        elif method == "Fetch.requestPaused" and self.rules is not None:
-            answer, params = self.rules.answer(message["params"])
-            self.cdp.send(answer, params, self.tab_session)
         elif method == "Page.domContentEventFired":
             self.dom_ready += 1
         elif method == "Page.lifecycleEvent" and message["params"].get("frameId") == self.target:
@@ -104,21 +101,6 @@ class BrowserSession:
             self.lifecycle[name] = loader
         elif method == "Inspector.targetCrashed":
             self.crashed = True
-
-    def _on_consent_event(self, source: str, method: str, params: dict[str, Any]) -> None:
-        """``block_cookie_banners``: autoconsent's messages, and the frames it must reach (consent.py)."""
-        assert self.consent is not None
-        if method == "Runtime.bindingCalled" and params.get("name") == BINDING:
-            log.debug("session %s: autoconsent says %s", self.id, str(params.get("payload", ""))[:300])
-            for command, command_params in self.consent.handle(params.get("payload", ""), params["executionContextId"]):
-                self.cdp.send(command, command_params, source)
-        elif method == "Target.attachedToTarget":
-            child = params["sessionId"]
-            if params.get("targetInfo", {}).get("type") == "iframe":
-                self.frame_sessions.add(child)
-                for command, command_params in frame_setup(self.consent.rules):
-                    self.cdp.send(command, command_params, child)
-            self.cdp.send("Runtime.runIfWaitingForDebugger", {}, child)
 
     @property
     def age(self) -> float:

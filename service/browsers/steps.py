@@ -31,7 +31,12 @@ UNDO: dict[str, tuple[str, dict[str, Any]]] = {
     "bypass_csp": ("Page.setBypassCSP", {"enabled": False}),
     "lifecycle": ("Page.setLifecycleEventsEnabled", {"enabled": False}),
     "fetch": ("Fetch.disable", {}),
+    "frames": ("Target.setAutoAttach", {"autoAttach": False, "waitForDebuggerOnStart": False}),
 }
+# cross-site iframes run in their own targets: request rules and consent rules reach them as they
+# attach, each paused until it has them
+_AUTO_ATTACH = {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": True, "filter": [{"type": "iframe"}]}
+_INTERCEPT_ALL = {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]}
 _CLICK_NAVIGATION_WAIT = 0.5  # seconds a click is given to start a navigation
 CONSENT_WAIT = 5.0  # seconds after the load autoconsent gets to deal with consent popups, at most
 LEAVE_WAIT = 2.0  # seconds the service waits for the page a page that left goes to, at most
@@ -66,11 +71,13 @@ def prepare(session: BrowserSession, request: CaptureRequest, deadline: float) -
     rules = RequestRules.of(request)
     if rules is not None:
         session.rules = rules
-        change("fetch", "Fetch.enable", {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]})
+        change("fetch", "Fetch.enable", _INTERCEPT_ALL)
     if o.block_cookie_banners and session.consent_rules is not None:
         session.consent = ConsentTracker(session.consent_rules)
         session.changed.add("consent")
         calls += frame_setup(session.consent_rules)
+    if session.rules is not None or session.consent is not None:
+        change("frames", "Target.setAutoAttach", _AUTO_ATTACH)
     cookies = cookie_params(request)
     if cookies:  # removed by every reset with all other cookies
         calls.append(("Network.setCookies", {"cookies": cookies}))
@@ -87,17 +94,34 @@ def undo(session: BrowserSession) -> list[tuple[str, dict[str, Any]]]:
     """The commands that put back what ``prepare`` changed (and forgets it)."""
     calls = [UNDO[what] for what in sorted(session.changed) if what in UNDO]
     if "consent" in session.changed:
-        calls += [
-            ("Target.setAutoAttach", {"autoAttach": False, "waitForDebuggerOnStart": False}),
-            ("Runtime.removeBinding", {"name": BINDING}),
-            ("Runtime.disable", {}),
-        ]
+        calls += [("Runtime.removeBinding", {"name": BINDING}), ("Runtime.disable", {})]
         if session.consent_script is not None:
             calls.append(("Page.removeScriptToEvaluateOnNewDocument", {"identifier": session.consent_script}))
     session.changed.clear()
     session.rules = session.consent = session.consent_script = None
     session.frame_sessions.clear()
     return calls
+
+
+def on_frame_event(session: BrowserSession, source: str, method: str, params: dict[str, Any]) -> None:
+    """Events of the tab and of the cross-site iframes attached for the options: paused requests,
+    autoconsent's messages, new iframes (set up like the tab, then let go)."""
+    if method == "Fetch.requestPaused" and session.rules is not None:
+        answer, answer_params = session.rules.answer(params)
+        session.cdp.send(answer, answer_params, source)
+    elif method == "Runtime.bindingCalled" and session.consent is not None and params.get("name") == BINDING:
+        log.debug("session %s: autoconsent says %s", session.id, str(params.get("payload", ""))[:300])
+        for command, command_params in session.consent.handle(params.get("payload", ""), params["executionContextId"]):
+            session.cdp.send(command, command_params, source)
+    elif method == "Target.attachedToTarget":
+        child = params["sessionId"]
+        if params.get("targetInfo", {}).get("type") == "iframe":
+            session.frame_sessions.add(child)
+            setup = frame_setup(session.consent.rules) if session.consent is not None else []
+            setup += [("Fetch.enable", _INTERCEPT_ALL)] if session.rules is not None else []
+            for command, command_params in [*setup, ("Target.setAutoAttach", _AUTO_ATTACH)]:
+                session.cdp.send(command, command_params, child)
+        session.cdp.send("Runtime.runIfWaitingForDebugger", {}, child)
 
 
 def after_load(
