@@ -15,8 +15,8 @@ from typing import Any
 
 import tornado.web
 
-from service.handlers import JsonErrors, request_id
 from service.metrics import Metrics
+from service.web import JsonErrors, request_id
 
 access_log = logging.getLogger("snapshot.access")
 

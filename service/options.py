@@ -3,22 +3,22 @@ and the playground.
 
 Every field of :class:`CaptureOptions` is an option: its name is the parameter's name (the same in the
 query string, in form bodies and in a JSON body), its type says how it is parsed, and its metadata
-holds its group, help text, limits and the endpoints that take it.  ``parse_options`` reports every
-problem at once (``InvalidOptions``: 400 ``invalid_options`` with a ``details`` list); unknown
-parameters and contradictions are refused, so a typo never silently changes the picture.
+holds its group, help text, limits and the endpoints that take it.  ``service/option_checks.py``
+parses and validates them, reporting every problem at once; unknown parameters and contradictions are
+refused, so a typo never silently changes the picture.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from service.config import Settings
+    pass
 
 
 class Endpoint(StrEnum):
@@ -73,28 +73,8 @@ PAPER_FORMATS = {
     "a5": (5.83, 8.27),
     "a6": (4.13, 5.83),
 }
-# headers a client may not set: they belong to the connection, the proxy, or another option
-FORBIDDEN_HEADERS = frozenset(
-    {
-        "host",
-        "connection",
-        "content-length",
-        "transfer-encoding",
-        "upgrade",
-        "keep-alive",
-        "te",
-        "trailer",
-        "expect",
-        "cookie",
-        "proxy-authorization",
-        "proxy-connection",
-        "proxy-authenticate",
-    }
-)
-_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}")
-_MARGIN = re.compile(r"(\d{1,4}(?:\.\d{1,3})?)(mm|cm|in|px)?")
+MARGIN = re.compile(r"(\d{1,4}(?:\.\d{1,3})?)(mm|cm|in|px)?")  # pdf_margin: a number and a unit
 _MARGIN_INCHES = {"mm": 1 / 25.4, "cm": 1 / 2.54, "in": 1.0, "px": 1 / 96, None: 1 / 96}
-_SAME_SITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
 
 
 def option(
@@ -259,18 +239,26 @@ class CaptureOptions:
 
     @property
     def margin_inches(self) -> float:
-        match = _MARGIN.fullmatch(self.pdf_margin.strip())
+        match = MARGIN.fullmatch(self.pdf_margin.strip())
         assert match is not None  # validated
         return float(match.group(1)) * _MARGIN_INCHES[match.group(2)]
 
     @property
     def header_pairs(self) -> list[tuple[str, str]]:
-        return [_split_header(h) for h in self.headers]
+        return [split_header(h) for h in self.headers]
 
 
 FIELDS = tuple(dataclasses.fields(CaptureOptions))
 BY_NAME = {f.name: f for f in FIELDS}
 DEFAULTS = CaptureOptions()
+
+
+def split_header(raw: str) -> tuple[str, str]:
+    """``Name: Value`` as (name, value); ValueError without the colon."""
+    name, sep, value = raw.partition(":")
+    if not sep:
+        raise ValueError("must be `Name: Value`")
+    return name.strip(), value.strip()
 
 
 def options_for(endpoint: Endpoint) -> list[dataclasses.Field[Any]]:
@@ -282,235 +270,6 @@ def kind(f: dataclasses.Field[Any]) -> str:
     return {"bool": "bool", "int": "int", "int | None": "int", "str": "str", "str | None": "str"}.get(
         str(f.type), "list"
     )
-
-
-# ------------------------------------------------------------------------------------------ parsing
-
-Value = str | bool | int | float | None
-
-
-class OptionProblems(Exception):
-    """Every problem found, as (parameter, message)."""
-
-    def __init__(self, problems: list[tuple[str, str]]) -> None:
-        super().__init__("; ".join(f"{name}: {message}" for name, message in problems))
-        self.problems = problems
-
-
-_TRUE = {"true", "1", "yes", "on"}
-_FALSE = {"false", "0", "no", "off", ""}
-
-
-def parse_value(f: dataclasses.Field[Any], values: Sequence[Value]) -> Any:
-    """One option's value from what the request gave (strings from a query or form, typed values from
-    JSON).  Raises ValueError with the reason."""
-    k = kind(f)
-    if k == "list":
-        items = []
-        for value in values:
-            if not isinstance(value, str):
-                raise ValueError("must be text")
-            items.append(value)
-        return tuple(items)
-    if len(values) != 1:
-        raise ValueError("given more than once")
-    value = values[0]
-    if k == "bool":
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-            return value.strip().lower() in _TRUE
-        raise ValueError("must be true or false")
-    if k == "int":
-        if isinstance(value, bool):
-            raise ValueError("must be a whole number")
-        if isinstance(value, int):
-            return value
-        if isinstance(value, str) and re.fullmatch(r"[0-9]{1,9}", value.strip()):
-            return int(value.strip())
-        raise ValueError("must be a whole number")
-    if not isinstance(value, str):
-        raise ValueError("must be text")
-    return value
-
-
-def _split_header(raw: str) -> tuple[str, str]:
-    name, sep, value = raw.partition(":")
-    if not sep:
-        raise ValueError("must be `Name: Value`")
-    return name.strip(), value.strip()
-
-
-def _domain_matches(host: str, domain: str) -> bool:
-    domain = domain.lower().lstrip(".")
-    return host == domain or (host.endswith("." + domain) and not host.replace(".", "").isdigit())
-
-
-def parse_cookie(raw: str, target_host: str) -> dict[str, Any]:
-    """A CDP ``Network.CookieParam`` (without url/domain defaults) from ``name=value; Attr...``."""
-    parts = [p.strip() for p in raw.split(";")]
-    name, sep, value = parts[0].partition("=")
-    if not sep or not name.strip() or any(c in raw for c in "\r\n\x00"):
-        raise ValueError("must be `name=value` followed by `; Attribute` pairs")
-    cookie: dict[str, Any] = {"name": name.strip(), "value": value.strip()}
-    for attribute in parts[1:]:
-        if not attribute:
-            continue
-        key, _, val = attribute.partition("=")
-        key = key.strip().lower()
-        if key == "domain":
-            if not _domain_matches(target_host, val.strip()):
-                raise ValueError(f"Domain {val.strip()!r} does not contain the target's host {target_host}")
-            cookie["domain"] = val.strip()
-        elif key == "path":
-            cookie["path"] = val.strip() or "/"
-        elif key == "secure":
-            cookie["secure"] = True
-        elif key == "httponly":
-            cookie["httpOnly"] = True
-        elif key == "samesite":
-            if val.strip().lower() not in _SAME_SITE:
-                raise ValueError("SameSite must be Strict, Lax or None")
-            cookie["sameSite"] = _SAME_SITE[val.strip().lower()]
-        else:
-            raise ValueError(f"unknown cookie attribute {key!r}")
-    return cookie
-
-
-def _check(options: CaptureOptions, settings: Settings, target_host: str) -> list[tuple[str, str]]:
-    """Limits that depend on the settings, and contradictions."""
-    problems: list[tuple[str, str]] = []
-
-    def need(ok: bool, name: str, message: str) -> None:
-        if not ok:
-            problems.append((name, message))
-
-    o = options
-    need(o.quality is None or o.format != "png", "quality", "applies to jpeg and webp, not png")
-    need(not (o.omit_background and o.format == "jpeg"), "omit_background", "jpeg has no transparency")
-    need(not (o.full_page and o.selector), "selector", "cannot be combined with full_page")
-    clip = [o.clip_x, o.clip_y, o.clip_width, o.clip_height]
-    need(
-        all(c is None for c in clip) or all(c is not None for c in clip),
-        "clip_x",
-        "clip_x, clip_y, clip_width and clip_height go together",
-    )
-    need(
-        not (clip[0] is not None and (o.full_page or o.selector)),
-        "clip_x",
-        "cannot be combined with full_page or selector",
-    )
-    for name in ("full_page_max_height", "full_page_scroll_by"):
-        need(getattr(o, name) is None or o.full_page, name, "needs full_page=true")
-    need(o.full_page_scroll or o.full_page, "full_page_scroll", "needs full_page=true")
-    need(
-        o.full_page_scroll_delay == DEFAULTS.full_page_scroll_delay or o.full_page,
-        "full_page_scroll_delay",
-        "needs full_page=true",
-    )
-    need(o.selector_padding == 0 or o.selector is not None, "selector_padding", "needs selector")
-    need(o.headers_scope == "origin" or bool(o.headers), "headers_scope", "needs headers")
-    need(
-        o.full_page_max_height is None or o.full_page_max_height <= settings.max_full_page_height,
-        "full_page_max_height",
-        f"must be at most {settings.max_full_page_height}",
-    )
-    need(
-        o.timeout is None or o.timeout <= settings.capture_timeout * 1000,
-        "timeout",
-        f"must be at most {int(settings.capture_timeout * 1000)} ms (SNAPSHOT_CAPTURE_TIMEOUT)",
-    )
-    need(
-        not o.scripts or settings.allow_scripts, "scripts", "this service does not run scripts (SNAPSHOT_ALLOW_SCRIPTS)"
-    )
-    size = sum(len(s.encode()) for s in (*o.scripts, *o.styles))
-    need(
-        size <= settings.max_script_size,
-        "scripts" if o.scripts else "styles",
-        f"scripts and styles must be at most {settings.max_script_size} bytes together",
-    )
-    selectors = [*o.hide_selectors, *(s for s in (o.selector, o.wait_for_selector, o.click) if s)]
-    need(
-        len(o.hide_selectors) <= settings.max_selectors, "hide_selectors", f"at most {settings.max_selectors} selectors"
-    )
-    for name, text in [*(("hide_selectors", s) for s in selectors), *(("block_requests", p) for p in o.block_requests)]:
-        need(
-            0 < len(text) <= 1024 and not any(c in text for c in "\r\n\x00"),
-            name,
-            "must be 1 to 1024 characters on one line",
-        )
-    need(
-        len(o.block_requests) <= settings.max_selectors, "block_requests", f"at most {settings.max_selectors} patterns"
-    )
-    need(len(o.headers) <= settings.max_headers, "headers", f"at most {settings.max_headers} headers")
-    need(len(o.cookies) <= settings.max_headers, "cookies", f"at most {settings.max_headers} cookies")
-    for raw in o.headers:
-        try:
-            name, value = _split_header(raw)
-        except ValueError as exc:
-            problems.append(("headers", str(exc)))
-            continue
-        need(bool(_HEADER_NAME.fullmatch(name)), "headers", f"{name!r} is not a header name")
-        need(
-            name.lower() not in FORBIDDEN_HEADERS and not name.lower().startswith("proxy-"),
-            "headers",
-            f"{name} cannot be set (use cookies for Cookie)",
-        )
-        need(
-            not any(c in value for c in "\r\n\x00") and len(value) <= 4096,
-            "headers",
-            f"the value of {name} is not a single line of at most 4096 characters",
-        )
-    for raw in o.cookies:
-        try:
-            parse_cookie(raw, target_host)
-        except ValueError as exc:
-            problems.append(("cookies", str(exc)))
-    need(
-        o.user_agent is None or (0 < len(o.user_agent) <= 512 and o.user_agent.isprintable()),
-        "user_agent",
-        "must be 1 to 512 printable characters",
-    )
-    need(bool(_MARGIN.fullmatch(o.pdf_margin.strip())), "pdf_margin", "must be a number with mm, cm, in or px")
-    return problems
-
-
-def parse_options(
-    params: Mapping[str, Sequence[Value]], settings: Settings, endpoint: Endpoint, target_host: str
-) -> CaptureOptions:
-    """The options among ``params`` (every parameter that is not a published one); raises
-    :class:`OptionProblems` listing every problem."""
-    allowed = {f.name: f for f in options_for(endpoint)}
-    values: dict[str, Any] = {}
-    problems: list[tuple[str, str]] = []
-    for name, given in params.items():
-        f = allowed.get(name)
-        if f is None:
-            problems.append((name, "unknown parameter"))
-            continue
-        try:
-            value = parse_value(f, given)
-        except ValueError as exc:
-            problems.append((name, str(exc)))
-            continue
-        meta = f.metadata
-        items = value if isinstance(value, tuple) else (value,)
-        for item in items:
-            if meta["choices"] and item not in meta["choices"]:
-                problems.append((name, "must be one of " + ", ".join(meta["choices"])))
-            if isinstance(item, int) and not isinstance(item, bool):
-                if meta["minimum"] is not None and item < meta["minimum"]:
-                    problems.append((name, f"must be at least {meta['minimum']}"))
-                if meta["maximum"] is not None and item > meta["maximum"]:
-                    problems.append((name, f"must be at most {meta['maximum']}"))
-        values[name] = value
-    if problems:
-        raise OptionProblems(problems)
-    options = CaptureOptions(**values)
-    problems = _check(options, settings, target_host)
-    if problems:
-        raise OptionProblems(problems)
-    return options
 
 
 def to_params(options: CaptureOptions) -> list[tuple[str, str]]:

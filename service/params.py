@@ -16,7 +16,8 @@ from typing import TypeVar
 from service.capture import CaptureRequest
 from service.config import Settings
 from service.errors import InvalidRequest
-from service.options import Endpoint, OptionProblems, Value, kind, options_for, parse_options
+from service.option_checks import OptionProblems, Value, parse_options
+from service.options import Endpoint, kind, options_for
 from service.urls import TargetUrl, parse_target_url
 
 PUBLISHED = ("url", "width", "height", "localmode")

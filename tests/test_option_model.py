@@ -13,7 +13,8 @@ from hypothesis import strategies as st
 from service.config import Settings
 from service.errors import InvalidRequest
 from service.openapi import OPENAPI
-from service.options import FIELDS, CaptureOptions, Endpoint, OptionProblems, kind, parse_options, to_json, to_params
+from service.option_checks import OptionProblems, parse_options
+from service.options import FIELDS, CaptureOptions, Endpoint, kind, to_json, to_params
 from service.params import json_params, parse_capture_request
 
 SETTINGS = Settings(allow_scripts=True)

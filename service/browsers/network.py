@@ -15,7 +15,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from service.capture import CaptureRequest
-from service.options import RESOURCE_TYPES, parse_cookie
+from service.option_checks import parse_cookie
+from service.options import RESOURCE_TYPES
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
