@@ -116,8 +116,13 @@ def run_attacks(service, pages):
     return statuses
 
 
-def test_no_route_out_of_a_page_reaches_a_blocked_address(start, attack_pages, canary):
-    service = start({"SNAPSHOT_ALLOW_NETWORKS": "127.0.0.1/32", "SNAPSHOT_LOCAL_POOL_SIZE": "1"})
+@pytest.mark.parametrize("backend", ["local", "grid"])
+def test_no_route_out_of_a_page_reaches_a_blocked_address(start, grid, attack_pages, canary, backend):
+    """The Grid's browsers are started with the proxy too (dropping it from them alone must fail here)."""
+    env = {"SNAPSHOT_ALLOW_NETWORKS": "127.0.0.1/32", "SNAPSHOT_LOCAL_POOL_SIZE": "1", "SNAPSHOT_POOL_SIZE": "1"}
+    if backend == "grid":
+        env |= {"SNAPSHOT_GRID_URL": grid.url, "SNAPSHOT_ALLOW_LOCALMODE": "false"}
+    service = start(env)
     canary.hits.clear()
     statuses = run_attacks(service, attack_pages)
     assert all(status in (200, 502) for status in statuses.values()), statuses

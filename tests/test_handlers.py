@@ -266,3 +266,18 @@ def test_signed_urls_cover_the_options(app):
     signed = sign("k1", {k: str(v) for k, v in params(format="jpeg").items()}, ttl=60)
     assert service.fetch("/create_snap", params={**signed, "format": "png"}).code == 401
     assert service.fetch("/create_snap", params={**signed, "full_page": "true"}).code == 401
+
+
+def test_the_queue_admits_snapshot_queue_size_waiting_captures_then_answers_429(app, browser):
+    service = app(local_pool_size=1, queue_size=2, client_max_in_flight=0)
+    hold = Hold()
+    browser.plan(hold, hold, hold)
+    with ThreadPoolExecutor(3) as pool:
+        admitted = [pool.submit(service.fetch, "/create_snap", params=params()) for _ in range(3)]
+        deadline = time.monotonic() + 5
+        while metric(service, "snapshot_captures_in_flight", backend="local") != 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        refused = service.fetch("/create_snap", params=params())
+        hold.release.set()
+        assert [f.result().code for f in admitted] == [200, 200, 200]
+    assert_error(refused, 429, "overloaded")
