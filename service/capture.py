@@ -90,10 +90,6 @@ class Timings:
         finally:
             self.add(phase, time.monotonic() - started)
 
-    @property
-    def total(self) -> float:
-        return sum(self.seconds.values())
-
     def milliseconds(self) -> dict[str, float]:
         """Per phase, in phase order, rounded to 0.1 ms (for logs)."""
         return {phase.value: round(1000 * self.seconds[phase], 1) for phase in Phase if phase in self.seconds}

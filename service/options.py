@@ -249,7 +249,6 @@ class CaptureOptions:
 
 
 FIELDS = tuple(dataclasses.fields(CaptureOptions))
-BY_NAME = {f.name: f for f in FIELDS}
 DEFAULTS = CaptureOptions()
 
 
