@@ -18,6 +18,8 @@ FIXED_BY_CHART = frozenset(
         "SNAPSHOT_PROXY_HOST",
         "SNAPSHOT_PROXY_PORT",
         "SNAPSHOT_API_KEYS",
+        "SNAPSHOT_REDIS_URL",
+        "SNAPSHOT_WEBHOOK_SECRET",
     }
 )
 
@@ -78,6 +80,10 @@ def service_chart_schema() -> Schema:
             "config": obj(config),
             "apiKeys": obj({"existingSecret": s("string")}),
             "gridAuth": obj({"existingSecret": s("string")}),
+            "redis": obj(
+                {"existingSecret": s("string"), "key": s("string"), "port": s("integer", minimum=1, maximum=65535)}
+            ),
+            "webhooks": obj({"existingSecret": s("string"), "key": s("string")}),
             "s3": obj({"existingSecret": s("string"), "accessKeyId": s("string"), "secretAccessKey": s("string")}),
             "serviceAccount": obj(
                 {"create": enabled, "name": s("string"), "annotations": free(), "automount": s("boolean")}

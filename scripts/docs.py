@@ -110,7 +110,7 @@ def settings_rows() -> str:
 
 
 def options_rows() -> str:
-    from service.options import FIELDS, kind
+    from service.options import FIELDS, kind, param
 
     rows = "| option | type | default | where | meaning |\n|---|---|---|---|---|\n"
     group = None
@@ -137,7 +137,7 @@ def options_rows() -> str:
             else f"`{str(f.default).lower() if isinstance(f.default, bool) else f.default}`"
         )
         where = ", ".join({"snap": "image", "pdf": "pdf"}[e] for e in meta["endpoints"])
-        rows += f"| `{f.name}` | {shown} | {default} | {where} | {meta['help']} |\n"
+        rows += f"| `{param(f)}` | {shown} | {default} | {where} | {meta['help']} |\n"
     return rows
 
 

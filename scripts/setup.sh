@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Snapshot needs on Debian 12, skipping whatever is already there.
 #   scripts/setup.sh          runtime: Chromium, ChromeDriver, a Python venv with the service
-#   scripts/setup.sh --test   also: Java 17 + Selenium Grid 4.48, SeaweedFS, Prometheus, test tools
+#   scripts/setup.sh --test   also: Java 17 + Selenium Grid 4.48, SeaweedFS, Prometheus, Redis, test tools
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +18,7 @@ say() { echo "setup: $*" >&2; }
 
 apt_packages=(chromium chromium-driver curl ca-certificates)
 if ((want_test)); then
-  apt_packages+=(openjdk-17-jre-headless prometheus)
+  apt_packages+=(openjdk-17-jre-headless prometheus redis-server)
 fi
 if ((want_test)) && ! command -v npm >/dev/null 2>&1; then
   apt_packages+=(npm)

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import redis.asyncio
 import tornado.httpserver
 import tornado.web
 
@@ -27,17 +28,24 @@ from service.browsers.grid import GridApi
 from service.browsers.pool import SessionFactory, SessionPool
 from service.capture import Backend
 from service.config import Settings, SettingsError
+from service.delivery.cache import CaptureCache
+from service.delivery.flight import Flights
+from service.delivery.jobs import JobStore, MemoryJobs, RedisJobs
+from service.delivery.renderer import Renderer
+from service.delivery.webhooks import WebhookSender
+from service.delivery.worker import JobRunner
 from service.egress import EgressProxy
 from service.handlers import (
     CaptureHandler,
     FilesHandler,
     HealthzHandler,
+    JobsHandler,
     MetricsHandler,
     NotFoundHandler,
     OpenApiHandler,
     ReadyzHandler,
 )
-from service.health import CheckFn, Readiness, executable_check, grid_check
+from service.health import CheckFn, Readiness, executable_check, grid_check, redis_check
 from service.jobs import BackgroundJobs
 from service.limits import ClientLimiter
 from service.logs import configure_logging, request_logger
@@ -60,12 +68,33 @@ class Components:
     metrics: Metrics
     instance: str  # this replica's id; tags its Grid sessions
     grid: GridApi | None
+    renderer: Renderer
+    jobs: JobRunner
 
     def close(self) -> None:
         """Blocking: waits for running captures, closes every browser session."""
         for backend in self.snapshotter.backends:
             backend.close()
         self.io_executor.shutdown(wait=False, cancel_futures=True)
+
+
+def _delivery(settings: Settings, snapshotter: Snapshotter, policy: NetworkPolicy, metrics: Metrics,
+              instance: str) -> tuple[Renderer, JobRunner]:  # fmt: skip
+    """The cache, single flight and async jobs: shared by the replicas through Redis when
+    ``SNAPSHOT_REDIS_URL`` is set, else in this process."""
+    store: JobStore
+    if settings.redis_url:
+        shared = redis.asyncio.Redis.from_url(settings.redis_url, decode_responses=True)
+        flights = Flights(shared)
+        store = RedisJobs(shared, instance, ttl=settings.job_ttl, visibility=settings.job_visibility_timeout)
+    else:
+        flights = Flights()
+        store = MemoryJobs(settings.job_ttl)
+    renderer = Renderer(snapshotter, CaptureCache(snapshotter), flights, metrics)
+    webhooks = (
+        WebhookSender(settings.webhook_secret, policy, settings.webhook_timeout) if settings.webhook_secret else None
+    )
+    return renderer, JobRunner(store, renderer, webhooks, settings, metrics)
 
 
 def _backend(name: Backend, factory: SessionFactory, settings: Settings, size: int, metrics: Metrics) -> CaptureBackend:
@@ -134,8 +163,13 @@ def build(
         metrics=metrics,
         consent=consent_rules is not None,
     )
+    if settings.redis_url:
+        checks["redis"] = redis_check(settings.redis_url)
     readiness = Readiness(checks, io_executor)
-    return Components(settings, snapshotter, readiness, storage, io_executor, metrics, instance, grid_api)
+    renderer, jobs = _delivery(settings, snapshotter, policy, metrics, instance)
+    return Components(
+        settings, snapshotter, readiness, storage, io_executor, metrics, instance, grid_api, renderer, jobs
+    )
 
 
 def make_app(components: Components) -> tornado.web.Application:
@@ -147,10 +181,13 @@ def make_app(components: Components) -> tornado.web.Application:
         "metrics": components.metrics,
         "limiter": limiter,
         "api_keys": ApiKeys(settings.api_keys),
+        "renderer": components.renderer,
+        "jobs": components.jobs,
     }
     routes: list[Any] = [
         (r"/create_snap", CaptureHandler, {**snap, "endpoint": Endpoint.SNAP, "handler_name": "create_snap"}),
         (r"/create_pdf", CaptureHandler, {**snap, "endpoint": Endpoint.PDF, "handler_name": "create_pdf"}),
+        (r"/jobs/([0-9a-f]{32})", JobsHandler, {"jobs": components.jobs, "api_keys": snap["api_keys"]}),
         (r"/healthz", HealthzHandler),
         (r"/readyz", ReadyzHandler, {"readiness": components.readiness}),
         (r"/metrics", MetricsHandler, {"metrics": components.metrics}),
@@ -193,18 +230,29 @@ async def drain(
     jobs: BackgroundJobs,
     proxy: EgressProxy | None,
 ) -> None:
-    """The shutdown, in order: no longer ready and no new captures, no new connections, captures in
-    flight finished (up to ``SNAPSHOT_SHUTDOWN_GRACE``), connections closed, background jobs stopped,
-    every browser session closed, the proxy stopped."""
+    """The shutdown, in order: no longer ready and no new requests or jobs, no new connections; the
+    captures in flight and the jobs this replica holds finished (up to ``SNAPSHOT_SHUTDOWN_GRACE``;
+    with Redis only their captures: other replicas take over their queue and webhooks), connections
+    closed, background jobs stopped, every browser session closed, the proxy stopped."""
     log.info("shutting down: no longer ready, finishing captures in flight")
+    settings, runner = components.settings, components.jobs
     components.readiness.shutting_down = True
     components.snapshotter.stop_accepting()
+    runner.claiming = settings.redis_url is None  # without Redis, this process's queue is worked through
     server.stop()
-    deadline = time.monotonic() + components.settings.shutdown_grace
-    while components.snapshotter.in_flight and time.monotonic() < deadline:
+    deadline = time.monotonic() + settings.shutdown_grace
+
+    async def busy() -> bool:
+        if settings.redis_url is None:
+            return runner.busy > 0 or (await runner.store.queued())[0] > 0
+        return runner.capturing > 0
+
+    while (components.snapshotter.in_flight or await busy()) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     await server.close_all_connections()
+    await runner.cancel()
     jobs.cancel()
+    await runner.store.close()
     await asyncio.get_running_loop().run_in_executor(None, components.close)
     if proxy is not None:
         await proxy.stop()
@@ -228,6 +276,7 @@ async def serve(settings: Settings) -> None:
     )
     jobs = BackgroundJobs(components)
     jobs.start()
+    components.jobs.start()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)

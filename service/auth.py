@@ -70,27 +70,35 @@ class ApiKeys:
     def enabled(self) -> bool:
         return bool(self.keys)
 
-    def check(self, headers: Mapping[str, str], params: Params, *, method: str, now: float | None = None) -> None:
-        """Raises :class:`Unauthorized` unless the request carries a valid key or signature."""
+    def check(self, headers: Mapping[str, str], params: Params, *, method: str, now: float | None = None) -> str:
+        """The caller's identity: a digest of the key it used or that signed its URL ("" when keys are
+        off).  Raises :class:`Unauthorized` unless the request carries a valid key or signature."""
         if not self.keys:
-            return
+            return ""
         given = headers.get("X-API-Key") or ""
         auth = headers.get("Authorization") or ""
         if not given and auth[:7].lower() == "bearer ":
             given = auth[7:].strip()
         if given:
-            if any(hmac.compare_digest(given.encode(), key.encode()) for key in self.keys):
-                return
+            for key in self.keys:
+                if hmac.compare_digest(given.encode(), key.encode()):
+                    return tenant_of(key)
             raise Unauthorized("the API key is not valid")
         if method in ("GET", "HEAD") and "signature" in params:
             expires = _last(params, "expires")
             if not expires.isdigit() or int(expires) < (now if now is not None else time.time()):
                 raise Unauthorized("the signed URL has expired or has no valid expires parameter")
             given_signature = _last(params, "signature").encode()
-            if any(hmac.compare_digest(given_signature, signature(key, params).encode()) for key in self.keys):
-                return
+            for key in self.keys:
+                if hmac.compare_digest(given_signature, signature(key, params).encode()):
+                    return tenant_of(key)
             raise Unauthorized("the URL's signature is not valid")
         raise Unauthorized("an API key is required (X-API-Key or Authorization: Bearer), or a signed URL")
+
+
+def tenant_of(key: str) -> str:
+    """A caller's identity from its API key, never the key itself (it is stored with cached results and jobs)."""
+    return hashlib.sha256(b"snapshot-tenant:" + key.encode()).hexdigest()[:32]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -8,17 +8,16 @@ metadata; the README's settings table and the Helm chart's ``config`` values des
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
-import ipaddress
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from service.browsers.isolation import ISOLATIONS
-
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+from service.envvars import PARSERS, SPECIAL, Network
 
 
 class SettingsError(ValueError):
@@ -27,59 +26,6 @@ class SettingsError(ValueError):
 
 def _setting(env: str, default: Any, help: str, *, secret: bool = False) -> Any:
     return field(default=default, metadata={"env": env, "help": help, "secret": secret}, repr=not secret)
-
-
-def _parse_bool(raw: str) -> bool:
-    value = raw.strip().lower()
-    if value in {"1", "true", "yes", "on"}:
-        return True
-    if value in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError("must be true or false")
-
-
-def _parse_networks(raw: str) -> tuple[Network, ...]:
-    networks = []
-    for part in raw.split(","):
-        part = part.strip()
-        if part:
-            try:
-                networks.append(ipaddress.ip_network(part, strict=False))
-            except ValueError:
-                raise ValueError(f"{part!r} is not a CIDR network") from None
-    return tuple(networks)
-
-
-def _parse_http_url(raw: str) -> str:
-    value = raw.strip().rstrip("/")
-    parts = urlsplit(value)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ValueError("must be an http(s) URL")
-    return value
-
-
-def _optional(parse: Callable[[str], Any]) -> Callable[[str], Any]:
-    def parse_optional(raw: str) -> Any:
-        return parse(raw) if raw.strip() else None
-
-    return parse_optional
-
-
-_PARSERS: dict[str, Callable[[str], Any]] = {
-    "int": lambda raw: int(raw.strip()),
-    "float": lambda raw: float(raw.strip()),
-    "bool": _parse_bool,
-    "str": lambda raw: raw.strip(),
-    "str | None": lambda raw: raw.strip() or None,
-    "tuple[Network, ...]": _parse_networks,
-    "tuple[str, ...]": lambda raw: tuple(part.strip() for part in raw.split(",") if part.strip()),
-}
-_SPECIAL: dict[str, Callable[[str], Any]] = {
-    "grid_url": _optional(_parse_http_url),
-    "s3_endpoint_url": _optional(_parse_http_url),
-    "public_base_url": _optional(_parse_http_url),
-    "proxy_url": _optional(_parse_http_url),
-}
 
 
 @dataclass(frozen=True)
@@ -236,6 +182,36 @@ class Settings:
     public_base_url: str | None = _setting(
         "SNAPSHOT_PUBLIC_BASE_URL", None, "Base of local `file_url`s; unset: built from the request's host."
     )
+    # --- delivery: cache, async jobs, webhooks
+    cache_max_ttl: int = _setting("SNAPSHOT_CACHE_MAX_TTL", 86400, "Largest `cache_ttl` a request may ask, seconds.")
+    redis_url: str | None = _setting(
+        "SNAPSHOT_REDIS_URL",
+        None,
+        "Redis shared by the replicas (`redis://host:6379/0`): async jobs any replica can finish, and one render "
+        "for identical requests across replicas; unset: jobs live in the process.",
+        secret=True,
+    )
+    job_queue_size: int = _setting(
+        "SNAPSHOT_JOB_QUEUE_SIZE", 1000, "Async jobs that may wait to run (all replicas); beyond it 429."
+    )
+    job_workers: int = _setting("SNAPSHOT_JOB_WORKERS", 2, "Async jobs this replica captures at once.")
+    job_ttl: int = _setting("SNAPSHOT_JOB_TTL", 86400, "Seconds a finished job stays readable at /jobs/{id}.")
+    job_visibility_timeout: float = _setting(
+        "SNAPSHOT_JOB_VISIBILITY_TIMEOUT",
+        60.0,
+        "Seconds without a heartbeat after which another replica takes over a job (Redis only).",
+    )
+    webhook_secret: str | None = _setting(
+        "SNAPSHOT_WEBHOOK_SECRET",
+        None,
+        "Standard Webhooks signing secret, `whsec_<base64>`; unset: `webhook_url` gets 400.",
+        secret=True,
+    )
+    webhook_attempts: int = _setting("SNAPSHOT_WEBHOOK_ATTEMPTS", 6, "Delivery attempts of one webhook.")
+    webhook_backoff: float = _setting(
+        "SNAPSHOT_WEBHOOK_BACKOFF", 2.0, "Seconds before the second attempt; doubling, with jitter, up to 300."
+    )
+    webhook_timeout: float = _setting("SNAPSHOT_WEBHOOK_TIMEOUT", 10.0, "Seconds one webhook attempt may take.")
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -246,7 +222,7 @@ class Settings:
             env = f.metadata["env"]
             if env not in environ:
                 continue
-            parse = _SPECIAL.get(f.name) or _PARSERS[str(f.type)]
+            parse = SPECIAL.get(f.name) or PARSERS[str(f.type)]
             raw = environ[env]
             try:
                 values[f.name] = parse(raw)
@@ -292,6 +268,10 @@ class Settings:
             ("SNAPSHOT_MAX_FULL_PAGE_HEIGHT", self.max_full_page_height),
             ("SNAPSHOT_MAX_IMAGE_BYTES", self.max_image_bytes),
             ("SNAPSHOT_MAX_PDF_PAGES", self.max_pdf_pages),
+            ("SNAPSHOT_JOB_QUEUE_SIZE", self.job_queue_size),
+            ("SNAPSHOT_JOB_WORKERS", self.job_workers),
+            ("SNAPSHOT_JOB_TTL", self.job_ttl),
+            ("SNAPSHOT_WEBHOOK_ATTEMPTS", self.webhook_attempts),
         ]:
             need(value >= 1, env, "must be at least 1")
         need(self.queue_size >= 0, "SNAPSHOT_QUEUE_SIZE", "must be 0 or more")
@@ -306,6 +286,9 @@ class Settings:
             ("SNAPSHOT_SESSION_IDLE_TIMEOUT", self.session_idle_timeout),
             ("SNAPSHOT_S3_TIMEOUT", self.s3_timeout),
             ("SNAPSHOT_SHUTDOWN_GRACE", self.shutdown_grace),
+            ("SNAPSHOT_JOB_VISIBILITY_TIMEOUT", self.job_visibility_timeout),
+            ("SNAPSHOT_WEBHOOK_BACKOFF", self.webhook_backoff),
+            ("SNAPSHOT_WEBHOOK_TIMEOUT", self.webhook_timeout),
         ]:
             need(seconds > 0, env, "must be a positive number of seconds")
         need(self.isolation in ISOLATIONS, "SNAPSHOT_ISOLATION", "must be " + " or ".join(ISOLATIONS))
@@ -315,6 +298,12 @@ class Settings:
             (self.grid_username is None) == (self.grid_password is None),
             "SNAPSHOT_GRID_USERNAME",
             "SNAPSHOT_GRID_USERNAME and SNAPSHOT_GRID_PASSWORD go together",
+        )
+        need(self.cache_max_ttl >= 0, "SNAPSHOT_CACHE_MAX_TTL", "must be 0 or more")
+        need(
+            self.webhook_secret is None or _whsec(self.webhook_secret),
+            "SNAPSHOT_WEBHOOK_SECRET",
+            "must be whsec_ followed by the base64 of 24 to 64 random bytes",
         )
         if self.s3_public_url_template is not None:
             need(
@@ -329,6 +318,16 @@ class Settings:
         if self.grid_username is None:
             return None
         return self.grid_username, self.grid_password or ""
+
+
+def _whsec(secret: str) -> bool:
+    """The Standard Webhooks secret form: ``whsec_`` and base64 of 24 to 64 bytes."""
+    if not secret.startswith("whsec_"):
+        return False
+    try:
+        return 24 <= len(base64.b64decode(secret[6:], validate=True)) <= 64
+    except (binascii.Error, ValueError):
+        return False
 
 
 def settings_table() -> list[tuple[str, str, str]]:

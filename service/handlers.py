@@ -4,9 +4,11 @@ domain exceptions to JSON errors."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import socket
 import threading
+import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
@@ -18,22 +20,23 @@ from service.auth import ApiKeys
 from service.browsers.backend import CaptureBackend
 from service.capture import CaptureRequest, Outcome
 from service.config import Settings
-from service.errors import InvalidRequest
+from service.delivery.jobs import Job
+from service.delivery.renderer import Renderer
+from service.delivery.results import Result
+from service.delivery.worker import JobRunner
+from service.errors import Blocked
 from service.health import Readiness
 from service.images import BY_EXTENSION
 from service.limits import ClientLimiter
 from service.metrics import Metrics
 from service.openapi import OPENAPI
-from service.option_checks import Value
 from service.options import Endpoint
 from service.params import parse_capture_request
 from service.snapshots import Capture, Snapshotter
-from service.web import BaseHandler, JsonErrors
+from service.urls import parse_target_url
+from service.web import BaseHandler, JsonErrors, ParamsHandler, request_id
 
 T = TypeVar("T")
-
-_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
-_JSON_TYPE = "application/json"
 
 
 class NotFoundHandler(BaseHandler):
@@ -44,12 +47,11 @@ class NotFoundHandler(BaseHandler):
 
 
 @tornado.web.stream_request_body
-class CaptureHandler(BaseHandler):
+class CaptureHandler(ParamsHandler):
     """``/create_snap`` (the published API) and ``/create_pdf``: GET returns the image or PDF, POST
     stores it and returns its URL.  Parameters come from the query, a form body or a JSON body.
 
-    The body is streamed so that an oversized one is refused with a 413 JSON answer as soon as its
-    size is known, then parsed here like Tornado would."""
+    The body is streamed (``ParamsHandler``) so that an oversized one is refused with a 413 JSON answer."""
 
     handler_name = "create_snap"
     endpoint: Endpoint
@@ -58,18 +60,16 @@ class CaptureHandler(BaseHandler):
     metrics: Metrics
     limiter: ClientLimiter
     api_keys: ApiKeys
+    renderer: Renderer
+    jobs: JobRunner
     capture: Capture | None = None
     backend: CaptureBackend | None = None
+    tenant = ""  # the caller, when API keys are on (service/auth.py)
     _client: str | None = None
 
     def prepare(self) -> None:
         self.client_gone = threading.Event()
-        self._body = bytearray()
-        self._received = 0
-        limit = self.settings_.max_body_size
-        declared = self.request.headers.get("Content-Length")
-        if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            raise tornado.web.HTTPError(413, f"the request body is larger than {limit} bytes")
+        self._start_body(self.settings_.max_body_size)
         client = self.request.remote_ip or "unknown"
         self.limiter.acquire(client)  # 429 for a client over its limits
         self._client = client
@@ -78,33 +78,7 @@ class CaptureHandler(BaseHandler):
                 name: [v.decode("utf-8", "replace") for v in values]
                 for name, values in self.request.query_arguments.items()
             }
-            self.api_keys.check(self.request.headers, query, method=self.request.method or "")
-
-    def data_received(self, chunk: bytes) -> None:
-        # a chunked body has no declared size: count it; raising here would drop the connection
-        # without an answer, so the 413 is given once the body has been read
-        self._received += len(chunk)
-        if self._received <= self.settings_.max_body_size:
-            self._body.extend(chunk)
-
-    def _parse_body(self) -> None:
-        if self._received > self.settings_.max_body_size:
-            raise tornado.web.HTTPError(413, f"the request body is larger than {self.settings_.max_body_size} bytes")
-        if not self._body:
-            return
-        self.request.body = bytes(self._body)
-        try:
-            tornado.httputil.parse_body_arguments(
-                self.request.headers.get("Content-Type", ""),
-                self.request.body,
-                self.request.body_arguments,
-                self.request.files,
-                self.request.headers,
-            )
-        except tornado.httputil.HTTPInputError as exc:
-            raise InvalidRequest(f"the body could not be parsed: {exc}", code="malformed_body") from None
-        for name, values in self.request.body_arguments.items():
-            self.request.arguments.setdefault(name, []).extend(values)
+            self.tenant = self.api_keys.check(self.request.headers, query, method=self.request.method or "")
 
     def on_connection_close(self) -> None:
         # the client hung up: abandon its capture and give the browser back
@@ -139,35 +113,6 @@ class CaptureHandler(BaseHandler):
         finally:
             watcher.cancel()
 
-    def _content_type(self) -> str:
-        return self.request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
-
-    def _check_body(self) -> None:
-        if self._body and self._content_type() not in (*_FORM_TYPES, _JSON_TYPE):
-            raise InvalidRequest(
-                "send the parameters as application/json, multipart/form-data, application/x-www-form-urlencoded "
-                "or in the query",
-                code="unsupported_content_type",
-            )
-
-    def _params(self) -> dict[str, list[Value]]:
-        """Every parameter of the query and a form body (repeated keys are lists)."""
-        try:
-            return {name: [v.decode("utf-8") for v in values] for name, values in self.request.arguments.items()}
-        except UnicodeDecodeError:
-            raise InvalidRequest("the parameters are not UTF-8") from None
-
-    def _json_body(self) -> dict[str, object] | None:
-        if not (self._body and self._content_type() == _JSON_TYPE):
-            return None
-        try:
-            body = json.loads(bytes(self._body).decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise InvalidRequest("the body is not valid JSON", code="malformed_body") from None
-        if not isinstance(body, dict):
-            raise InvalidRequest("the JSON body must be an object of parameters", code="malformed_body")
-        return body
-
     def _parse(self) -> tuple[CaptureRequest, CaptureBackend]:
         request = parse_capture_request(self._params(), self.settings_, self.endpoint, self._json_body())
         self.log_fields = {"target_host": request.target.host, "size": f"{request.width}x{request.height}"}
@@ -175,35 +120,104 @@ class CaptureHandler(BaseHandler):
         self.log_fields["backend"] = self.backend.name
         return request, self.backend
 
-    def _done(self, capture: Capture) -> None:
-        self.capture = capture
-        self.outcome = Outcome.SUCCESS
-        if self.log_fields is not None:
-            self.log_fields["timings_ms"] = capture.timings.milliseconds()
-        for name, value in capture.headers().items():
-            self.set_header(name, value)
-        self.set_header("Server-Timing", capture.timings.server_timing())
+    def _base_url(self) -> str:
+        return f"{self.request.protocol}://{self.request.host}"
 
     async def get(self) -> None:
-        self._parse_body()
-        self._check_body()
-        request, backend = self._parse()
-        capture = await self._while_watching(self.snapshotter.capture(request, backend, self.client_gone))
-        self._done(capture)
-        self.set_header("Content-Type", capture.media_type)
-        self.set_header("Cache-Control", "no-store")
-        await self.finish(capture.shot.data)
+        await self._answer("image")
 
     async def post(self) -> None:
+        await self._answer("json")
+
+    async def _answer(self, default_response: str) -> None:
         self._parse_body()
         self._check_body()
+        self.snapshotter.admit()
         request, backend = self._parse()
-        base = f"{self.request.protocol}://{self.request.host}"
-        file_url, capture = await self._while_watching(
-            self.snapshotter.capture_and_store(request, backend, base, self.client_gone)
+        options = request.options
+        if options.async_:
+            await self._submit(request)
+            return
+        response = options.response_type or default_response
+        result = await self._while_watching(
+            self.renderer.result(
+                request, backend, tenant=self.tenant, store=response == "json", cancel=self.client_gone
+            )
         )
-        self._done(capture)
-        self.write_json({"file_url": file_url, "status": "success"})
+        self._done(result)
+        if response == "empty":
+            self.set_status(204)
+            await self.finish()
+        elif response == "json":
+            assert result.key is not None
+            body = {"file_url": self.snapshotter.storage.url_for(result.key, self._base_url()), "status": "success"}
+            if options.metadata:
+                body |= result.metadata(request_id(self.request))
+            self.write_json(body)
+        else:
+            await self._image(request, result)
+
+    async def _image(self, request: CaptureRequest, result: Result) -> None:
+        ttl = request.options.cache_ttl
+        self.set_header("ETag", result.etag)
+        self.set_header("Cache-Control", f"private, max-age={max(0, ttl - result.age())}" if ttl else "no-store")
+        if self.check_etag_header():  # If-None-Match: the client has this picture
+            self.set_status(304)
+            await self.finish()
+            return
+        data = await self.renderer.data(result)
+        if data is None:  # the cached file went away since its lookup: render again
+            fresh = dataclasses.replace(request, options=dataclasses.replace(request.options, fresh=True))
+            backend = self.backend or self.snapshotter.default_backend
+            result = await self.renderer.result(fresh, backend, tenant=self.tenant, store=False)
+            self._done(result)
+            data = result.data
+        self.set_header("Content-Type", result.media_type)
+        await self.finish(data)
+
+    def _done(self, result: Result) -> None:
+        self.capture = result.capture
+        self.outcome = Outcome.SUCCESS
+        if self.log_fields is not None:
+            self.log_fields["cache"] = result.cache
+            if result.capture is not None:
+                self.log_fields["timings_ms"] = result.capture.timings.milliseconds()
+        for name, value in result.headers().items():
+            self.set_header(name, value)
+        if result.cache == "hit":
+            self.set_header("Age", str(result.age()))
+        if result.capture is not None:
+            self.set_header("Server-Timing", result.capture.timings.server_timing())
+
+    async def _submit(self, request: CaptureRequest) -> None:
+        """``async=true``: the job queued (429 when the queue is full), answered with 202 at once."""
+        options = request.options
+        if options.webhook_url is not None:  # hostile like the url: refused now if it points inward
+            target = parse_target_url(options.webhook_url, max_length=self.settings_.max_url_length)
+            try:
+                await self.snapshotter.io(self.snapshotter.policy.check, target, deadline=time.monotonic() + 10)
+            except Blocked as exc:
+                raise Blocked(f"webhook_url: {exc.message}") from None
+        job = Job(
+            id=Job.new_id(),
+            endpoint=self.endpoint.value,
+            params={name: [str(v) for v in values] for name, values in self._params().items()},
+            body=self._json_body(),
+            base_url=self._base_url(),
+            tenant=self.tenant,
+            created_at=time.time(),
+            request_id=request_id(self.request),
+            external_id=options.external_id,
+            webhook_url=options.webhook_url,
+        )
+        await self.jobs.submit(job)
+        self.log_fields = {**(self.log_fields or {}), "job": job.id}
+        status_url = f"{self._base_url()}/jobs/{job.id}"
+        body: dict[str, object] = {"id": job.id, "status": job.status.value, "status_url": status_url}
+        if job.external_id is not None:
+            body["external_id"] = job.external_id
+        self.set_header("Location", status_url)
+        self.write_json(body, 202)
 
     def on_finish(self) -> None:
         if self._client is not None:
@@ -216,6 +230,22 @@ class CaptureHandler(BaseHandler):
         self.metrics.observe_capture(
             backend, self.outcome, capture.timings if capture else None, capture.elapsed if capture else None
         )
+
+
+class JobsHandler(BaseHandler):
+    """``GET /jobs/{id}``: an async job's state, result or error, and its webhook attempts.  With API
+    keys on, a job is shown only to the key that submitted it (others get 404)."""
+
+    handler_name = "jobs"
+    jobs: JobRunner
+    api_keys: ApiKeys
+
+    async def get(self, job_id: str) -> None:
+        tenant = self.api_keys.check(self.request.headers, {}, method="POST")  # a key, not a signed URL
+        job = await self.jobs.store.get(job_id)
+        if job is None or job.tenant != tenant:
+            raise tornado.web.HTTPError(404, "no such job (finished jobs are kept for SNAPSHOT_JOB_TTL)")
+        self.write_json(self.jobs.view(job))
 
 
 class OpenApiHandler(BaseHandler):

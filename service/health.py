@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor
 
+import redis
+
 from service.browsers.grid import GridApi
 
 CheckFn = Callable[[], None]
@@ -59,3 +61,13 @@ class Readiness:
             }
             self._cached = (time.monotonic(), results)
             return results
+
+
+def redis_check(url: str, timeout: float = 3.0) -> CheckFn:
+    """Redis answers PING (async jobs and single flight across replicas need it)."""
+    client = redis.Redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+
+    def check() -> None:
+        client.ping()
+
+    return check

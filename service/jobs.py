@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from service.browsers.chrome import INSTANCE_CAPABILITY
 from service.browsers.grid import find_orphans
+from service.delivery.cache import sweep_local
+from service.storage import LocalStorage
 
 if TYPE_CHECKING:
     from service.app import Components
@@ -18,6 +20,7 @@ log = logging.getLogger("snapshot.jobs")
 T = TypeVar("T")
 
 GRID_POLL_INTERVAL = 10.0  # seconds between two reads of the Grid's capacity (metrics)
+CACHE_SWEEP_INTERVAL = 60.0  # seconds between two sweeps of expired local cache entries
 
 
 class BackgroundJobs:
@@ -34,6 +37,8 @@ class BackgroundJobs:
         jobs: list[Callable[[], Coroutine[Any, Any, None]]] = [self.warm_sessions, self.reap_idle_sessions]
         if self.components.grid is not None:
             jobs += [self.poll_grid_capacity, self.sweep_orphans]
+        if isinstance(self.components.storage, LocalStorage):
+            jobs.append(self.sweep_cache)
         self._tasks = [asyncio.create_task(job(), name=job.__name__) for job in jobs]
 
     def cancel(self) -> None:
@@ -66,6 +71,19 @@ class BackgroundJobs:
                     backend.reap_idle()
                 except Exception:
                     log.exception("reaping idle sessions of backend %s failed", backend.name)
+
+    async def sweep_cache(self) -> None:
+        """Every minute (local storage only; on S3 a bucket lifecycle rule does it): remove cache entries
+        that expired, keeping them ``SNAPSHOT_S3_PRESIGN_EXPIRES`` longer so a ``file_url`` handed out
+        just before expiry stays readable."""
+        storage = self.components.storage
+        assert isinstance(storage, LocalStorage)
+        while True:
+            await asyncio.sleep(CACHE_SWEEP_INTERVAL)
+            try:
+                await self._blocking(sweep_local, storage.directory, float(self.settings.s3_presign_expires))
+            except Exception:
+                log.exception("the cache sweep failed")
 
     async def poll_grid_capacity(self) -> None:
         """Every 10 s: the Grid's slots and queue as this replica sees them, for the metrics."""

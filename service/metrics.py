@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from service import __version__
 from service.capture import Backend, Outcome, Phase, Timings
 
-HANDLERS = ("create_snap", "create_pdf", "healthz", "readyz", "metrics", "openapi", "files", "not_found")
+HANDLERS = ("create_snap", "create_pdf", "jobs", "healthz", "readyz", "metrics", "openapi", "files", "not_found")
 METHODS = ("GET", "POST", "HEAD", "other")
 POOL_STATES = ("idle", "busy")
 # from 10 ms to 60 s: a cached probe to the slowest capture the deadline allows
@@ -97,6 +97,32 @@ class Metrics:
             "snapshot_grid_session_queue_size", "New-session requests waiting in the Grid's queue.", registry=r
         )
         self.grid_up = Gauge("snapshot_grid_up", "1 when the Grid answered its last poll.", registry=r)
+        self.cache_lookups = Counter(
+            "snapshot_cache_lookups", "Cache lookups of requests with a cache_ttl, by result.", ["result"], registry=r
+        )
+        self.jobs_submitted = Counter("snapshot_jobs_submitted", "Async jobs accepted.", registry=r)
+        self.jobs_finished = Counter(
+            "snapshot_jobs_finished", "Async jobs finished, by status (a taken-over job counts once per run).",
+            ["status"], registry=r,
+        )  # fmt: skip
+        self.job_wait = Histogram(
+            "snapshot_job_wait_seconds",
+            "Time async jobs waited between submission and the start of their capture.",
+            buckets=(*BUCKETS, 120.0, 300.0, 600.0),
+            registry=r,
+        )
+        self.jobs_queued = Gauge(
+            "snapshot_jobs_queued", "Async jobs waiting to run (every replica's, with Redis).", registry=r
+        )
+        self.job_oldest_age = Gauge(
+            "snapshot_job_oldest_queued_age_seconds", "Age of the oldest async job still waiting to run.", registry=r
+        )
+        self.webhook_deliveries = Counter(
+            "snapshot_webhook_deliveries",
+            "Webhook attempts by result: delivered, retried (an attempt failed, another follows), failed (given up).",
+            ["result"],
+            registry=r,
+        )
         self.build_info = Gauge("snapshot_build_info", "Build information.", ["version"], registry=r)
         self.build_info.labels(version=__version__).set(1)
         self._precreate()
@@ -119,6 +145,12 @@ class Metrics:
             self.grid_slots.labels(state)
         for verdict in ("allowed", "blocked", "error"):
             self.egress.labels(verdict)
+        for result in ("hit", "miss"):
+            self.cache_lookups.labels(result)
+        for status in ("succeeded", "failed"):
+            self.jobs_finished.labels(status)
+        for result in ("delivered", "retried", "failed"):
+            self.webhook_deliveries.labels(result)
 
     def track_backend(
         self,

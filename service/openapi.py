@@ -7,7 +7,7 @@ from dataclasses import Field
 from typing import Any
 
 from service import __version__
-from service.options import FIELDS, Endpoint, kind
+from service.options import FIELDS, Endpoint, kind, param
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -78,18 +78,18 @@ def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
         for name, needed, text, schema in _PUBLISHED
     ]  # fmt: skip
     for f in _fields(endpoint):
-        param: dict[str, Any] = {"name": f.name, "in": "query", "required": False, "description": _description(f),
+        entry: dict[str, Any] = {"name": param(f), "in": "query", "required": False, "description": _description(f),
                                  "schema": option_schema(f)}  # fmt: skip
         if kind(f) == "list":
-            param.update(style="form", explode=True)
-        params.append(param)
+            entry.update(style="form", explode=True)
+        params.append(entry)
     return params
 
 
 def _body(endpoint: Endpoint) -> dict[str, Any]:
     required = ["url", "width", "height"] if endpoint is Endpoint.SNAP else ["url"]
     properties = {name: {**schema, "description": text} for name, _, text, schema in _PUBLISHED}
-    properties |= {f.name: {**option_schema(f), "description": _description(f)} for f in _fields(endpoint)}
+    properties |= {param(f): {**option_schema(f), "description": _description(f)} for f in _fields(endpoint)}
     schema = {"type": "object", "required": required, "properties": properties, "additionalProperties": False}
     return {
         "required": False,

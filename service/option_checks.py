@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from service.errors import InvalidRequest
 from service.options import (
     DEFAULTS,
     MARGIN,
@@ -16,8 +17,10 @@ from service.options import (
     Endpoint,
     kind,
     options_for,
+    param,
     split_header,
 )
+from service.urls import parse_target_url
 
 if TYPE_CHECKING:
     from service.config import Settings
@@ -222,6 +225,47 @@ def _check(options: CaptureOptions, settings: Settings, target_host: str) -> lis
         "must be 1 to 512 printable characters",
     )
     need(bool(MARGIN.fullmatch(o.pdf_margin.strip())), "pdf_margin", "must be a number with mm, cm, in or px")
+    problems += _delivery_problems(o, settings)
+    return problems
+
+
+def _printable(text: str | None, limit: int = 256) -> bool:
+    return text is None or (0 < len(text) <= limit and text.isprintable())
+
+
+def _delivery_problems(o: CaptureOptions, settings: Settings) -> list[tuple[str, str]]:
+    problems: list[tuple[str, str]] = []
+
+    def need(ok: bool, name: str, message: str) -> None:
+        if not ok:
+            problems.append((name, message))
+
+    need(
+        o.cache_ttl <= settings.cache_max_ttl,
+        "cache_ttl",
+        f"must be at most {settings.cache_max_ttl} s (SNAPSHOT_CACHE_MAX_TTL)",
+    )
+    need(not o.fresh or o.cache_ttl > 0, "fresh", "needs cache_ttl")
+    need(o.cache_key is None or o.cache_ttl > 0, "cache_key", "needs cache_ttl")
+    need(_printable(o.cache_key), "cache_key", "must be 1 to 256 printable characters")
+    need(_printable(o.external_id), "external_id", "must be 1 to 256 printable characters")
+    need(o.async_ or o.external_id is None, "external_id", "needs async=true")
+    need(
+        not o.async_ or o.response_type in (None, "json"),
+        "response_type",
+        "an async job answers with JSON; its result is stored",
+    )
+    if o.webhook_url is not None:
+        need(o.async_, "webhook_url", "needs async=true")
+        need(
+            settings.webhook_secret is not None,
+            "webhook_url",
+            "this service has no webhook signing secret (SNAPSHOT_WEBHOOK_SECRET)",
+        )
+        try:
+            parse_target_url(o.webhook_url, max_length=settings.max_url_length)
+        except InvalidRequest as exc:
+            problems.append(("webhook_url", exc.message))
     return problems
 
 
@@ -230,7 +274,7 @@ def parse_options(
 ) -> CaptureOptions:
     """The options among ``params`` (every parameter that is not a published one); raises
     :class:`OptionProblems` listing every problem."""
-    allowed = {f.name: f for f in options_for(endpoint)}
+    allowed = {param(f): f for f in options_for(endpoint)}
     values: dict[str, Any] = {}
     problems: list[tuple[str, str]] = []
     for name, given in params.items():
@@ -253,7 +297,7 @@ def parse_options(
                     problems.append((name, f"must be at least {meta['minimum']}"))
                 if meta["maximum"] is not None and item > meta["maximum"]:
                     problems.append((name, f"must be at most {meta['maximum']}"))
-        values[name] = value
+        values[f.name] = value
     if problems:
         raise OptionProblems(problems)
     options = CaptureOptions(**values)

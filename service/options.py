@@ -15,10 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    pass
+from typing import Any
 
 
 class Endpoint(StrEnum):
@@ -36,6 +33,7 @@ class Group(StrEnum):
     BLOCKING = "blocking"
     OUTCOME = "outcome"
     PDF = "pdf"
+    DELIVERY = "delivery"
 
 
 BOTH = (Endpoint.SNAP, Endpoint.PDF)
@@ -87,8 +85,10 @@ def option(
     minimum: int | None = None,
     maximum: int | None = None,
     unit: str = "",
+    param: str | None = None,
 ) -> Any:
     metadata = {
+        "param": param,
         "group": group,
         "help": help,
         "endpoints": endpoints,
@@ -232,10 +232,57 @@ class CaptureOptions:
     pdf_landscape: bool = option(Group.PDF, False, "Landscape orientation.", endpoints=PDF)
     pdf_print_background: bool = option(Group.PDF, True, "Print background colours and images.", endpoints=PDF)
     pdf_margin: str = option(Group.PDF, "0", "Margin on every side: a number with mm, cm, in or px.", endpoints=PDF)
+    # --- delivery: how the result reaches the client; never part of the picture (nor of the cache key)
+    response_type: str | None = option(
+        Group.DELIVERY,
+        None,
+        "The answer: the image or PDF itself (GET's default), JSON with its stored `file_url` (POST's default), "
+        "or empty (204).",
+        choices=("image", "json", "empty"),
+    )
+    metadata: bool = option(
+        Group.DELIVERY,
+        False,
+        "JSON answers also carry what the capture found (final_url, http_status, page_title, sizes, render_ms...); "
+        "images always carry it as X-Snapshot-* headers.",
+    )
+    cache_ttl: int = option(
+        Group.DELIVERY,
+        0,
+        "Serve a stored result of the same request up to this old, and store this one (0: off; at most "
+        "SNAPSHOT_CACHE_MAX_TTL). Identical requests in flight are rendered once.",
+        minimum=0,
+        unit="s",
+    )
+    cache_key: str | None = option(
+        Group.DELIVERY, None, "A salt of your own: results cached under another cache_key are not served."
+    )
+    fresh: bool = option(Group.DELIVERY, False, "Render again and replace the cached result (needs cache_ttl).")
+    async_: bool = option(
+        Group.DELIVERY,
+        False,
+        "Answer 202 with a job id at once; the result is stored and shown at `GET /jobs/{id}`.",
+        param="async",
+    )
+    webhook_url: str | None = option(
+        Group.DELIVERY,
+        None,
+        "With async: POST the job's result here, signed per Standard Webhooks (retried with backoff).",
+    )
+    external_id: str | None = option(Group.DELIVERY, None, "With async: your own id, echoed in the job and webhook.")
 
     def changed(self) -> dict[str, Any]:
-        """The options that differ from their defaults."""
-        return {f.name: getattr(self, f.name) for f in FIELDS if getattr(self, f.name) != f.default}
+        """The options that differ from their defaults, by parameter name."""
+        return {param(f): getattr(self, f.name) for f in FIELDS if getattr(self, f.name) != f.default}
+
+    def picture(self) -> dict[str, Any]:
+        """The options that change the result (every one but the delivery group's), by parameter name:
+        what the cache key covers."""
+        return {
+            param(f): getattr(self, f.name)
+            for f in FIELDS
+            if f.metadata["group"] is not Group.DELIVERY and getattr(self, f.name) != f.default
+        }
 
     @property
     def margin_inches(self) -> float:
@@ -258,6 +305,11 @@ def split_header(raw: str) -> tuple[str, str]:
     if not sep:
         raise ValueError("must be `Name: Value`")
     return name.strip(), value.strip()
+
+
+def param(f: dataclasses.Field[Any]) -> str:
+    """The option's parameter name: its field's, unless that is a Python keyword (``async``)."""
+    return str(f.metadata["param"] or f.name)
 
 
 def options_for(endpoint: Endpoint) -> list[dataclasses.Field[Any]]:

@@ -17,7 +17,7 @@ from service.capture import CaptureRequest
 from service.config import Settings
 from service.errors import InvalidRequest
 from service.option_checks import OptionProblems, Value, parse_options
-from service.options import Endpoint, kind, options_for
+from service.options import Endpoint, kind, options_for, param
 from service.urls import TargetUrl, parse_target_url
 
 PUBLISHED = ("url", "width", "height", "localmode")
@@ -77,7 +77,7 @@ _JSON_NAMES = {bool: "boolean", int: "integer", str: "string"}
 def json_params(body: Mapping[str, object], endpoint: Endpoint) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
     """A JSON body's parameters as text (like a form's), and the problems with their JSON types: a JSON
     body is typed (``true``, not ``"true"``; numbers; arrays for repeatable options)."""
-    fields = {f.name: f for f in options_for(endpoint)}
+    fields = {param(f): f for f in options_for(endpoint)}
     params: dict[str, list[str]] = {}
     problems: list[tuple[str, str]] = []
     for name, value in body.items():

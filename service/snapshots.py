@@ -19,7 +19,7 @@ from service.browsers.shots import Shot
 from service.capture import Backend, CaptureRequest, Phase, Timings
 from service.config import Settings
 from service.errors import CaptureTimeout, InvalidRequest, LocalModeRefused, ShuttingDown, StorageError
-from service.images import EXTENSIONS, MEDIA_TYPES
+from service.images import MEDIA_TYPES
 from service.metrics import Metrics
 from service.netpolicy import NetworkPolicy
 from service.storage import Storage
@@ -88,8 +88,13 @@ class Snapshotter:
         return sum(backend.in_flight for backend in self.backends)
 
     def stop_accepting(self) -> None:
-        """From now on captures get 503 ``shutting_down`` (those in flight finish)."""
+        """From now on new requests get 503 ``shutting_down`` (captures in flight and claimed jobs finish)."""
         self._accepting = False
+
+    def admit(self) -> None:
+        """Raises ``ShuttingDown`` once the service stopped accepting requests."""
+        if not self._accepting:
+            raise ShuttingDown("the service is shutting down; retry on another replica")
 
     def backend_for(self, request: CaptureRequest) -> CaptureBackend:
         """The backend the request runs on; raises ``LocalModeRefused``."""
@@ -99,7 +104,8 @@ class Snapshotter:
             return self.local
         return self.default_backend
 
-    async def _io(self, fn: Callable[..., T], *args: object, deadline: float) -> T:
+    async def io(self, fn: Callable[..., T], *args: object, deadline: float) -> T:
+        """``fn(*args)`` (blocking: storage, DNS) on the I/O executor, within ``deadline``."""
         loop = asyncio.get_running_loop()
         remaining = deadline - time.monotonic()
         try:
@@ -111,8 +117,6 @@ class Snapshotter:
         self, request: CaptureRequest, backend: CaptureBackend, cancel: threading.Event | None = None
     ) -> Capture:
         """The request captured on ``backend`` (see ``backend_for``)."""
-        if not self._accepting:
-            raise ShuttingDown("the service is shutting down; retry on another replica")
         if request.options.block_cookie_banners and not self.consent:
             message = "this service has no consent rules (SNAPSHOT_AUTOCONSENT_DIR)"
             details = [{"parameter": "block_cookie_banners", "message": message}]
@@ -124,34 +128,18 @@ class Snapshotter:
         deadline = started + timeout
         timings = Timings()
         with timings.measure(Phase.CHECK):
-            await self._io(self.policy.check, request.target, deadline=deadline)
+            await self.io(self.policy.check, request.target, deadline=deadline)
         shot = await backend.capture(request, deadline, timings, cancel)
         return Capture(shot, backend.name, timings, time.monotonic() - started)
 
-    async def capture_and_store(
-        self,
-        request: CaptureRequest,
-        backend: CaptureBackend,
-        request_base_url: str,
-        cancel: threading.Event | None = None,
-    ) -> tuple[str, Capture]:
-        capture = await self.capture(request, backend, cancel)
-        t0 = time.monotonic()
-        key = self.storage.new_key(EXTENSIONS[capture.shot.format])
-        # Storage gets its own budget: a capture that finished in time is not thrown away.
+    async def store(self, key: str, data: bytes, media_type: str, timings: Timings | None = None) -> None:
+        """``data`` stored under ``key``, the upload timed into ``timings``.  Storage gets its own budget:
+        a capture that finished in time is not thrown away."""
+        started = time.monotonic()
         try:
-            await self._io(
-                self.storage.put,
-                key,
-                capture.shot.data,
-                capture.media_type,
-                deadline=t0 + self.settings.capture_timeout,
-            )
+            await self.io(self.storage.put, key, data, media_type, deadline=started + self.settings.capture_timeout)
         except (StorageError, CaptureTimeout):
             self.metrics.storage_errors.labels(self.storage.name).inc()
             raise
-        url = self.storage.url_for(key, request_base_url)
-        upload = time.monotonic() - t0
-        capture.timings.add(Phase.UPLOAD, upload)
-        capture.elapsed += upload
-        return url, capture
+        if timings is not None:
+            timings.add(Phase.UPLOAD, time.monotonic() - started)

@@ -26,7 +26,13 @@ class Storage(Protocol):
 
     def new_key(self, extension: str) -> str: ...
 
+    def key_for(self, name: str) -> str: ...
+
     def put(self, key: str, data: bytes, content_type: str) -> None: ...
+
+    def get(self, key: str) -> bytes | None: ...
+
+    def delete(self, key: str) -> None: ...
 
     def url_for(self, key: str, request_base_url: str) -> str: ...
 
@@ -49,6 +55,20 @@ class LocalStorage:
 
     def new_key(self, extension: str) -> str:
         return _new_name(extension)
+
+    def key_for(self, name: str) -> str:
+        return name
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            return (self.directory / key).read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageError(f"{key} could not be read: {exc.strerror}") from None
+
+    def delete(self, key: str) -> None:
+        (self.directory / key).unlink(missing_ok=True)
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         try:
@@ -83,6 +103,26 @@ class S3Storage:
 
     def new_key(self, extension: str) -> str:
         return self.prefix + _new_name(extension)
+
+    def key_for(self, name: str) -> str:
+        return self.prefix + name
+
+    def get(self, key: str) -> bytes | None:
+        try:
+            body: bytes = self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            return body
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
+                return None
+            raise StorageError(f"{key} could not be read from S3: {exc}") from None
+        except BotoCoreError as exc:
+            raise StorageError(f"{key} could not be read from S3: {exc}") from None
+
+    def delete(self, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.bucket, Key=key)
+        except (BotoCoreError, ClientError) as exc:
+            raise StorageError(f"{key} could not be deleted from S3: {exc}") from None
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         try:

@@ -14,7 +14,8 @@ import tornado.httputil
 import tornado.web
 
 from service.capture import Outcome
-from service.errors import SnapshotError
+from service.errors import InvalidRequest, SnapshotError
+from service.option_checks import Value
 
 log = logging.getLogger("snapshot.http")
 
@@ -108,3 +109,79 @@ class BaseHandler(JsonErrors):
             log.debug("%s %s: %s", self.request.method, self.request.path, value)
         else:
             super().log_exception(typ, value, tb)
+
+
+_FORM_TYPES = ("multipart/form-data", "application/x-www-form-urlencoded")
+_JSON_TYPE = "application/json"
+
+
+class ParamsHandler(BaseHandler):
+    """A handler whose parameters come from the query, a form body or a JSON body.  Used with
+    ``@tornado.web.stream_request_body``: the body is counted as it arrives, so an oversized one is
+    refused with a 413 JSON answer, then parsed here like Tornado would."""
+
+    _max_body = 0
+
+    def _start_body(self, limit: int) -> None:
+        """From ``prepare``: a declared size over ``limit`` is refused at once."""
+        self._body = bytearray()
+        self._received = 0
+        self._max_body = limit
+        declared = self.request.headers.get("Content-Length")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            raise tornado.web.HTTPError(413, f"the request body is larger than {limit} bytes")
+
+    def data_received(self, chunk: bytes) -> None:
+        # a chunked body has no declared size: count it; raising here would drop the connection
+        # without an answer, so the 413 is given once the body has been read
+        self._received += len(chunk)
+        if self._received <= self._max_body:
+            self._body.extend(chunk)
+
+    def _parse_body(self) -> None:
+        if self._received > self._max_body:
+            raise tornado.web.HTTPError(413, f"the request body is larger than {self._max_body} bytes")
+        if not self._body:
+            return
+        self.request.body = bytes(self._body)
+        try:
+            tornado.httputil.parse_body_arguments(
+                self.request.headers.get("Content-Type", ""),
+                self.request.body,
+                self.request.body_arguments,
+                self.request.files,
+                self.request.headers,
+            )
+        except tornado.httputil.HTTPInputError as exc:
+            raise InvalidRequest(f"the body could not be parsed: {exc}", code="malformed_body") from None
+        for name, values in self.request.body_arguments.items():
+            self.request.arguments.setdefault(name, []).extend(values)
+
+    def _content_type(self) -> str:
+        return self.request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+
+    def _check_body(self) -> None:
+        if self._body and self._content_type() not in (*_FORM_TYPES, _JSON_TYPE):
+            raise InvalidRequest(
+                "send the parameters as application/json, multipart/form-data, application/x-www-form-urlencoded "
+                "or in the query",
+                code="unsupported_content_type",
+            )
+
+    def _params(self) -> dict[str, list[Value]]:
+        """Every parameter of the query and a form body (repeated keys are lists)."""
+        try:
+            return {name: [v.decode("utf-8") for v in values] for name, values in self.request.arguments.items()}
+        except UnicodeDecodeError:
+            raise InvalidRequest("the parameters are not UTF-8") from None
+
+    def _json_body(self) -> dict[str, object] | None:
+        if not (self._body and self._content_type() == _JSON_TYPE):
+            return None
+        try:
+            body = json.loads(bytes(self._body).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            raise InvalidRequest("the body is not valid JSON", code="malformed_body") from None
+        if not isinstance(body, dict):
+            raise InvalidRequest("the JSON body must be an object of parameters", code="malformed_body")
+        return body

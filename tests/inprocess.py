@@ -37,6 +37,7 @@ class InProcessService:
         async def listen() -> Any:
             server = make_server(make_app(self.components), settings)
             server.add_sockets(sockets)
+            self.components.jobs.start()
             return server
 
         self.server = self.call(listen())
@@ -75,6 +76,8 @@ class InProcessService:
         async def stop() -> None:
             self.server.stop()
             await self.server.close_all_connections()
+            await self.components.jobs.cancel()
+            await self.components.jobs.store.close()
 
         self.call(stop())
         self.components.close()

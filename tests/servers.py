@@ -293,6 +293,108 @@ def start_s3(bucket: str = "snapshots") -> S3Server:
     return server
 
 
+# --------------------------------------------------------------------------- Redis
+
+
+@dataclass
+class Redis:
+    url: str
+    proc: Proc
+
+    def client(self):  # type: ignore[no-untyped-def]
+        import redis
+
+        return redis.Redis.from_url(self.url, decode_responses=True)
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+def start_redis() -> Redis:
+    """The Debian redis-server on a free port, appending every write (as a production Redis would)."""
+    port = free_port()
+    directory = tempfile.mkdtemp(prefix="redis-")
+    args = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--dir", directory, "--save", "",
+            "--appendonly", "yes"]  # fmt: skip
+    proc = Proc.start("redis", args)
+    server = Redis(f"redis://127.0.0.1:{port}/0", proc)
+    try:
+        wait_until(lambda: bool(server.client().ping()), 30, "Redis", proc)
+    except BaseException:
+        proc.stop()
+        raise
+    return server
+
+
+# --------------------------------------------------------------------------- a webhook receiver
+
+WEBHOOK_SECRET = "whsec_" + "c25hcHNob3Qtd2ViaG9vay10ZXN0LXNlY3JldC0zMmI="  # 32 bytes, tests only
+
+
+@dataclass
+class Delivery:
+    headers: dict[str, str]  # lower-cased names
+    body: bytes
+    verified: dict | None  # the payload, when the signature verified (None: it did not)
+    answered: int
+
+
+class _WebhookHandler(BaseHTTPRequestHandler):
+    server: WebhookReceiver
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        from standardwebhooks import Webhook, WebhookVerificationError
+
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        try:
+            verified = Webhook(self.server.secret).verify(body, headers)
+        except WebhookVerificationError:
+            verified = None
+        with self.server.lock:
+            status = 500 if self.server.failures_left > 0 else 204
+            self.server.failures_left -= 1
+            self.server.deliveries.append(Delivery(headers, body, verified, status))
+        self.send_response(status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+
+class WebhookReceiver(ThreadingHTTPServer):
+    """A real HTTP receiver that verifies every delivery's signature with the standardwebhooks package's
+    own verifier; ``failures_left`` first deliveries are answered 500."""
+
+    daemon_threads = True
+
+    def __init__(self, secret: str = WEBHOOK_SECRET, fail_first: int = 0) -> None:
+        super().__init__(("127.0.0.1", 0), _WebhookHandler)
+        self.secret = secret
+        self.failures_left = fail_first
+        self.deliveries: list[Delivery] = []
+        self.lock = threading.Lock()
+        self.thread = threading.Thread(target=self.serve_forever, daemon=True)
+        self.thread.start()
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}/hooks/snapshot?source=test"
+
+    def by_id(self) -> dict[str, list[Delivery]]:
+        with self.lock:
+            grouped: dict[str, list[Delivery]] = {}
+            for delivery in self.deliveries:
+                grouped.setdefault(delivery.headers.get("webhook-id", ""), []).append(delivery)
+            return grouped
+
+    def stop(self) -> None:
+        self.shutdown()
+        self.server_close()
+
+
 # --------------------------------------------------------------------------- Prometheus
 
 

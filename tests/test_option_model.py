@@ -14,7 +14,7 @@ from service.config import Settings
 from service.errors import InvalidRequest
 from service.openapi import OPENAPI
 from service.option_checks import OptionProblems, parse_options
-from service.options import FIELDS, CaptureOptions, Endpoint, kind, to_json, to_params
+from service.options import FIELDS, CaptureOptions, Endpoint, kind, param, to_json, to_params
 from service.params import json_params, parse_capture_request
 
 SETTINGS = Settings(allow_scripts=True)
@@ -58,8 +58,8 @@ def _value(f: Any) -> st.SearchStrategy[Any]:
 @st.composite
 def option_sets(draw: st.DrawFn, endpoint: Endpoint = Endpoint.SNAP) -> dict[str, Any]:
     fields = [f for f in FIELDS if endpoint in f.metadata["endpoints"]]
-    chosen = draw(st.lists(st.sampled_from(fields), max_size=8, unique_by=lambda f: f.name))
-    return {f.name: draw(_value(f)) for f in chosen}
+    chosen = draw(st.lists(st.sampled_from(fields), max_size=8, unique_by=param))
+    return {param(f): draw(_value(f)) for f in chosen}
 
 
 def _valid(values: dict[str, Any]) -> CaptureOptions | None:
@@ -181,7 +181,7 @@ def test_a_pdf_needs_only_a_url():
 def test_the_openapi_document_lists_every_option_of_each_endpoint(endpoint):
     path = {Endpoint.SNAP: "/create_snap", Endpoint.PDF: "/create_pdf"}[endpoint]
     documented = {p["name"] for p in OPENAPI["paths"][path]["get"]["parameters"]}
-    options = {f.name for f in FIELDS if endpoint in f.metadata["endpoints"]}
+    options = {param(f) for f in FIELDS if endpoint in f.metadata["endpoints"]}
     assert options <= documented
     assert documented - options == {"url", "width", "height", "localmode", "expires", "signature"}
     body = OPENAPI["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]

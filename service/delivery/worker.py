@@ -1,0 +1,236 @@
+"""The async job runner of one replica: submission with admission, then claim, capture, store and
+deliver, for ``SNAPSHOT_JOB_WORKERS`` captures at once.
+
+A job is acknowledged to its store only when it is finished and its webhook delivered or given up;
+until then this replica renews its claim.  If the replica dies, the job is claimed by another one
+(Redis only), which resumes it from its record: a capture that never finished runs again, a webhook
+that was not yet delivered is retried with the same ``webhook-id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import asdict
+from datetime import UTC, datetime
+from typing import Any
+
+from service.config import Settings
+from service.delivery.jobs import Delivery, Job, JobStatus, JobStore
+from service.delivery.renderer import Renderer
+from service.delivery.webhooks import WebhookSender, backoff
+from service.errors import Overloaded, ShuttingDown, SnapshotError
+from service.metrics import Metrics
+from service.options import Endpoint
+from service.params import parse_capture_request
+from service.snapshots import Snapshotter
+
+log = logging.getLogger("snapshot.jobs")
+
+POLL = 0.1  # seconds between two looks for new jobs when there were none
+OVERLOADED_PAUSE = 0.5  # seconds before a job tries again for a capture slot
+
+
+def _iso(at: float | None) -> str | None:
+    if at is None:
+        return None
+    return datetime.fromtimestamp(at, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class JobRunner:
+    def __init__(
+        self,
+        store: JobStore,
+        renderer: Renderer,
+        webhooks: WebhookSender | None,
+        settings: Settings,
+        metrics: Metrics,
+    ) -> None:
+        self.store = store
+        self.renderer = renderer
+        self.snapshotter: Snapshotter = renderer.snapshotter
+        self.webhooks = webhooks
+        self.settings = settings
+        self.metrics = metrics
+        self.claiming = True
+        self._capturing = 0  # jobs claimed whose capture has not ended
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._loops: list[asyncio.Task[None]] = []
+
+    # --- submission and reading (the HTTP handlers)
+
+    async def submit(self, job: Job) -> None:
+        """Stores and queues ``job``; raises Overloaded (429) when the queue is full."""
+        if job.webhook_url is not None:
+            job.delivery = Delivery.PENDING
+        if not await self.store.submit(job, self.settings.job_queue_size):
+            raise Overloaded(f"{self.settings.job_queue_size} jobs are waiting; try again shortly")
+        self.metrics.jobs_submitted.inc()
+
+    def view(self, job: Job) -> dict[str, Any]:
+        """The job as ``GET /jobs/{id}`` and its webhook show it; a stored result's ``file_url`` is made
+        now (a presigned URL is signed again, valid for its whole lifetime)."""
+        view: dict[str, Any] = {
+            "id": job.id,
+            "status": job.status.value,
+            "status_url": f"{job.base_url}/jobs/{job.id}",
+            "created_at": _iso(job.created_at),
+            "started_at": _iso(job.started_at),
+            "finished_at": _iso(job.finished_at),
+        }
+        if job.external_id is not None:
+            view["external_id"] = job.external_id
+        if job.status is JobStatus.SUCCEEDED and job.result is not None:
+            file_url = self.snapshotter.storage.url_for(job.result["key"], job.base_url)
+            view["result"] = {"file_url": file_url, "status": "success", **job.result["metadata"]}
+        if job.status is JobStatus.FAILED:
+            view["error"] = job.error
+        if job.delivery is not None:
+            view["webhook"] = {"state": job.delivery.value, "attempts": job.attempts}
+        return view
+
+    # --- the loops
+
+    def start(self) -> None:
+        self._loops = [
+            asyncio.create_task(self._claim_loop(), name="job_claims"),
+            asyncio.create_task(self._renew_loop(), name="job_claim_renewal"),
+            asyncio.create_task(self._gauge_loop(), name="job_queue_gauges"),
+        ]
+
+    @property
+    def capturing(self) -> int:
+        return self._capturing
+
+    @property
+    def busy(self) -> int:
+        """Jobs this replica holds: capturing, or delivering their webhook."""
+        return len(self._tasks)
+
+    async def _claim_loop(self) -> None:
+        while True:
+            try:
+                free = self.settings.job_workers - self._capturing if self.claiming else 0
+                ids = await self.store.claim(free) if free > 0 else []
+            except Exception as exc:
+                log.warning("could not claim jobs: %s", exc)
+                ids = []
+            for job_id in ids:
+                self._capturing += 1
+                task = asyncio.create_task(self._process(job_id), name=f"job-{job_id}")
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+            if not ids:
+                await asyncio.sleep(POLL)
+
+    async def _renew_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.job_visibility_timeout / 3)
+            try:
+                await self.store.renew()
+            except Exception as exc:
+                log.warning("could not renew the claims on this replica's jobs: %s", exc)
+
+    async def _gauge_loop(self) -> None:
+        while True:
+            try:
+                count, age = await self.store.queued()
+                self.metrics.jobs_queued.set(count)
+                self.metrics.job_oldest_age.set(age)
+            except Exception as exc:
+                log.warning("could not read the job queue: %s", exc)
+            await asyncio.sleep(5)
+
+    async def cancel(self) -> None:
+        """Stops the loops and abandons the jobs still held (with Redis, another replica takes them
+        over after the visibility timeout)."""
+        for task in [*self._loops, *self._tasks]:
+            task.cancel()
+        await asyncio.gather(*self._loops, *self._tasks, return_exceptions=True)
+        if self._tasks:
+            log.warning("%d jobs left unfinished at shutdown", len(self._tasks))
+
+    # --- one job
+
+    async def _process(self, job_id: str) -> None:
+        capturing = True
+        try:
+            job = await self.store.get(job_id)
+            if job is None:  # expired, or deleted
+                await self.store.finish(job_id)
+                return
+            if not job.finished and not await self._run(job):
+                return  # shutting down: left for another replica
+            self._capturing -= 1
+            capturing = False
+            if job.delivery is Delivery.PENDING:
+                await self._deliver(job)
+            await self.store.finish(job.id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("job %s could not be processed; it stays claimed and will be taken over", job_id)
+        finally:
+            if capturing:
+                self._capturing -= 1
+
+    async def _run(self, job: Job) -> bool:
+        """Captures and stores the job's result; False if this replica is shutting down."""
+        job.status, job.started_at, job.runs = JobStatus.RUNNING, time.time(), job.runs + 1
+        await self.store.save(job)
+        if job.runs == 1:
+            self.metrics.job_wait.observe(job.started_at - job.created_at)
+        else:
+            log.info("job %s taken over (run %d)", job.id, job.runs)
+        try:
+            request = parse_capture_request(job.params, self.settings, Endpoint(job.endpoint), job.body)
+            backend = self.snapshotter.backend_for(request)
+            while True:
+                try:
+                    result = await self.renderer.result(request, backend, tenant=job.tenant, store=True)
+                    break
+                except Overloaded:
+                    await asyncio.sleep(OVERLOADED_PAUSE)  # the backend's queue is full of live requests
+            job.status = JobStatus.SUCCEEDED
+            job.result = {"key": result.key, "metadata": result.metadata(job.request_id)}
+        except ShuttingDown:
+            return False
+        except SnapshotError as exc:
+            job.status = JobStatus.FAILED
+            job.error = {"status": "error", "error": exc.code, "message": exc.message}
+        except Exception:
+            log.exception("job %s failed", job.id)
+            job.status = JobStatus.FAILED
+            job.error = {"status": "error", "error": "internal_error", "message": "an unexpected error occurred"}
+        job.finished_at = time.time()
+        await self.store.save(job)
+        self.metrics.jobs_finished.labels(job.status.value).inc()
+        log.info("job %s %s", job.id, job.status.value)
+        return True
+
+    async def _deliver(self, job: Job) -> None:
+        """POSTs the job to its webhook until a 2xx answer or ``SNAPSHOT_WEBHOOK_ATTEMPTS`` attempts,
+        recording each attempt in the job."""
+        assert self.webhooks is not None and job.webhook_url is not None
+        event = "job.succeeded" if job.status is JobStatus.SUCCEEDED else "job.failed"
+        loop = asyncio.get_running_loop()
+        while job.delivery is Delivery.PENDING:
+            number = len(job.attempts) + 1
+            if number > 1:
+                await asyncio.sleep(backoff(number, self.settings.webhook_backoff))
+            body = self.webhooks.body(event, self.view(job))  # a fresh file_url on every attempt
+            attempt = await loop.run_in_executor(
+                self.snapshotter.io_executor, self.webhooks.send, job.webhook_url, job.id, body, number
+            )
+            job.attempts.append(asdict(attempt))
+            if attempt.delivered:
+                job.delivery = Delivery.DELIVERED
+                self.metrics.webhook_deliveries.labels("delivered").inc()
+            elif number >= self.settings.webhook_attempts:
+                job.delivery = Delivery.FAILED
+                self.metrics.webhook_deliveries.labels("failed").inc()
+                log.warning("job %s: webhook given up after %d attempts: %s", job.id, number, attempt.error)
+            else:
+                self.metrics.webhook_deliveries.labels("retried").inc()
+            await self.store.save(job)

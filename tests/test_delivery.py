@@ -1,0 +1,304 @@
+"""Delivery in-process (fake browser sessions, the ``app`` fixture): response types and metadata, the
+cache (hits, expiry, tenants, ETag), single flight within a replica, async jobs in the process's own
+store, and webhooks to a real receiver that verifies their signatures.  The same with Redis, SeaweedFS,
+Chromium and two replicas: ``test_delivery_shared.py``."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from PIL import Image
+
+from service.errors import TargetUnreachable
+from tests.fakes import Hold
+from tests.servers import WEBHOOK_SECRET, WebhookReceiver
+from tests.test_handlers import assert_error, metric, params
+
+METADATA = {"final_url", "http_status", "page_title", "image_width", "image_height", "page_height", "format",
+            "bytes", "render_ms", "cache", "request_id", "truncated"}  # fmt: skip
+
+
+@pytest.fixture
+def receiver():
+    servers: list[WebhookReceiver] = []
+
+    def _receiver(fail_first: int = 0) -> WebhookReceiver:
+        servers.append(WebhookReceiver(fail_first=fail_first))
+        return servers[-1]
+
+    yield _receiver
+    for server in servers:
+        server.stop()
+
+
+def fetch_url(service, url: str):
+    return service.fetch(url.removeprefix(service.url))
+
+
+def wait_for_job(service, job_id: str, until=("succeeded", "failed"), timeout: float = 20.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = json.loads(service.fetch(f"/jobs/{job_id}").body)
+        if job["status"] in until and job.get("webhook", {}).get("state") != "pending":
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} still {job}")
+
+
+# --- response types and metadata
+
+
+def test_get_answers_json_or_nothing_when_asked(app, browser):
+    service = app()
+    as_json = service.fetch("/create_snap", params=params(response_type="json"))
+    assert as_json.code == 200
+    body = json.loads(as_json.body)
+    assert set(body) == {"file_url", "status"} and body["status"] == "success"
+    stored = fetch_url(service, body["file_url"])
+    assert Image.open(io.BytesIO(stored.body)).size == (40, 30)
+
+    empty = service.fetch("/create_snap", params=params(response_type="empty"))
+    assert empty.code == 204 and empty.body == b""
+    assert empty.headers["X-Snapshot-Image-Width"] == "40"
+    assert len(browser.captures) == 2
+
+
+def test_post_answers_the_image_when_asked_and_stores_nothing(app, tmp_path):
+    service = app()
+    response = service.fetch("/create_snap", method="POST", body=json.dumps({**params(), "response_type": "image"}),
+                             headers={"Content-Type": "application/json"})  # fmt: skip
+    assert response.code == 200 and response.headers["Content-Type"] == "image/png"
+    assert not list((tmp_path / "files").glob("*.png"))
+
+
+def test_metadata_in_json_and_as_headers(app):
+    service = app()
+    response = service.fetch("/create_snap", method="POST", params=params(metadata="true"), body=b"",
+                             headers={"X-Request-ID": "req-42"})  # fmt: skip
+    body = json.loads(response.body)
+    assert set(body) == {"file_url", "status"} | METADATA
+    assert body["final_url"] == params()["url"] and body["http_status"] == 200 and body["page_title"] == "fake"
+    assert (body["image_width"], body["image_height"], body["format"]) == (40, 30, "png")
+    assert body["cache"] == "miss" and body["request_id"] == "req-42" and body["bytes"] > 0
+    image = service.fetch("/create_snap", params=params())
+    assert image.headers["X-Snapshot-Page-Title"] == "fake"
+    assert image.headers["X-Snapshot-Bytes"] == str(len(image.body))
+    assert image.headers["X-Snapshot-Format"] == "png" and image.headers["X-Snapshot-Cache"] == "miss"
+
+
+# --- the cache
+
+
+def test_a_cached_capture_is_served_with_age_and_etag_then_304(app, browser):
+    service = app()
+    first = service.fetch("/create_snap", params=params(cache_ttl=60))
+    assert first.headers["X-Snapshot-Cache"] == "miss" and first.headers["Cache-Control"].startswith("private")
+    time.sleep(1.1)
+    second = service.fetch("/create_snap", params=params(cache_ttl=60))
+    assert second.code == 200 and second.body == first.body
+    assert second.headers["X-Snapshot-Cache"] == "hit" and int(second.headers["Age"]) >= 1
+    assert second.headers["ETag"] == first.headers["ETag"]
+    assert len(browser.captures) == 1
+    again = service.fetch("/create_snap", params=params(cache_ttl=60), headers={"If-None-Match": first.headers["ETag"]})
+    assert again.code == 304 and again.body == b""
+    assert len(browser.captures) == 1
+    assert metric(service, "snapshot_cache_lookups_total", result="hit") == 2
+
+
+def test_the_cache_key_covers_every_option_and_the_salt(app, browser):
+    service = app()
+    for extra in ({}, {"hide_selectors": ".ad"}, {"format": "jpeg"}, {"cache_key": "tenant-a"}, {"delay": 1}):
+        service.fetch("/create_snap", params=params(cache_ttl=60, **extra))
+    assert len(browser.captures) == 5
+    for extra in ({}, {"hide_selectors": ".ad"}, {"cache_key": "tenant-a"}):
+        assert service.fetch("/create_snap", params=params(cache_ttl=60, **extra)).headers["X-Snapshot-Cache"] == "hit"
+    assert len(browser.captures) == 5
+
+
+def test_an_entry_expires_after_its_ttl_and_fresh_replaces_it(app, browser):
+    service = app()
+    service.fetch("/create_snap", params=params(cache_ttl=1))
+    time.sleep(1.2)
+    assert service.fetch("/create_snap", params=params(cache_ttl=1)).headers["X-Snapshot-Cache"] == "miss"
+    assert len(browser.captures) == 2
+    fresh = service.fetch("/create_snap", params=params(cache_ttl=60, fresh="true"))
+    assert fresh.headers["X-Snapshot-Cache"] == "miss" and len(browser.captures) == 3
+    time.sleep(1.1)
+    # an entry kept for 60 s is still too old for a request that accepts 1 s
+    assert service.fetch("/create_snap", params=params(cache_ttl=1)).headers["X-Snapshot-Cache"] == "miss"
+    assert service.fetch("/create_snap", params=params(cache_ttl=60)).headers["X-Snapshot-Cache"] == "hit"
+    assert len(browser.captures) == 4
+
+
+def test_one_tenants_capture_is_never_served_to_another_key(app, browser):
+    service = app(api_keys=("key-a", "key-b"))
+    secret = params(cache_ttl=60, cookies="session=alice-secret", headers="X-Test: alice")
+    a = service.fetch("/create_snap", params=secret, headers={"X-API-Key": "key-a"})
+    assert a.code == 200 and a.headers["X-Snapshot-Cache"] == "miss"
+    b = service.fetch("/create_snap", params=secret, headers={"X-API-Key": "key-b"})
+    assert b.code == 200 and b.headers["X-Snapshot-Cache"] == "miss"
+    assert len(browser.captures) == 2
+    again = service.fetch("/create_snap", params=secret, headers={"X-API-Key": "key-a"})
+    assert again.headers["X-Snapshot-Cache"] == "hit"
+    # and the files name nothing of the key
+    assert not any("key-a" in p.name for p in service.components.storage.directory.iterdir())
+
+
+def test_identical_requests_in_flight_are_rendered_once(app, browser):
+    service = app()
+    hold = Hold()
+    browser.plan(hold)
+    with ThreadPoolExecutor(6) as pool:
+        futures = [pool.submit(service.fetch, "/create_snap", params=params(cache_ttl=60)) for _ in range(6)]
+        time.sleep(0.5)
+        hold.release.set()
+        answers = [f.result() for f in futures]
+    assert [a.code for a in answers] == [200] * 6
+    assert len({a.body for a in answers}) == 1
+    assert len(browser.captures) == 1
+    assert service.components.renderer.flights.shared == 5
+
+
+def test_the_local_cache_sweep_removes_expired_entries_after_a_grace(app, tmp_path):
+    from service.delivery.cache import sweep_local
+
+    service = app()
+    service.fetch("/create_snap", params=params(cache_ttl=1))
+    directory = service.components.storage.directory
+    assert len(list(directory.glob("cache-*"))) == 2  # the image and its metadata
+    assert sweep_local(directory, grace=60, now=time.time() + 30) == 0
+    assert sweep_local(directory, grace=60, now=time.time() + 62) == 1
+    assert not list(directory.glob("cache-*"))
+
+
+# --- async jobs
+
+
+def test_an_async_job_is_queued_run_and_shown_with_its_result(app, browser):
+    service = app()
+    response = service.fetch("/create_snap", method="POST", params=params(**{"async": "true"}, external_id="order-7"),
+                             body=b"")  # fmt: skip
+    assert response.code == 202
+    accepted = json.loads(response.body)
+    assert accepted["status"] == "queued" and accepted["external_id"] == "order-7"
+    assert accepted["status_url"].endswith(f"/jobs/{accepted['id']}")
+    assert response.headers["Location"] == accepted["status_url"]
+    job = wait_for_job(service, accepted["id"])
+    assert job["status"] == "succeeded" and job["external_id"] == "order-7"
+    assert set(job["result"]) >= METADATA and job["result"]["status"] == "success"
+    image = fetch_url(service, job["result"]["file_url"])
+    assert Image.open(io.BytesIO(image.body)).size == (40, 30)
+    assert job["started_at"] >= job["created_at"] and job["finished_at"] >= job["started_at"]
+    assert metric(service, "snapshot_jobs_finished_total", status="succeeded") == 1
+
+
+def test_a_failed_job_shows_the_error(app, browser):
+    service = app()
+    browser.plan(TargetUnreachable("net::ERR_NAME_NOT_RESOLVED"))
+    accepted = json.loads(service.fetch("/create_snap", params=params(**{"async": "true"})).body)
+    job = wait_for_job(service, accepted["id"])
+    assert job["status"] == "failed"
+    assert job["error"] == {"status": "error", "error": "unreachable", "message": "net::ERR_NAME_NOT_RESOLVED"}
+
+
+def test_a_full_job_queue_answers_429_at_submission(app, browser):
+    service = app(job_queue_size=1, job_workers=1)
+    hold = Hold()
+    browser.plan(hold)
+    submit = lambda: service.fetch("/create_snap", params=params(**{"async": "true"}))  # noqa: E731
+    running = json.loads(submit().body)["id"]
+    wait_for_job(service, running, until=("running",))
+    queued = submit()
+    assert queued.code == 202
+    assert_error(submit(), 429, "overloaded")
+    hold.release.set()
+    assert wait_for_job(service, json.loads(queued.body)["id"])["status"] == "succeeded"
+
+
+def test_a_job_is_shown_only_to_its_own_key(app):
+    service = app(api_keys=("key-a", "key-b"))
+    response = service.fetch("/create_snap", params=params(**{"async": "true"}), headers={"X-API-Key": "key-a"})
+    job_id = json.loads(response.body)["id"]
+    assert_error(service.fetch(f"/jobs/{job_id}", headers={"X-API-Key": "key-b"}), 404, "not_found")
+    assert_error(service.fetch(f"/jobs/{job_id}"), 401, "unauthorized")
+    assert service.fetch(f"/jobs/{job_id}", headers={"X-API-Key": "key-a"}).code == 200
+    assert_error(service.fetch("/jobs/" + "0" * 32, headers={"X-API-Key": "key-a"}), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    ("extra", "parameter"),
+    [
+        ({"fresh": "true"}, "fresh"),
+        ({"cache_key": "x"}, "cache_key"),
+        ({"cache_ttl": "999999"}, "cache_ttl"),
+        ({"webhook_url": "http://127.0.0.1:9/hook"}, "webhook_url"),  # needs async
+        ({"async": "true", "response_type": "image"}, "response_type"),
+        ({"async": "true", "webhook_url": "ftp://example.com/"}, "webhook_url"),
+        ({"external_id": "x"}, "external_id"),
+        ({"response_type": "xml"}, "response_type"),
+    ],
+)
+def test_delivery_contradictions_are_refused(app, browser, extra, parameter):
+    service = app(webhook_secret=WEBHOOK_SECRET)
+    body = assert_error(service.fetch("/create_snap", params=params(**extra)), 400, "invalid_options")
+    assert parameter in {d["parameter"] for d in body["details"]}
+    assert browser.captures == []
+
+
+def test_a_webhook_needs_the_signing_secret(app):
+    service = app()
+    body = assert_error(service.fetch("/create_snap", params=params(**{"async": "true"}, webhook_url="http://127.0.0.1:9/")),
+                        400, "invalid_options")  # fmt: skip
+    assert "SNAPSHOT_WEBHOOK_SECRET" in body["message"]
+
+
+# --- webhooks
+
+
+def test_the_webhook_is_signed_retried_with_backoff_and_the_job_shows_each_attempt(app, receiver):
+    hook = receiver(fail_first=2)
+    service = app(webhook_secret=WEBHOOK_SECRET, webhook_backoff=0.2)
+    accepted = json.loads(
+        service.fetch("/create_snap", params=params(**{"async": "true"}, webhook_url=hook.url, external_id="e1")).body
+    )
+    job = wait_for_job(service, accepted["id"])
+    assert job["webhook"]["state"] == "delivered"
+    assert [a["status"] for a in job["webhook"]["attempts"]] == [500, 500, 204]
+    deliveries = hook.by_id()[accepted["id"]]
+    assert len(deliveries) == 3
+    assert all(d.verified is not None for d in deliveries), "every delivery verifies with the package's verifier"
+    payload = deliveries[-1].verified
+    assert payload["type"] == "job.succeeded" and payload["data"]["id"] == accepted["id"]
+    assert payload["data"]["external_id"] == "e1" and payload["data"]["result"]["image_width"] == 40
+    times = [float(d.headers["webhook-timestamp"]) for d in deliveries]
+    assert times == sorted(times)
+    assert metric(service, "snapshot_webhook_deliveries_total", result="retried") == 2
+
+
+def test_a_webhook_is_given_up_after_its_attempts(app, receiver):
+    hook = receiver(fail_first=10)
+    service = app(webhook_secret=WEBHOOK_SECRET, webhook_backoff=0.05, webhook_attempts=3)
+    accepted = json.loads(service.fetch("/create_snap", params=params(**{"async": "true"}, webhook_url=hook.url)).body)
+    job = wait_for_job(service, accepted["id"])
+    assert job["webhook"]["state"] == "failed" and len(job["webhook"]["attempts"]) == 3
+    assert metric(service, "snapshot_webhook_deliveries_total", result="failed") == 1
+
+
+def test_a_webhook_to_an_inner_address_is_refused_at_submission_and_at_delivery(app, receiver):
+    from service.delivery.webhooks import WebhookSender
+    from service.netpolicy import NetworkPolicy
+
+    hook = receiver()
+    service = app(webhook_secret=WEBHOOK_SECRET)
+    for url in ("http://10.0.0.1/hook", "http://169.254.169.254/latest/meta-data/"):
+        response = service.fetch("/create_snap", params=params(**{"async": "true"}, webhook_url=url))
+        assert "webhook_url" in assert_error(response, 403, "blocked")["message"]
+    # at delivery the address is checked again (DNS may have changed): without loopback allowed, the
+    # receiver on 127.0.0.1 is never reached
+    attempt = WebhookSender(WEBHOOK_SECRET, NetworkPolicy(), 2.0).send(hook.url, "job-1", "{}", 1)
+    assert attempt.status is None and "not an address" in (attempt.error or "")
+    assert hook.deliveries == []
