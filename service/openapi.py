@@ -23,7 +23,9 @@ _ERRORS = {
         "content type, an output over the limits."
     ),
     "401": _error("An API key or a signed URL is required (only when SNAPSHOT_API_KEYS is set)."),
-    "403": _error("The target resolves to an address captures may not reach, or localmode is refused."),
+    "403": _error(
+        "The target (or the webhook_url) resolves to an address captures may not reach, or localmode is refused."
+    ),
     "405": _error("Method not allowed."),
     "413": _error("The request body is too large."),
     "422": _error("A selector matched no visible element, or a script of the scripts option threw."),
@@ -101,30 +103,91 @@ def _body(endpoint: Endpoint) -> dict[str, Any]:
     }
 
 
+_METADATA = {
+    "final_url": {"type": "string"},
+    "http_status": {"type": "integer", "description": "The document's HTTP status (0: unknown)."},
+    "page_title": {"type": "string"},
+    "image_width": {"type": "integer"},
+    "image_height": {"type": "integer"},
+    "page_height": {"type": "integer", "description": "CSS pixels of the whole page."},
+    "format": {"type": "string", "enum": ["png", "jpeg", "webp", "pdf"]},
+    "bytes": {"type": "integer"},
+    "render_ms": {"type": "integer"},
+    "truncated": {"type": "boolean"},
+    "cache": {"type": "string", "enum": ["hit", "miss"]},
+    "request_id": {"type": "string"},
+}
+_STORED = {
+    "type": "object",
+    "required": ["file_url", "status"],
+    "description": "Where the result is stored; with metadata=true also what the capture found.",
+    "properties": {"file_url": {"type": "string"}, "status": {"type": "string", "enum": ["success"]}, **_METADATA},
+}
+_ACCEPTED = {
+    "type": "object",
+    "required": ["id", "status", "status_url"],
+    "properties": {
+        "id": {"type": "string"},
+        "status": {"type": "string", "enum": ["queued"]},
+        "status_url": {"type": "string"},
+        "external_id": {"type": "string"},
+    },
+}
+_JOB = {
+    "type": "object",
+    "required": ["id", "status", "status_url", "created_at"],
+    "properties": {
+        "id": {"type": "string"},
+        "status": {"type": "string", "enum": ["queued", "running", "succeeded", "failed"]},
+        "status_url": {"type": "string"},
+        "external_id": {"type": "string"},
+        "created_at": {"type": "string", "format": "date-time"},
+        "started_at": {"type": "string", "format": "date-time", "nullable": True},
+        "finished_at": {"type": "string", "format": "date-time", "nullable": True},
+        "result": _STORED,
+        "error": _ERROR,
+        "webhook": {
+            "type": "object",
+            "properties": {
+                "state": {"type": "string", "enum": ["pending", "delivered", "failed"]},
+                "attempts": {"type": "array", "items": {"type": "object"}},
+            },
+        },
+    },
+}
+
+
 def _operations(endpoint: Endpoint) -> dict[str, Any]:
     if endpoint is Endpoint.SNAP:
         what, media = "image", ["image/png", "image/jpeg", "image/webp"]
     else:
         what, media = "PDF", ["application/pdf"]
     binary = {"schema": {"type": "string", "format": "binary"}}
-    stored = {
-        "type": "object",
-        "required": ["file_url", "status"],
-        "properties": {"file_url": {"type": "string"}, "status": {"type": "string", "enum": ["success"]}},
+    answers = {
+        "200": {
+            "description": f"The {what} (response_type=image), or where it is stored (response_type=json).",
+            "content": {**dict.fromkeys(media, binary), "application/json": {"schema": _STORED}},
+        },
+        "202": {
+            "description": "async=true: the job is queued; see its status_url.",
+            "content": {"application/json": {"schema": _ACCEPTED}},
+        },
+        "204": {"description": "response_type=empty: captured; the metadata is in X-Snapshot-* headers."},
     }
     return {
         "get": {
             "summary": f"Capture a page and return the {what}",
             "parameters": _parameters(endpoint) + _SIGNED,
-            "responses": {"200": {"description": f"The {what}.", "content": dict.fromkeys(media, binary)}, **_ERRORS},
+            "responses": {
+                **answers,
+                "304": {"description": "If-None-Match: the client already has this picture (its ETag)."},
+                **_ERRORS,
+            },
         },
         "post": {
             "summary": f"Capture a page, store the {what} and return its URL",
             "requestBody": _body(endpoint),
-            "responses": {
-                "200": {"description": "Stored.", "content": {"application/json": {"schema": stored}}},
-                **_ERRORS,
-            },
+            "responses": {**answers, **_ERRORS},
         },
     }
 
@@ -142,6 +205,24 @@ OPENAPI: dict[str, Any] = {
     "paths": {
         "/create_snap": _operations(Endpoint.SNAP),
         "/create_pdf": _operations(Endpoint.PDF),
+        "/jobs/{id}": {
+            "get": {
+                "summary": "An async job: its state, result or error, and its webhook attempts",
+                "parameters": [
+                    {
+                        "name": "id",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+                    }
+                ],
+                "responses": {
+                    "200": {"description": "The job.", "content": {"application/json": {"schema": _JOB}}},
+                    "401": _ERRORS["401"],
+                    "404": _error("No such job (or not this API key's; finished jobs are kept for SNAPSHOT_JOB_TTL)."),
+                },
+            }
+        },
         "/healthz": {"get": {"summary": "Liveness", "responses": {"200": _PLAIN_JSON}}},
         "/readyz": {
             "get": {"summary": "Readiness, per dependency", "responses": {"200": _PLAIN_JSON, "503": _PLAIN_JSON}}

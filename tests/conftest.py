@@ -3,6 +3,7 @@
 - ``pages``: a threaded HTTP server of target pages (solid colours, viewport quadrants, cards, slow).
 - ``grid``: Selenium Grid 4.48, one hub and two Chrome nodes (2 sessions each).
 - ``s3``: SeaweedFS as a real S3 endpoint with one bucket.
+- ``redis_server``: the Debian redis-server (async jobs and single flight shared by replicas).
 - ``local_service``: the service as ``python -m service`` with the embedded default (local Chromium,
   local files).
 - ``grid_service``: the service on the Grid, storing POST results in SeaweedFS.
@@ -39,10 +40,12 @@ from tests.inprocess import InProcessService
 from tests.servers import (
     Grid,
     PageServer,
+    Redis,
     S3Server,
     Service,
     browser_processes,
     start_grid,
+    start_redis,
     start_s3,
     start_service,
 )
@@ -90,6 +93,13 @@ def grid() -> Iterator[Grid]:
         assert left == 0, f"{left} Grid sessions left open after the suite"
     finally:
         grid.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[Redis]:
+    server = start_redis()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -76,6 +76,7 @@ def test_the_document_describes_every_endpoint_and_error(fuzzed_service):
         "/readyz",
         "/metrics",
         "/openapi.json",
+        "/jobs/{id}",
     }
     responses = document["paths"]["/create_snap"]["get"]["responses"]
     assert {"200", "400", "401", "403", "413", "429", "502", "503", "504"} <= set(responses)

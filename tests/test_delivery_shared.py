@@ -1,0 +1,136 @@
+"""Delivery across replicas, on the real components: two service processes (local Chromium) sharing a
+real Redis and SeaweedFS, and a real webhook receiver that verifies every signature with the
+standardwebhooks package's own verifier.  One render for identical requests across replicas (counted
+by the page server), webhooks retried until delivered, and a replica SIGKILLed while it runs jobs: the
+other finishes and delivers every one."""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+from PIL import Image
+
+from tests.conftest import LOOPBACK, s3_env
+from tests.servers import WEBHOOK_SECRET, WebhookReceiver, start_service
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def receiver():
+    servers: list[WebhookReceiver] = []
+
+    def _receiver(fail_first: int = 0) -> WebhookReceiver:
+        servers.append(WebhookReceiver(fail_first=fail_first))
+        return servers[-1]
+
+    yield _receiver
+    for server in servers:
+        server.stop()
+
+
+def shared_env(redis_server, s3, **extra: str) -> dict[str, str]:
+    return {
+        "SNAPSHOT_REDIS_URL": redis_server.url,
+        "SNAPSHOT_ALLOW_NETWORKS": LOOPBACK,
+        "SNAPSHOT_LOCAL_POOL_SIZE": "2",
+        "SNAPSHOT_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "SNAPSHOT_WEBHOOK_BACKOFF": "0.2",
+        **s3_env(s3),
+        **extra,
+    }
+
+
+def job_of(service, job_id: str) -> dict:
+    return requests.get(f"{service.url}/jobs/{job_id}", timeout=10).json()
+
+
+def test_identical_requests_on_two_replicas_render_once(start, pages, redis_server, s3):
+    hits: list[float] = []
+    lock = threading.Lock()
+
+    def counted(query: dict[str, str]) -> str:
+        with lock:
+            hits.append(time.monotonic())
+        time.sleep(1.5)  # every request arrives while the one render runs
+        return "<!doctype html><body style='margin:0;background:#0a7'>counted</body>"
+
+    pages.routes["/counted-once"] = counted
+    replicas = [start(shared_env(redis_server, s3)) for _ in range(2)]
+    query = {"url": pages.base + "/counted-once", "width": 320, "height": 200, "cache_ttl": 300}
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda i: requests.get(f"{replicas[i % 2].url}/create_snap", params=query, timeout=60),
+                                range(8)))  # fmt: skip
+    assert [a.status_code for a in answers] == [200] * 8
+    assert len({a.content for a in answers}) == 1
+    assert Image.open(io.BytesIO(answers[0].content)).size == (320, 200)
+    assert len(hits) == 1, f"{len(hits)} renders for 8 identical requests on two replicas"
+    assert sorted(a.headers["X-Snapshot-Cache"] for a in answers).count("miss") >= 1
+
+
+def test_a_webhook_that_fails_twice_gets_the_job_on_the_third_attempt(start, pages, redis_server, s3, receiver):
+    hook = receiver(fail_first=2)
+    service = start(shared_env(redis_server, s3))
+    query = {"url": pages.base + "/color/3366cc", "width": 200, "height": 100, "async": "true",
+             "webhook_url": hook.url, "external_id": "order-1"}  # fmt: skip
+    accepted = requests.post(f"{service.url}/create_snap", data=query, timeout=30)
+    assert accepted.status_code == 202
+    job_id = accepted.json()["id"]
+    deadline = time.monotonic() + 60
+    while (job := job_of(service, job_id)).get("webhook", {}).get("state") == "pending":
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+    assert job["status"] == "succeeded" and job["webhook"]["state"] == "delivered"
+    assert [a["status"] for a in job["webhook"]["attempts"]] == [500, 500, 204]
+    deliveries = hook.by_id()[job_id]
+    assert [d.answered for d in deliveries] == [500, 500, 204]
+    assert all(d.verified for d in deliveries)
+    data = deliveries[-1].verified["data"]
+    assert data["external_id"] == "order-1" and data["result"]["image_width"] == 200
+    stored = requests.get(data["result"]["file_url"], timeout=10)  # a presigned SeaweedFS URL
+    assert Image.open(io.BytesIO(stored.content)).size == (200, 100)
+
+
+def test_jobs_of_a_sigkilled_replica_are_finished_and_delivered_by_the_other(start, pages, redis_server, s3, receiver):
+    hook = receiver()
+    env = shared_env(redis_server, s3, SNAPSHOT_JOB_VISIBILITY_TIMEOUT="3", SNAPSHOT_JOB_WORKERS="2")
+    doomed = start_service(env)  # killed below, so not through `start`, which wants a clean exit
+    try:
+        survivor = start(env)
+        count = 12
+        ids = []
+        for i in range(count):
+            query = {"url": pages.base + "/slow?s=1", "width": 120, "height": 90, "async": "true",
+                     "webhook_url": hook.url, "external_id": f"job-{i}"}  # fmt: skip
+            response = requests.post(f"{doomed.url}/create_snap", data=query, timeout=30)
+            assert response.status_code == 202, response.text
+            ids.append(response.json()["id"])
+        # kill it while it runs some of them
+        deadline = time.monotonic() + 30
+        while not any(job_of(doomed, i)["status"] == "running" for i in ids):
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        doomed.proc.signal(signal.SIGKILL)
+        doomed.proc.popen.wait(10)
+        deadline = time.monotonic() + 120
+        while True:
+            jobs = [job_of(survivor, i) for i in ids]
+            if all(j["status"] == "succeeded" and j["webhook"]["state"] == "delivered" for j in jobs):
+                break
+            assert time.monotonic() < deadline, [(j["status"], j.get("webhook", {}).get("state")) for j in jobs]
+            time.sleep(0.5)
+    finally:
+        doomed.stop()
+    delivered = hook.by_id()
+    lost = set(ids) - {i for i, ds in delivered.items() if any(d.answered == 204 and d.verified for d in ds)}
+    assert lost == set(), f"{len(lost)} accepted jobs were never delivered"
+    assert {delivered[i][-1].verified["data"]["external_id"] for i in ids} == {f"job-{n}" for n in range(count)}
+    taken_over = [i for i in ids if json.loads(redis_server.client().get(f"snapshot:job:{i}"))["runs"] > 1]
+    assert taken_over, "no job was taken over from the killed replica"
