@@ -121,6 +121,15 @@ class StorageError(SnapshotError):
     retry_after = 5
 
 
+class JobsUnavailable(SnapshotError):
+    """The job store (Redis) did not answer: a job cannot be accepted or read now."""
+
+    status = 503
+    code = "jobs_unavailable"
+    outcome = Outcome.BACKEND_UNAVAILABLE
+    retry_after = 5
+
+
 class ClientGone(SnapshotError):
     """The client disconnected; the capture was abandoned (nobody reads this answer)."""
 

@@ -242,7 +242,7 @@ class JobsHandler(BaseHandler):
 
     async def get(self, job_id: str) -> None:
         tenant = self.api_keys.check(self.request.headers, {}, method="POST")  # a key, not a signed URL
-        job = await self.jobs.store.get(job_id)
+        job = await self.jobs.get(job_id)
         if job is None or job.tenant != tenant:
             raise tornado.web.HTTPError(404, "no such job (finished jobs are kept for SNAPSHOT_JOB_TTL)")
         self.write_json(self.jobs.view(job))

@@ -302,3 +302,14 @@ def test_a_webhook_to_an_inner_address_is_refused_at_submission_and_at_delivery(
     attempt = WebhookSender(WEBHOOK_SECRET, NetworkPolicy(), 2.0).send(hook.url, "job-1", "{}", 1)
     assert attempt.status is None and "not an address" in (attempt.error or "")
     assert hook.deliveries == []
+
+
+def test_without_its_redis_jobs_get_503_and_identical_requests_still_render(app, browser):
+    service = app(redis_url="redis://127.0.0.1:9/0")  # nothing listens there
+    submitted = service.fetch("/create_snap", params=params(**{"async": "true"}))
+    assert assert_error(submitted, 503, "jobs_unavailable")
+    assert submitted.headers["Retry-After"] == "5"
+    assert_error(service.fetch("/jobs/" + "a" * 32), 503, "jobs_unavailable")
+    # single flight across replicas is an optimisation: without Redis the capture is rendered here
+    cached = service.fetch("/create_snap", params=params(cache_ttl=60))
+    assert cached.code == 200 and len(browser.captures) == 1

@@ -134,3 +134,45 @@ def test_jobs_of_a_sigkilled_replica_are_finished_and_delivered_by_the_other(sta
     assert {delivered[i][-1].verified["data"]["external_id"] for i in ids} == {f"job-{n}" for n in range(count)}
     taken_over = [i for i in ids if json.loads(redis_server.client().get(f"snapshot:job:{i}"))["runs"] > 1]
     assert taken_over, "no job was taken over from the killed replica"
+
+
+def test_a_cached_capture_on_s3_is_never_served_to_another_key(start, pages, redis_server, s3):
+    seen: list[str] = []
+
+    def private(query: dict[str, str]) -> str:
+        seen.append(query["_cookie"])
+        return f"<!doctype html><body style='margin:0;background:#fff'>{query['_cookie']}</body>"
+
+    pages.routes["/private"] = private
+    service = start(shared_env(redis_server, s3, SNAPSHOT_API_KEYS="key-a,key-b"))
+    query = {"url": pages.base + "/private", "width": 200, "height": 80, "cache_ttl": 300,
+             "cookies": "session=alice; Domain=127.0.0.1"}  # fmt: skip
+
+    def get(key: str) -> requests.Response:
+        return requests.get(f"{service.url}/create_snap", params=query, headers={"X-API-Key": key}, timeout=60)
+
+    a1, b1, a2 = get("key-a"), get("key-b"), get("key-a")
+    assert [r.status_code for r in (a1, b1, a2)] == [200] * 3
+    assert [r.headers["X-Snapshot-Cache"] for r in (a1, b1, a2)] == ["miss", "miss", "hit"]
+    assert seen == ["session=alice", "session=alice"]  # key-b's request rendered for itself
+    # the entry is in the bucket, beside its metadata
+    keys = [o["Key"] for o in s3.client().list_objects_v2(Bucket=s3.bucket, Prefix="cache-").get("Contents", [])]
+    assert any(k.endswith(".png") for k in keys) and any(k.endswith(".json") for k in keys)
+
+
+def test_a_replica_without_redis_finishes_its_queued_jobs_before_it_exits(pages, receiver):
+    hook = receiver()
+    service = start_service({"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                             "SNAPSHOT_LOCAL_POOL_SIZE": "1", "SNAPSHOT_JOB_WORKERS": "1"})  # fmt: skip
+    try:
+        ids = []
+        for _ in range(4):
+            query = {"url": pages.base + "/slow?s=1", "width": 100, "height": 100, "async": "true",
+                     "webhook_url": hook.url}  # fmt: skip
+            ids.append(requests.post(f"{service.url}/create_snap", data=query, timeout=30).json()["id"])
+        service.proc.signal(signal.SIGTERM)
+        assert service.proc.popen.wait(60) == 0
+    finally:
+        service.stop()
+    delivered = hook.by_id()
+    assert all(any(d.answered == 204 and d.verified for d in delivered.get(i, [])) for i in ids)

@@ -9,12 +9,18 @@ or died (its lock expires), the next one renders.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from redis.exceptions import RedisError
+
 from service.errors import CaptureTimeout
+
+log = logging.getLogger("snapshot.flight")
 
 T = TypeVar("T")
 
@@ -71,16 +77,26 @@ class Flights:
         lock, token = LOCK_PREFIX + key, uuid.uuid4().hex
         ttl_ms = max(1000, int((deadline - time.monotonic()) * 1000))
         while True:
-            if await self.redis.set(lock, token, nx=True, px=ttl_ms):
+            try:
+                acquired = await self.redis.set(lock, token, nx=True, px=ttl_ms)
+            except RedisError as exc:  # the shared lock is an optimisation: without Redis, render here
+                log.warning("single flight across replicas unavailable (%s); rendering here", exc)
+                return await render()
+            if acquired:
                 try:
                     return await render()
                 finally:
-                    await self.redis.eval(_RELEASE, 1, lock, token)
+                    with contextlib.suppress(RedisError):  # else it expires by itself
+                        await self.redis.eval(_RELEASE, 1, lock, token)
             # another replica renders it: wait for its lock to go, then read what it stored
-            while await self.redis.exists(lock):
-                if time.monotonic() >= deadline:
-                    raise CaptureTimeout("an identical capture on another replica did not finish in time")
-                await asyncio.sleep(POLL)
+            try:
+                while await self.redis.exists(lock):
+                    if time.monotonic() >= deadline:
+                        raise CaptureTimeout("an identical capture on another replica did not finish in time")
+                    await asyncio.sleep(POLL)
+            except RedisError as exc:
+                log.warning("single flight across replicas unavailable (%s); rendering here", exc)
+                return await render()
             found = await peek()
             if found is not None:
                 self.shared += 1

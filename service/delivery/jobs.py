@@ -249,4 +249,7 @@ class RedisJobs:
         return count, max(0.0, time.time() - int(after[0][0].split("-")[0]) / 1000)
 
     async def close(self) -> None:
-        await asyncio.shield(self.redis.aclose())
+        try:
+            await asyncio.wait_for(self.redis.aclose(), timeout=2)
+        except TimeoutError:
+            pass  # the process is about to exit; its sockets close with it

@@ -16,11 +16,13 @@ from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from redis.exceptions import RedisError
+
 from service.config import Settings
 from service.delivery.jobs import Delivery, Job, JobStatus, JobStore
 from service.delivery.renderer import Renderer
 from service.delivery.webhooks import WebhookSender, backoff
-from service.errors import Overloaded, ShuttingDown, SnapshotError
+from service.errors import JobsUnavailable, Overloaded, ShuttingDown, SnapshotError
 from service.metrics import Metrics
 from service.options import Endpoint
 from service.params import parse_capture_request
@@ -57,6 +59,7 @@ class JobRunner:
         self._capturing = 0  # jobs claimed whose capture has not ended
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
+        self._stop = asyncio.Event()
 
     # --- submission and reading (the HTTP handlers)
 
@@ -64,9 +67,19 @@ class JobRunner:
         """Stores and queues ``job``; raises Overloaded (429) when the queue is full."""
         if job.webhook_url is not None:
             job.delivery = Delivery.PENDING
-        if not await self.store.submit(job, self.settings.job_queue_size):
+        try:
+            accepted = await self.store.submit(job, self.settings.job_queue_size)
+        except (RedisError, OSError) as exc:
+            raise JobsUnavailable(f"the job store did not answer: {exc}") from None
+        if not accepted:
             raise Overloaded(f"{self.settings.job_queue_size} jobs are waiting; try again shortly")
         self.metrics.jobs_submitted.inc()
+
+    async def get(self, job_id: str) -> Job | None:
+        try:
+            return await self.store.get(job_id)
+        except (RedisError, OSError) as exc:
+            raise JobsUnavailable(f"the job store did not answer: {exc}") from None
 
     def view(self, job: Job) -> dict[str, Any]:
         """The job as ``GET /jobs/{id}`` and its webhook show it; a stored result's ``file_url`` is made
@@ -108,8 +121,17 @@ class JobRunner:
         """Jobs this replica holds: capturing, or delivering their webhook."""
         return len(self._tasks)
 
+    async def _pause(self, seconds: float) -> bool:
+        """Sleeps ``seconds``; False once the runner is stopping (the loops then end between two Redis
+        calls: a command cancelled halfway can leave its connection unusable)."""
+        try:
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+        except TimeoutError:
+            return True
+        return False
+
     async def _claim_loop(self) -> None:
-        while True:
+        while not self._stop.is_set():
             try:
                 free = self.settings.job_workers - self._capturing if self.claiming else 0
                 ids = await self.store.claim(free) if free > 0 else []
@@ -122,11 +144,10 @@ class JobRunner:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
             if not ids:
-                await asyncio.sleep(POLL)
+                await self._pause(POLL)
 
     async def _renew_loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.job_visibility_timeout / 3)
+        while await self._pause(self.settings.job_visibility_timeout / 3):
             try:
                 await self.store.renew()
             except Exception as exc:
@@ -140,11 +161,15 @@ class JobRunner:
                 self.metrics.job_oldest_age.set(age)
             except Exception as exc:
                 log.warning("could not read the job queue: %s", exc)
-            await asyncio.sleep(5)
+            if not await self._pause(5):
+                return
 
     async def cancel(self) -> None:
         """Stops the loops and abandons the jobs still held (with Redis, another replica takes them
         over after the visibility timeout)."""
+        self._stop.set()
+        if self._loops:
+            await asyncio.wait(self._loops, timeout=2)
         for task in [*self._loops, *self._tasks]:
             task.cancel()
         await asyncio.gather(*self._loops, *self._tasks, return_exceptions=True)
