@@ -176,3 +176,17 @@ def test_a_replica_without_redis_finishes_its_queued_jobs_before_it_exits(pages,
         service.stop()
     delivered = hook.by_id()
     assert all(any(d.answered == 204 and d.verified for d in delivered.get(i, [])) for i in ids)
+
+
+def test_a_cached_file_url_is_signed_again_each_time_it_is_handed_out(start, pages, redis_server, s3):
+    service = start(shared_env(redis_server, s3, SNAPSHOT_S3_PRESIGN_EXPIRES="600"))
+    form = {"url": pages.base + "/color/aa3300", "width": 64, "height": 48, "cache_ttl": 300, "metadata": "true"}
+    first = requests.post(f"{service.url}/create_snap", data=form, timeout=60).json()
+    time.sleep(1.1)
+    second = requests.post(f"{service.url}/create_snap", data=form, timeout=60).json()
+    assert (first["cache"], second["cache"]) == ("miss", "hit")
+    assert first["file_url"] != second["file_url"], "a presigned URL is signed again, not reused"
+    assert first["file_url"].split("?")[0] == second["file_url"].split("?")[0]
+    assert "X-Amz-Expires=600" in second["file_url"]
+    image = requests.get(second["file_url"], timeout=10)
+    assert Image.open(io.BytesIO(image.content)).size == (64, 48)
