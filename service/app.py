@@ -52,6 +52,7 @@ from service.logs import configure_logging, request_logger
 from service.metrics import Metrics
 from service.netpolicy import NetworkPolicy
 from service.options import Endpoint
+from service.playground.handlers import routes as playground_routes
 from service.snapshots import Snapshotter
 from service.storage import LocalStorage, Storage, make_storage
 
@@ -193,6 +194,8 @@ def make_app(components: Components) -> tornado.web.Application:
         (r"/metrics", MetricsHandler, {"metrics": components.metrics}),
         (r"/openapi.json", OpenApiHandler),
     ]
+    if settings.playground:
+        routes += playground_routes(bool(settings.api_keys))
     if isinstance(components.storage, LocalStorage):
         files = r"/files/([A-Za-z0-9._-]+\.(?:png|jpg|webp|pdf))"
         routes.append((files, FilesHandler, {"path": str(components.storage.directory)}))

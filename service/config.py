@@ -33,6 +33,9 @@ class Settings:
     # --- server
     host: str = _setting("SNAPSHOT_HOST", "0.0.0.0", "Address the HTTP server binds to.")
     port: int = _setting("SNAPSHOT_PORT", 8080, "Port the HTTP server listens on (`--port` overrides).")
+    playground: bool = _setting(
+        "SNAPSHOT_PLAYGROUND", True, "Serve the playground at `/` and the API docs at `/docs`; false: both 404."
+    )
     log_level: str = _setting("SNAPSHOT_LOG_LEVEL", "INFO", "Log level: DEBUG, INFO, WARNING or ERROR.")
     max_body_size: int = _setting("SNAPSHOT_MAX_BODY_SIZE", 65536, "Largest request body accepted, bytes (413 beyond).")
     shutdown_grace: float = _setting(

@@ -16,7 +16,10 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from service import __version__
 from service.capture import Backend, Outcome, Phase, Timings
 
-HANDLERS = ("create_snap", "create_pdf", "jobs", "healthz", "readyz", "metrics", "openapi", "files", "not_found")
+HANDLERS = (
+    "create_snap", "create_pdf", "jobs", "healthz", "readyz", "metrics", "openapi", "files", "playground", "docs",
+    "static", "not_found",
+)  # fmt: skip
 METHODS = ("GET", "POST", "HEAD", "other")
 POOL_STATES = ("idle", "busy")
 # from 10 ms to 60 s: a cached probe to the slowest capture the deadline allows

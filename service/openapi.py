@@ -254,7 +254,11 @@ OPENAPI: dict[str, Any] = {
                         "description": "Validation errors: each parameter and what is wrong with it.",
                         "items": {
                             "type": "object",
-                            "properties": {"parameter": {"type": "string"}, "message": {"type": "string"}},
+                            "properties": {
+                                "parameter": {"type": "string"},
+                                "error": {"type": "string", "description": "This problem's own code."},
+                                "message": {"type": "string"},
+                            },
                         },
                     },
                 },

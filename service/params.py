@@ -146,7 +146,7 @@ def parse_capture_request(
     except OptionProblems as exc:
         problems += [(name, "invalid_options", message) for name, message in exc.problems]
     if problems:
-        details = [{"parameter": name, "message": message} for name, _, message in problems]
+        details = [{"parameter": name, "error": code, "message": message} for name, code, message in problems]
         if all(code != "invalid_options" for _, code, _ in problems):
             _, code, message = problems[0]  # as the published API always answered: the first one's code
             raise InvalidRequest(message, code=code, details=details)

@@ -1,0 +1,105 @@
+"""The playground's form, generated from the option model (``service/options.py``) that parses requests,
+so a new option appears in it by itself and none can drift: one control per parameter, grouped as the
+model groups them, with its label, help text, limits and an error slot beside it."""
+
+from __future__ import annotations
+
+import dataclasses
+from html import escape
+from typing import Any
+
+from service.options import FIELDS, Group, kind, param
+
+# the published parameters, first and always shown: (name, label, control)
+_PUBLISHED = (
+    ("url", "URL", '<input id="f-url" name="url" type="url" required placeholder="https://example.com" '
+     'autocomplete="url" aria-describedby="err-url">'),
+    ("width", "Width (px)", '<input id="f-width" name="width" type="number" min="1" max="16384" value="1280" '
+     'inputmode="numeric" aria-describedby="err-width">'),
+    ("height", "Height (px)", '<input id="f-height" name="height" type="number" min="1" max="16384" value="800" '
+     'inputmode="numeric" aria-describedby="err-height">'),
+    ("localmode", "Local mode", '<input id="f-localmode" name="localmode" type="checkbox" value="true" '
+     'aria-describedby="err-localmode">'),
+)  # fmt: skip
+
+
+def _attr(value: Any) -> str:
+    return escape(str(value), quote=True)
+
+
+def _control(f: dataclasses.Field[Any]) -> str:
+    name, meta, k = param(f), f.metadata, kind(f)
+    ident = f"f-{name}"
+    described = f'aria-describedby="help-{name} err-{name}"'
+    common = f'id="{ident}" name="{name}" data-default="{_attr(_default(f))}" {described}'
+    if k == "bool":
+        checked = " checked" if f.default else ""
+        return f'<input {common} type="checkbox" value="true"{checked}>'
+    if k == "list" and meta["choices"]:
+        boxes = "".join(
+            f'<label class="choice"><input type="checkbox" name="{name}" value="{_attr(c)}"> {escape(c)}</label>'
+            for c in meta["choices"]
+        )
+        return f'<div id="{ident}" class="choices" role="group" {described}>{boxes}</div>'
+    if k == "list":
+        return f'<textarea {common} rows="2" placeholder="one per line"></textarea>'
+    if meta["choices"]:
+        empty = "" if f.default is not None else '<option value="">(default)</option>'
+        options = "".join(
+            f'<option value="{_attr(c)}"{" selected" if c == f.default else ""}>{escape(c)}</option>'
+            for c in meta["choices"]
+        )
+        return f"<select {common}>{empty}{options}</select>"
+    if k == "int":
+        limits = "".join(
+            f' {attr}="{meta[key]}"' for attr, key in (("min", "minimum"), ("max", "maximum")) if meta[key] is not None
+        )
+        value = "" if f.default is None else f' value="{f.default}"'
+        return f'<input {common} type="number" inputmode="numeric"{limits}{value}>'
+    value = "" if f.default in (None, "") else f' value="{_attr(f.default)}"'
+    return f'<input {common} type="text"{value}>'
+
+
+def _default(f: dataclasses.Field[Any]) -> str:
+    if f.default is None or f.default == ():
+        return ""
+    return str(f.default).lower() if isinstance(f.default, bool) else str(f.default)
+
+
+def _field(f: dataclasses.Field[Any]) -> str:
+    name, meta = param(f), f.metadata
+    unit = f" ({escape(meta['unit'])})" if meta["unit"] else ""
+    endpoints = " ".join(e.value for e in meta["endpoints"])
+    label = f'<label for="f-{name}">{escape(name)}{unit}</label>'
+    if kind(f) == "list" and meta["choices"]:
+        label = f'<span class="label" id="label-{name}">{escape(name)}</span>'
+    return (
+        f'<div class="field" data-endpoints="{endpoints}">{label}{_control(f)}'
+        f'<small id="help-{name}" class="help">{escape(meta["help"])}</small>'
+        f'<p id="err-{name}" class="error" role="alert" hidden></p></div>'
+    )
+
+
+def form_html() -> str:
+    """Every parameter's control, grouped; the published ones first."""
+    published = "".join(
+        f'<div class="field"><label for="f-{name}">{label}</label>{control}'
+        f'<p id="err-{name}" class="error" role="alert" hidden></p></div>'
+        for name, label, control in _PUBLISHED
+    )
+    parts = [f'<fieldset class="published"><legend>Page</legend>{published}</fieldset>']
+    for group in Group:
+        fields = [f for f in FIELDS if f.metadata["group"] is group]
+        if fields:
+            body = "".join(_field(f) for f in fields)
+            title = escape(group.value)
+            parts.append(
+                f'<details class="group"><summary>{title}</summary><fieldset>'
+                f'<legend class="visually-hidden">{title}</legend>{body}</fieldset></details>'
+            )
+    return "".join(parts)
+
+
+def parameter_names() -> list[str]:
+    """Every parameter the form has a control for (the published ones and every option)."""
+    return [name for name, _, _ in _PUBLISHED] + [param(f) for f in FIELDS]

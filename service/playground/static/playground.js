@@ -1,0 +1,190 @@
+// The Snapshot playground: builds a request from the form (generated from the option model on the
+// server), sends it, and shows the picture, the metadata, the timings, the request as curl and links,
+// and every error beside the field it concerns.  No build step, no dependencies.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+const form = $("#capture-form");
+const apiKeysOn = document.body.dataset.apiKeys === "true";
+// errors without a `details` entry, shown beside the field they concern
+const FIELD_OF = { blocked: "url", unreachable: "url", target_http_error: "url", missing_url: "url",
+                   localmode_refused: "localmode", script_failed: "scripts" };
+
+function endpoint() { return form.querySelector("input[name=_endpoint]:checked").value; }
+
+function showEndpointFields() {
+  const which = endpoint();
+  for (const field of form.querySelectorAll(".field[data-endpoints]")) {
+    const on = field.dataset.endpoints.split(" ").includes(which);
+    field.hidden = !on;
+    for (const control of field.querySelectorAll("input, select, textarea")) control.disabled = !on;
+  }
+}
+
+// [name, value] pairs of everything that differs from its default, in form order
+function pairs() {
+  const out = [];
+  const seen = new Set();
+  for (const el of form.elements) {
+    if (!el.name || el.name.startsWith("_") || el.disabled || el.id === "api-key") continue;
+    if (el.type === "checkbox" && el.closest(".choices")) {
+      if (el.checked) out.push([el.name, el.value]);
+      continue;
+    }
+    if (seen.has(el.id)) continue;
+    seen.add(el.id);
+    const fallback = el.dataset.default ?? "";
+    if (el.type === "checkbox") {
+      const value = el.checked ? "true" : "false";
+      if (value !== (fallback || "false")) out.push([el.name, value]);
+    } else if (el.tagName === "TEXTAREA") {
+      for (const line of el.value.split("\n")) if (line.trim()) out.push([el.name, line.trim()]);
+    } else if (el.value.trim() !== "" && el.value.trim() !== fallback) {
+      out.push([el.name, el.value.trim()]);
+    }
+  }
+  return out;
+}
+
+// Python's urlencode (quote_plus), which the service signs
+function plus(text) {
+  return encodeURIComponent(text).replace(/[!'()*]/g, (c) => "%" + c.charCodeAt(0).toString(16).toUpperCase())
+    .replace(/%20/g, "+");
+}
+const encode = (list) => list.map(([k, v]) => plus(k) + "=" + plus(v)).join("&");
+
+async function signed(list, key) {
+  const expires = String(Math.floor(Date.now() / 1000) + 3600);
+  const all = [...list, ["expires", expires]];
+  const canonical = encode([...all].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0)));
+  const raw = new TextEncoder();
+  const hmac = await crypto.subtle.importKey("raw", raw.encode(key), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+  const mac = new Uint8Array(await crypto.subtle.sign("HMAC", hmac, raw.encode(canonical)));
+  const hex = Array.from(mac, (b) => b.toString(16).padStart(2, "0")).join("");
+  return encode([...all, ["signature", hex]]);
+}
+
+const quote = (text) => "'" + text.replace(/'/g, "'\\''") + "'";
+
+function clearErrors() {
+  for (const el of form.querySelectorAll(".error")) { el.hidden = true; el.textContent = ""; }
+  for (const el of form.querySelectorAll("[aria-invalid]")) el.removeAttribute("aria-invalid");
+  $("#summary").hidden = true;
+}
+
+function showError(body, status) {
+  const code = body.error || "error";
+  const summary = $("#summary");
+  summary.textContent = `${status} ${code}: ${body.message || ""}`;
+  summary.hidden = false;
+  const details = body.details && body.details.length ? body.details
+    : FIELD_OF[code] ? [{ parameter: FIELD_OF[code], message: body.message }] : [];
+  let first = null;
+  for (const { parameter, error, message } of details) {
+    const slot = document.getElementById("err-" + parameter);
+    if (!slot) continue;
+    slot.textContent = `${error || code}: ${message}`;
+    slot.hidden = false;
+    const control = document.getElementById("f-" + parameter);
+    if (control) control.setAttribute("aria-invalid", "true");
+    const group = slot.closest("details");
+    if (group) group.open = true;
+    first = first || control;
+  }
+  if (first && first.focus) first.focus();
+}
+
+function showHeaders(response) {
+  const list = $("#metadata");
+  list.replaceChildren();
+  for (const [name, value] of response.headers) {
+    if (!name.startsWith("x-snapshot-") && name !== "x-request-id" && name !== "age" && name !== "etag") continue;
+    const dt = document.createElement("dt");
+    dt.textContent = name.replace(/^x-snapshot-/, "");
+    const dd = document.createElement("dd");
+    dd.textContent = name === "x-snapshot-page-title" ? decodeURIComponent(value) : value;
+    list.append(dt, dd);
+  }
+  const body = $("#timings tbody");
+  body.replaceChildren();
+  for (const part of (response.headers.get("server-timing") || "").split(",")) {
+    const match = part.trim().match(/^([\w-]+);dur=([\d.]+)/);
+    if (!match) continue;
+    const row = body.insertRow();
+    row.insertCell().textContent = match[1];
+    row.insertCell().textContent = match[2];
+  }
+}
+
+async function capture(event) {
+  event.preventDefault();
+  clearErrors();
+  const list = pairs();
+  const path = endpoint() === "pdf" ? "/create_pdf" : "/create_snap";
+  const query = encode(list);
+  const url = `${location.origin}${path}?${query}`;
+  const key = $("#api-key").value;
+  $("#link").value = url;
+  const ext = endpoint() === "pdf" ? "pdf" : ({ jpeg: "jpg", webp: "webp" }[($("#f-format") || {}).value] || "png");
+  $("#curl").value = `curl -o snapshot.${ext} ${key ? "-H " + quote("X-API-Key: " + key) + " " : ""}${quote(url)}`;
+  $("#signed-box").hidden = !(apiKeysOn && key && window.crypto && crypto.subtle);
+  if (!$("#signed-box").hidden) $("#signed").value = `${location.origin}${path}?${await signed(list, key)}`;
+  const button = $("#capture");
+  button.disabled = true;
+  $("#status").textContent = "Capturing…";
+  try {
+    const response = await fetch(url, { headers: key ? { "X-API-Key": key } : {} });
+    showHeaders(response);
+    const type = response.headers.get("content-type") || "";
+    $("#json").hidden = true;
+    $("#preview-box").hidden = true;
+    $("#download").hidden = true;
+    if (!response.ok) {
+      const body = type.includes("json") ? await response.json() : { error: "error", message: response.statusText };
+      showError(body, response.status);
+      $("#status").textContent = `Failed: ${response.status} ${body.error}`;
+      return;
+    }
+    if (type.startsWith("image/") || type === "application/pdf") {
+      const blob = await response.blob();
+      const objectUrl = URL.createObjectURL(blob);
+      $("#download-link").href = objectUrl;
+      $("#download-link").download = `snapshot.${ext}`;
+      $("#download").hidden = false;
+      if (type.startsWith("image/")) {
+        const img = $("#preview");
+        img.src = objectUrl;
+        await img.decode().catch(() => {});
+        $("#preview-caption").textContent = `${img.naturalWidth} × ${img.naturalHeight} px, ${blob.size} bytes`;
+        $("#preview-box").hidden = false;
+      }
+    } else if (response.status !== 204) {
+      $("#json").textContent = JSON.stringify(await response.json(), null, 2);
+      $("#json").hidden = false;
+    }
+    $("#status").textContent = `Done: ${response.status}`;
+  } catch (error) {
+    $("#summary").textContent = `The request failed: ${error}`;
+    $("#summary").hidden = false;
+    $("#status").textContent = "Failed";
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// a link to the playground can carry parameters: /?url=...&width=...
+function prefill() {
+  const query = new URLSearchParams(location.search);
+  for (const [name, value] of query) {
+    const control = document.getElementById("f-" + name);
+    if (!control) continue;
+    if (control.type === "checkbox") control.checked = value === "true";
+    else if (control.tagName === "TEXTAREA") control.value = query.getAll(name).join("\n");
+    else control.value = value;
+  }
+}
+
+for (const radio of form.querySelectorAll("input[name=_endpoint]")) radio.addEventListener("change", showEndpointFields);
+form.addEventListener("submit", capture);
+prefill();
+showEndpointFields();

@@ -1,0 +1,236 @@
+"""The playground (``GET /``) and the API docs (``GET /docs``).  In-process: the form is generated from
+the option model, the pages carry a strict CSP and static files cache headers, and the operator can
+switch them off.  In a real browser (Selenium driving Chromium against the running service): a
+capture from the form, an error beside its field, the copied curl command run for real, a signed
+link, and the docs working offline with a "try it out" call that succeeds."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import subprocess
+from html.parser import HTMLParser
+
+import pytest
+import requests
+from PIL import Image
+from selenium import webdriver
+from selenium.webdriver.chrome.options import Options
+from selenium.webdriver.chrome.service import Service as DriverService
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as EC
+from selenium.webdriver.support.ui import WebDriverWait
+
+from service.options import FIELDS, param
+from tests.conftest import LOOPBACK
+
+# --- in-process
+
+
+class _Controls(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: set[str] = set()
+        self.scripts: list[dict[str, str | None]] = []
+        self.ids: set[str] = set()  # controls that need a <label for>
+        self.labelled: set[str] = set()
+        self._in_label = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "label":
+            self._in_label += 1
+            if found.get("for"):
+                self.labelled.add(found["for"] or "")
+        if tag in ("input", "select", "textarea") and not self._in_label and found.get("id"):
+            self.ids.add(found["id"] or "")
+        if tag in ("input", "select", "textarea") and found.get("name") and not found["name"].startswith("_"):
+            self.names.add(found["name"])
+        if tag in ("script", "link"):
+            self.scripts.append(found)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "label":
+            self._in_label -= 1
+
+
+def test_the_form_has_a_control_for_every_parameter_of_the_model(app):
+    service = app()
+    page = service.fetch("/")
+    assert page.code == 200 and page.headers["Content-Type"].startswith("text/html")
+    controls = _Controls()
+    controls.feed(page.body.decode())
+    assert controls.names == {"url", "width", "height", "localmode"} | {param(f) for f in FIELDS}
+    assert controls.ids <= controls.labelled, f"controls without a label: {controls.ids - controls.labelled}"
+    # every script and style is the service's own
+    sources = [s.get("src") or s.get("href") for s in controls.scripts]
+    assert sources and all(src.startswith("/") for src in sources if src)
+
+
+def test_the_pages_have_a_strict_csp_and_static_files_cache_headers(app):
+    service = app()
+    for path in ("/", "/docs"):
+        csp = service.fetch(path).headers["Content-Security-Policy"]
+        assert "default-src 'none'" in csp and "script-src 'self'" in csp and "connect-src 'self'" in csp
+        assert "unsafe-eval" not in csp and "frame-ancestors 'none'" in csp
+    assert "'unsafe-inline'" not in service.fetch("/").headers["Content-Security-Policy"]
+    script = service.fetch("/static/playground.js", params={"v": "1"})
+    assert script.code == 200 and script.headers["Cache-Control"] == "public, max-age=31536000"
+    bundle = service.fetch("/docs/static/swagger-ui-bundle.js")
+    assert bundle.code == 200 and bundle.headers["Cache-Control"] == "public, max-age=86400"
+    assert service.fetch("/static/../config.py").code == 404
+
+
+def test_the_operator_can_switch_both_pages_off(app):
+    service = app(playground=False)
+    for path in ("/", "/docs", "/static/playground.js", "/docs/static/swagger-ui-bundle.js"):
+        assert service.fetch(path).code == 404
+
+
+# --- in a real browser
+
+
+@pytest.fixture
+def chrome():
+    options = Options()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,1000"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"performance": "ALL"})
+    driver = webdriver.Chrome(options=options, service=DriverService("/usr/bin/chromedriver"))
+    yield driver
+    driver.quit()
+
+
+def _capture(chrome, service, url: str, width: int, height: int) -> None:
+    chrome.get(service.url + "/")
+    for name, value in (("url", url), ("width", width), ("height", height)):
+        field = chrome.find_element(By.ID, f"f-{name}")
+        field.clear()
+        field.send_keys(str(value))
+    chrome.find_element(By.ID, "capture").click()
+    WebDriverWait(chrome, 60).until(EC.text_to_be_present_in_element((By.ID, "status"), "Done"))
+
+
+def _preview_pixels(chrome) -> Image.Image:
+    data_url = chrome.execute_script(
+        "const img = document.getElementById('preview'); const c = document.createElement('canvas');"
+        "c.width = img.naturalWidth; c.height = img.naturalHeight; c.getContext('2d').drawImage(img, 0, 0);"
+        "return c.toDataURL('image/png');"
+    )
+    return Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))).convert("RGB")
+
+
+pytestmark_integration = pytest.mark.integration
+
+
+@pytestmark_integration
+def test_a_capture_from_the_form_shows_the_picture_its_metadata_and_a_curl_that_works(chrome, local_service, pages,
+                                                                                       tmp_path):  # fmt: skip
+    _capture(chrome, local_service, pages.base + "/quadrants", 320, 200)
+    preview = chrome.find_element(By.ID, "preview")
+    assert preview.is_displayed()
+    assert chrome.execute_script("return [arguments[0].naturalWidth, arguments[0].naturalHeight]", preview) == [
+        320,
+        200,
+    ]
+    metadata = chrome.find_element(By.ID, "metadata").text
+    assert "image-width\n320" in metadata and "http-status\n200" in metadata
+    phases = [row.text.split()[0] for row in chrome.find_elements(By.CSS_SELECTOR, "#timings tbody tr")]
+    assert {"navigate", "screenshot"} <= set(phases)
+    # the copied curl command, run for real, returns the same picture
+    curl = chrome.find_element(By.ID, "curl").get_attribute("value")
+    assert curl.startswith("curl -o snapshot.png ")
+    subprocess.run(["bash", "-c", curl], cwd=tmp_path, check=True, capture_output=True, timeout=60)
+    downloaded = Image.open(tmp_path / "snapshot.png").convert("RGB")
+    assert downloaded.size == (320, 200)
+    assert downloaded.tobytes() == _preview_pixels(chrome).tobytes()
+
+
+@pytestmark_integration
+def test_a_bad_url_shows_its_code_and_message_beside_the_field(chrome, local_service):
+    chrome.get(local_service.url + "/")
+    chrome.find_element(By.ID, "f-url").send_keys("http://")
+    # the waits group is collapsed: an error in it opens it
+    chrome.execute_script("document.getElementById('f-delay').value = '99999999'")
+    chrome.find_element(By.ID, "capture").click()
+    WebDriverWait(chrome, 30).until(EC.visibility_of_element_located((By.ID, "err-url")))
+    assert chrome.find_element(By.ID, "err-url").text.startswith("invalid_url: ")
+    assert chrome.find_element(By.ID, "f-url").get_attribute("aria-invalid") == "true"
+    delay = chrome.find_element(By.ID, "err-delay")
+    assert delay.is_displayed() and delay.text.startswith("invalid_options: ")
+    assert "400" in chrome.find_element(By.ID, "summary").text
+
+
+@pytestmark_integration
+def test_with_api_keys_the_key_is_sent_and_the_signed_link_works_without_it(chrome, start, pages):
+    service = start({"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_API_KEYS": "playground-key"})
+    chrome.get(service.url + "/")
+    chrome.find_element(By.ID, "api-key").send_keys("playground-key")
+    for name, value in (("url", pages.base + "/color/11aa55"), ("width", "64"), ("height", "48")):
+        chrome.find_element(By.ID, f"f-{name}").clear()
+        chrome.find_element(By.ID, f"f-{name}").send_keys(value)
+    chrome.execute_script("document.getElementById('f-hide_selectors').closest('details').open = true")
+    chrome.find_element(By.CSS_SELECTOR, "#f-hide_selectors").send_keys(".ad\n#banner")
+    chrome.find_element(By.ID, "capture").click()
+    WebDriverWait(chrome, 60).until(EC.text_to_be_present_in_element((By.ID, "status"), "Done"))
+    signed = chrome.find_element(By.ID, "signed").get_attribute("value")
+    assert "signature=" in signed and "hide_selectors=.ad" in signed
+    assert requests.get(chrome.find_element(By.ID, "link").get_attribute("value"), timeout=30).status_code == 401
+    answer = requests.get(signed, timeout=60)  # no key: the signature is the credential
+    assert answer.status_code == 200 and Image.open(io.BytesIO(answer.content)).size == (64, 48)
+    # the key stays in the tab: not in the page's URL or storage
+    assert "playground-key" not in chrome.current_url
+    assert chrome.execute_script("return localStorage.length + sessionStorage.length") == 0
+
+
+@pytestmark_integration
+def test_the_docs_load_from_the_service_alone_and_try_it_out_succeeds(chrome, local_service):
+    chrome.get(local_service.url + "/docs")
+    wait = WebDriverWait(chrome, 30)
+    operation = "#operations-default-get_healthz"
+    wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, f"{operation} .opblock-summary"))).click()
+    wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, f"{operation} .try-out__btn"))).click()
+    wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, f"{operation} .execute"))).click()
+    status = (By.CSS_SELECTOR, f"{operation} .live-responses-table tbody .response-col_status")
+    wait.until(EC.visibility_of_element_located(status))
+    assert chrome.find_element(*status).text.strip() == "200"
+    requested = [
+        json.loads(entry["message"])["message"]["params"]["request"]["url"]
+        for entry in chrome.get_log("performance")
+        if json.loads(entry["message"])["message"]["method"] == "Network.requestWillBeSent"
+    ]
+    assert any(url.endswith("/openapi.json") for url in requested)
+    assert any(url.endswith("/healthz") for url in requested)
+    outside = [u for u in requested if not u.startswith(local_service.url) and not u.startswith(("data:", "blob:"))]
+    assert outside == [], f"the docs reached outside the service: {outside}"
+    errors = [e for e in chrome.get_log("browser") if "Content Security Policy" in e["message"]]
+    assert errors == [], errors
+
+
+@pytestmark_integration
+def test_on_a_phone_with_the_keyboard_alone(chrome, local_service, pages):
+    from selenium.webdriver.common.keys import Keys
+
+    chrome.set_window_size(390, 844)
+    chrome.get(local_service.url + "/")
+    body = chrome.find_element(By.TAG_NAME, "body")
+    body.send_keys(Keys.TAB)
+    for _ in range(8):  # past the header's links and the endpoint choice
+        if chrome.switch_to.active_element.get_attribute("id") == "f-url":
+            break
+        chrome.switch_to.active_element.send_keys(Keys.TAB)
+    focused = chrome.switch_to.active_element
+    assert focused.get_attribute("id") == "f-url"
+    focused.send_keys(pages.base + "/color/ff8800", Keys.TAB)
+    chrome.switch_to.active_element.send_keys(Keys.CONTROL, "a")
+    chrome.switch_to.active_element.send_keys("300", Keys.TAB)
+    assert chrome.switch_to.active_element.get_attribute("id") == "f-height"
+    chrome.switch_to.active_element.send_keys(Keys.CONTROL, "a")
+    chrome.switch_to.active_element.send_keys("500", Keys.ENTER)  # Enter submits the form
+    WebDriverWait(chrome, 60).until(EC.text_to_be_present_in_element((By.ID, "status"), "Done"))
+    assert _preview_pixels(chrome).size == (300, 500)
+    assert chrome.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
+    preview = chrome.find_element(By.ID, "preview")
+    assert preview.size["width"] <= 390
