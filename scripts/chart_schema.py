@@ -20,6 +20,7 @@ FIXED_BY_CHART = frozenset(
         "SNAPSHOT_API_KEYS",
         "SNAPSHOT_REDIS_URL",
         "SNAPSHOT_WEBHOOK_SECRET",
+        "SNAPSHOT_GRID_REGISTRATION_SECRET",
     }
 )
 
@@ -80,6 +81,7 @@ def service_chart_schema() -> Schema:
             "config": obj(config),
             "apiKeys": obj({"existingSecret": s("string")}),
             "gridAuth": obj({"existingSecret": s("string")}),
+            "gridRegistration": obj({"existingSecret": s("string")}),
             "redis": obj(
                 {"existingSecret": s("string"), "key": s("string"), "port": s("integer", minimum=1, maximum=65535)}
             ),

@@ -22,9 +22,11 @@ import tornado.web
 from service import __version__
 from service.auth import ApiKeys
 from service.browsers.backend import CaptureBackend
+from service.browsers.breaker import CircuitBreaker
 from service.browsers.consent import ConsentRules
 from service.browsers.factories import grid_session_factory, local_session_factory
 from service.browsers.grid import GridApi
+from service.browsers.nodes import NodeLoss
 from service.browsers.pool import SessionFactory, SessionPool
 from service.capture import Backend
 from service.config import Settings, SettingsError
@@ -98,10 +100,17 @@ def _delivery(settings: Settings, snapshotter: Snapshotter, policy: NetworkPolic
     return renderer, JobRunner(store, renderer, webhooks, settings, metrics)
 
 
-def _backend(name: Backend, factory: SessionFactory, settings: Settings, size: int, metrics: Metrics) -> CaptureBackend:
+def _backend(
+    name: Backend, factory: SessionFactory, settings: Settings, size: int, metrics: Metrics, grid: GridApi | None = None
+) -> CaptureBackend:
+    """A backend; on the Grid (``grid``) its pool waits for its own sessions when the Grid has no free
+    slot, and a session that died or could not be started makes it look for dead nodes
+    (``browsers/nodes.py``)."""
+
     def on_event(event: str) -> None:
         (metrics.sessions_opened if event == "opened" else metrics.sessions_closed).labels(name).inc()
 
+    nodes = NodeLoss(grid, settings.grid_registration_secret, metrics.grid_nodes_removed.inc) if grid else None
     pool = SessionPool(
         factory,
         name=name,
@@ -109,8 +118,13 @@ def _backend(name: Backend, factory: SessionFactory, settings: Settings, size: i
         max_age=settings.session_max_age,
         idle_timeout=settings.session_idle_timeout,
         on_event=on_event,
+        room=nodes.room if nodes is not None else None,
     )
-    backend = CaptureBackend(name, pool, size=size, queue_size=settings.queue_size)
+    if nodes is not None:
+        nodes.pool = pool
+    backend = CaptureBackend(
+        name, pool, size=size, queue_size=settings.queue_size, on_failure=nodes.sweep if nodes else None
+    )
     metrics.track_backend(
         name,
         in_flight=lambda: backend.in_flight,
@@ -142,15 +156,20 @@ def build(
     grid = None
     if grid_api is not None:
         factory = factories.get(Backend.GRID) or grid_session_factory(settings, instance, proxy_url, consent_rules)
-        grid = _backend(Backend.GRID, factory, settings, settings.pool_size, metrics)
+        grid = _backend(Backend.GRID, factory, settings, settings.pool_size, metrics, grid_api)
     local = None
-    if grid is None or settings.allow_localmode:
+    fallback = grid is not None and settings.grid_fallback == "local"
+    if grid is None or settings.allow_localmode or fallback:
         factory = factories.get(Backend.LOCAL) or local_session_factory(settings, proxy_url, consent_rules)
         local = _backend(Backend.LOCAL, factory, settings, settings.local_pool_size, metrics)
     storage = make_storage(settings)
     checks: dict[str, CheckFn] = {"storage": storage.check}
+    optional = set()
     if grid_api is not None:
         checks["grid"] = grid_check(grid_api)
+        if fallback:  # the local backend serves while the Grid is down: the replica stays ready
+            optional.add("grid")
+            checks["chromedriver"] = executable_check(settings.chromedriver_path)
     else:
         checks["chromedriver"] = executable_check(settings.chromedriver_path)
         checks["chromium"] = executable_check(settings.chromium_path)
@@ -163,10 +182,15 @@ def build(
         io_executor=io_executor,
         metrics=metrics,
         consent=consent_rules is not None,
+        breaker=CircuitBreaker(
+            settings.grid_fallback_threshold, settings.grid_fallback_cooldown, lambda state: metrics.circuit(state)
+        )
+        if fallback
+        else None,
     )
     if settings.redis_url:
         checks["redis"] = redis_check(settings.redis_url)
-    readiness = Readiness(checks, io_executor)
+    readiness = Readiness(checks, io_executor, optional=optional)
     renderer, jobs = _delivery(settings, snapshotter, policy, metrics, instance)
     return Components(
         settings, snapshotter, readiness, storage, io_executor, metrics, instance, grid_api, renderer, jobs
@@ -190,7 +214,7 @@ def make_app(components: Components) -> tornado.web.Application:
         (r"/create_pdf", CaptureHandler, {**snap, "endpoint": Endpoint.PDF, "handler_name": "create_pdf"}),
         (r"/jobs/([0-9a-f]{32})", JobsHandler, {"jobs": components.jobs, "api_keys": snap["api_keys"]}),
         (r"/healthz", HealthzHandler),
-        (r"/readyz", ReadyzHandler, {"readiness": components.readiness}),
+        (r"/readyz", ReadyzHandler, {"readiness": components.readiness, "breaker": components.snapshotter.breaker}),
         (r"/metrics", MetricsHandler, {"metrics": components.metrics}),
         (r"/openapi.json", OpenApiHandler),
     ]

@@ -8,8 +8,6 @@ metadata; the README's settings table and the Helm chart's ``config`` values des
 
 from __future__ import annotations
 
-import base64
-import binascii
 import dataclasses
 import os
 from collections.abc import Mapping
@@ -17,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from service.browsers.isolation import ISOLATIONS
-from service.envvars import PARSERS, SPECIAL, Network
+from service.envvars import PARSERS, SPECIAL, Network, describe, whsec
 
 
 class SettingsError(ValueError):
@@ -53,6 +51,23 @@ class Settings:
     )
     platform_name: str = _setting(
         "SNAPSHOT_PLATFORM_NAME", "linux", "`platformName` asked of the Grid (the autoscaler matches on it)."
+    )
+    grid_registration_secret: str = _setting(
+        "SNAPSHOT_GRID_REGISTRATION_SECRET",
+        "",
+        "The Grid's registration secret: lets the service remove a node that died (empty: the Grid has none).",
+        secret=True,
+    )
+    grid_fallback: str = _setting(
+        "SNAPSHOT_GRID_FALLBACK",
+        "",
+        "`local`: while the Grid keeps failing, capture on the local backend (a circuit breaker); empty: off.",
+    )
+    grid_fallback_threshold: int = _setting(
+        "SNAPSHOT_GRID_FALLBACK_THRESHOLD", 3, "Grid failures in a row that open the circuit (fallback on)."
+    )
+    grid_fallback_cooldown: float = _setting(
+        "SNAPSHOT_GRID_FALLBACK_COOLDOWN", 30.0, "Seconds the circuit stays open before one capture probes the Grid."
     )
     browser_version: str = _setting(
         "SNAPSHOT_BROWSER_VERSION", "", "`browserVersion` asked of the Grid; empty: any version."
@@ -294,6 +309,9 @@ class Settings:
             ("SNAPSHOT_WEBHOOK_TIMEOUT", self.webhook_timeout),
         ]:
             need(seconds > 0, env, "must be a positive number of seconds")
+        need(self.grid_fallback in ("", "local"), "SNAPSHOT_GRID_FALLBACK", "must be empty or local")
+        need(self.grid_fallback_threshold >= 1, "SNAPSHOT_GRID_FALLBACK_THRESHOLD", "must be at least 1")
+        need(self.grid_fallback_cooldown > 0, "SNAPSHOT_GRID_FALLBACK_COOLDOWN", "must be a positive number of seconds")
         need(self.isolation in ISOLATIONS, "SNAPSHOT_ISOLATION", "must be " + " or ".join(ISOLATIONS))
         need(1 <= self.max_width <= 16384, "SNAPSHOT_MAX_WIDTH", "must be between 1 and 16384")
         need(1 <= self.max_height <= 16384, "SNAPSHOT_MAX_HEIGHT", "must be between 1 and 16384")
@@ -304,7 +322,7 @@ class Settings:
         )
         need(self.cache_max_ttl >= 0, "SNAPSHOT_CACHE_MAX_TTL", "must be 0 or more")
         need(
-            self.webhook_secret is None or _whsec(self.webhook_secret),
+            self.webhook_secret is None or whsec(self.webhook_secret),
             "SNAPSHOT_WEBHOOK_SECRET",
             "must be whsec_ followed by the base64 of 24 to 64 random bytes",
         )
@@ -323,24 +341,6 @@ class Settings:
         return self.grid_username, self.grid_password or ""
 
 
-def _whsec(secret: str) -> bool:
-    """The Standard Webhooks secret form: ``whsec_`` and base64 of 24 to 64 bytes."""
-    if not secret.startswith("whsec_"):
-        return False
-    try:
-        return 24 <= len(base64.b64decode(secret[6:], validate=True)) <= 64
-    except (binascii.Error, ValueError):
-        return False
-
-
 def settings_table() -> list[tuple[str, str, str]]:
-    """(env name, default, help) for every setting: the source of the README table."""
-    rows = []
-    for f in dataclasses.fields(Settings):
-        default = f.default
-        if isinstance(default, tuple):
-            default = ",".join(str(n) for n in default)
-        elif isinstance(default, bool):
-            default = str(default).lower()
-        rows.append((f.metadata["env"], "" if default is None else str(default), f.metadata["help"]))
-    return rows
+    """(env name, default, help) for every setting: the source of the settings table and the chart schema."""
+    return describe(Settings)

@@ -3,6 +3,9 @@ field type, and the fields that need their own."""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import dataclasses
 import ipaddress
 from collections.abc import Callable
 from typing import Any
@@ -71,3 +74,26 @@ SPECIAL: dict[str, Callable[[str], Any]] = {
     "proxy_url": _optional(_parse_http_url),
     "redis_url": _optional(_parse_redis_url),
 }
+
+
+def whsec(secret: str) -> bool:
+    """The Standard Webhooks secret form: ``whsec_`` and base64 of 24 to 64 bytes."""
+    if not secret.startswith("whsec_"):
+        return False
+    try:
+        return 24 <= len(base64.b64decode(secret[6:], validate=True)) <= 64
+    except (binascii.Error, ValueError):
+        return False
+
+
+def describe(cls: type) -> list[tuple[str, str, str]]:
+    """(env name, default, help) of every field of a settings dataclass."""
+    rows = []
+    for f in dataclasses.fields(cls):
+        default = f.default
+        if isinstance(default, tuple):
+            default = ",".join(str(n) for n in default)
+        elif isinstance(default, bool):
+            default = str(default).lower()
+        rows.append((f.metadata["env"], "" if default is None else str(default), f.metadata["help"]))
+    return rows

@@ -18,6 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 
 from service.auth import ApiKeys
 from service.browsers.backend import CaptureBackend
+from service.browsers.breaker import CircuitBreaker
 from service.capture import CaptureRequest, Outcome
 from service.config import Settings
 from service.delivery.jobs import Job
@@ -276,14 +277,22 @@ class ReadyzHandler(BaseHandler):
     handler_name = "readyz"
 
     readiness: Readiness
+    breaker: CircuitBreaker | None = None
 
     async def get(self) -> None:
         if self.readiness.shutting_down:
             self.write_json({"status": "error", "error": "shutting_down", "checks": {}}, 503)
             return
         results = await self.readiness.results()
-        failed = {name: why for name, why in results.items() if why is not None}
-        checks = {name: ("ok" if why is None else f"failed: {why}") for name, why in results.items()}
+        optional = self.readiness.optional
+        failed = {name: why for name, why in results.items() if why is not None and name not in optional}
+        checks = {
+            name: "ok" if why is None else f"{'degraded' if name in optional else 'failed'}: {why}"
+            for name, why in results.items()
+        }
+        if self.breaker is not None:
+            state = self.breaker.state.value
+            checks["grid_circuit"] = state if state == "closed" else f"{state} (captures fall back to local)"
         if failed:
             message = "; ".join(f"{name}: {why}" for name, why in failed.items())
             self.error_code, self.error_message = "not_ready", message  # in the request log too

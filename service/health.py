@@ -36,8 +36,11 @@ def executable_check(path: str) -> CheckFn:
 
 
 class Readiness:
-    def __init__(self, checks: dict[str, CheckFn], executor: Executor, *, ttl: float = 3.0) -> None:
+    def __init__(
+        self, checks: dict[str, CheckFn], executor: Executor, *, ttl: float = 3.0, optional: set[str] | None = None
+    ) -> None:
         self.checks = checks
+        self.optional = optional or set()  # reported, but the replica stays ready when they fail
         self.executor = executor
         self.ttl = ttl
         self.shutting_down = False  # set by the shutdown: the replica leaves the load balancer

@@ -126,6 +126,17 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        self.grid_circuit = Gauge(
+            "snapshot_grid_circuit",
+            "The Grid's circuit breaker (SNAPSHOT_GRID_FALLBACK): 1 for its current state (closed, open, half_open).",
+            ["state"],
+            registry=r,
+        )
+        self.grid_nodes_removed = Counter(
+            "snapshot_grid_nodes_removed",
+            "Grid nodes that stopped answering and that this replica removed.",
+            registry=r,
+        )
         self.build_info = Gauge("snapshot_build_info", "Build information.", ["version"], registry=r)
         self.build_info.labels(version=__version__).set(1)
         self._precreate()
@@ -148,6 +159,8 @@ class Metrics:
             self.grid_slots.labels(state)
         for verdict in ("allowed", "blocked", "error"):
             self.egress.labels(verdict)
+        for state in ("closed", "open", "half_open"):
+            self.grid_circuit.labels(state).set(1 if state == "closed" else 0)
         for result in ("hit", "miss"):
             self.cache_lookups.labels(result)
         for status in ("succeeded", "failed"):
@@ -172,6 +185,10 @@ class Metrics:
         self.queue_capacity.labels(backend).set(queue_size)
         for state in POOL_STATES:
             self.pool_sessions.labels(backend, state).set_function(partial(pool_state, state))
+
+    def circuit(self, state: str) -> None:
+        for name in ("closed", "open", "half_open"):
+            self.grid_circuit.labels(name).set(1 if name == state else 0)
 
     def observe_request(self, handler: str, method: str, status: int) -> None:
         self.http_requests.labels(

@@ -15,10 +15,18 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from service.browsers.backend import CaptureBackend
+from service.browsers.breaker import CircuitBreaker
 from service.browsers.shots import Shot
 from service.capture import Backend, CaptureRequest, Phase, Timings
 from service.config import Settings
-from service.errors import CaptureTimeout, InvalidRequest, LocalModeRefused, ShuttingDown, StorageError
+from service.errors import (
+    BackendUnavailable,
+    CaptureTimeout,
+    InvalidRequest,
+    LocalModeRefused,
+    ShuttingDown,
+    StorageError,
+)
 from service.images import MEDIA_TYPES
 from service.metrics import Metrics
 from service.netpolicy import NetworkPolicy
@@ -64,6 +72,7 @@ class Snapshotter:
         io_executor: Executor,
         metrics: Metrics,
         consent: bool = False,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         backend = grid or local
         if backend is None:
@@ -77,6 +86,7 @@ class Snapshotter:
         self.io_executor = io_executor
         self.metrics = metrics
         self.consent = consent  # autoconsent's rules are there (block_cookie_banners)
+        self.breaker = breaker  # SNAPSHOT_GRID_FALLBACK=local: Grid failures send captures to the local backend
         self._accepting = True
 
     @property
@@ -102,6 +112,8 @@ class Snapshotter:
             if not self.settings.allow_localmode or self.local is None:
                 raise LocalModeRefused("this service does not allow localmode captures")
             return self.local
+        if self.breaker is not None and self.local is not None and not self.breaker.use_grid():
+            return self.local  # the Grid's circuit is open: the fallback
         return self.default_backend
 
     async def io(self, fn: Callable[..., T], *args: object, deadline: float) -> T:
@@ -129,7 +141,19 @@ class Snapshotter:
         timings = Timings()
         with timings.measure(Phase.CHECK):
             await self.io(self.policy.check, request.target, deadline=deadline)
-        shot = await backend.capture(request, deadline, timings, cancel)
+        if self.breaker is None or backend is not self.grid or request.localmode:
+            shot = await backend.capture(request, deadline, timings, cancel)
+            return Capture(shot, backend.name, timings, time.monotonic() - started)
+        try:
+            shot = await backend.capture(request, deadline, timings, cancel)
+        except BackendUnavailable:
+            self.breaker.failure()
+            if self.local is None or self.breaker.use_grid() or time.monotonic() >= deadline:
+                raise
+            backend = self.local  # the circuit opened: this capture too goes to the fallback
+            shot = await backend.capture(request, deadline, timings, cancel)
+        else:
+            self.breaker.success()
         return Capture(shot, backend.name, timings, time.monotonic() - started)
 
     async def store(self, key: str, data: bytes, media_type: str, timings: Timings | None = None) -> None:

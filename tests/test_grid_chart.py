@@ -200,7 +200,7 @@ def test_network_policies_allow_exactly_the_paths_the_data_takes(scenario, value
         "node -> filtering proxy": (node, proxy, 3128, True),
         "stranger -> hub router": (stranger, hub, 4444, False),
         "stranger -> node": (stranger, node, 5555, False),
-        "service -> node": (snapshot, node, 5555, False),
+        "service -> node": (snapshot, node, 5555, True),  # /status of a node whose session died
         "node -> service API": (node, snapshot, 8080, False),
         "stranger -> filtering proxy": (stranger, snapshot, 3128, False),
         "node -> cloud metadata": (node, "169.254.169.254", 80, False),

@@ -13,6 +13,7 @@ import asyncio
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from service.browsers.pool import SessionPool
@@ -26,8 +27,18 @@ _MIN_RETRY_TIME = 1.0  # seconds of deadline a retry needs to be worth starting
 
 
 class CaptureBackend:
-    def __init__(self, name: Backend, pool: SessionPool, *, size: int, queue_size: int) -> None:
+    def __init__(
+        self,
+        name: Backend,
+        pool: SessionPool,
+        *,
+        size: int,
+        queue_size: int,
+        on_failure: Callable[[], object] | None = None,
+    ) -> None:
         self.name = name
+        # called when a session died or could not be started, before the capture is retried (NodeLoss.sweep)
+        self.on_failure = on_failure
         self.pool = pool
         self.size = size
         self.queue_size = queue_size
@@ -103,7 +114,14 @@ class CaptureBackend:
                 return
             try:
                 with timings.measure(Phase.SESSION):
-                    session, _ = self.pool.acquire()
+                    session, _ = self.pool.acquire(deadline)
+            except BackendUnavailable as exc:
+                # no session could be started (e.g. the Grid routed the request to a node that is gone):
+                # once, look for dead nodes and try again
+                if attempt == 1 and self._recover(exc, deadline):
+                    continue
+                result.set_exception(exc)
+                return
             except Exception as exc:
                 result.set_exception(exc)
                 return
@@ -114,7 +132,7 @@ class CaptureBackend:
                 # The session died (its Grid node was lost, the Grid restarted, the browser crashed):
                 # it leaves the pool, and the capture is tried once more on a new session if the
                 # deadline leaves time for it.
-                retry = attempt == 1 and deadline - time.monotonic() > _MIN_RETRY_TIME
+                retry = attempt == 1 and self._recover(exc, deadline)
                 if retry:
                     log.warning(
                         "backend %s: session %s failed (%s); retrying on a new session",
@@ -131,6 +149,15 @@ class CaptureBackend:
                 self.pool.release(session)
             if not retry:
                 return
+
+    def _recover(self, exc: BackendUnavailable, deadline: float) -> bool:
+        """After a session failure: lets ``on_failure`` clean up (dead nodes); True if a retry fits in."""
+        if self.on_failure is not None:
+            try:
+                self.on_failure()
+            except Exception:
+                log.exception("backend %s: recovering from %s failed", self.name, exc.message)
+        return deadline - time.monotonic() > _MIN_RETRY_TIME
 
     def close(self) -> None:
         """Stop taking work, wait for running captures, close every session."""

@@ -57,6 +57,19 @@ class GridCapacity:
 
 
 @dataclass(frozen=True)
+class GridNode:
+    id: str
+    uri: str
+    up: bool
+    sessions: frozenset[str]  # ids of the sessions the Grid places on it
+    slots: int = 0
+
+    @property
+    def free(self) -> int:
+        return max(0, self.slots - len(self.sessions))
+
+
+@dataclass(frozen=True)
 class GridSession:
     id: str
     capabilities: dict[str, Any]
@@ -79,6 +92,42 @@ class GridApi:
     def status(self, timeout: float = 3.0) -> GridStatus:
         with self._open("/status", timeout=timeout) as response:
             return GridStatus.parse(json.load(response))
+
+    def nodes(self, timeout: float = 3.0) -> list[GridNode]:
+        """The nodes the Grid knows, with the sessions on each (``/status``)."""
+        with self._open("/status", timeout=timeout) as response:
+            nodes = json.load(response).get("value", {}).get("nodes", [])
+        return [
+            GridNode(
+                n["id"],
+                n["uri"],
+                n.get("availability", "UP") == "UP",
+                frozenset(slot["session"]["sessionId"] for slot in n.get("slots", []) if slot.get("session")),
+                len(n.get("slots", [])),
+            )
+            for n in nodes
+        ]
+
+    @staticmethod
+    def node_answers(uri: str, timeout: float = 2.0) -> bool:
+        """Whether a node's own ``/status`` answers (a SIGKILLed node refuses at once; a node whose pod is
+        gone lets the connection time out)."""
+        try:
+            with urllib.request.urlopen(f"{uri.rstrip('/')}/status", timeout=timeout) as response:
+                return bool(response.status == 200)
+        except (OSError, ValueError):
+            return False
+
+    def remove_node(self, node_id: str, registration_secret: str, timeout: float = 5.0) -> None:
+        """Takes a node out of the Grid at once (the distributor's node removal, which needs the
+        registration secret; empty when the Grid has none), so no new session is routed to it."""
+        request = urllib.request.Request(
+            f"{self.url}/se/grid/distributor/node/{node_id}",
+            headers={**self.headers, "X-REGISTRATION-SECRET": registration_secret},
+            method="DELETE",
+        )
+        with urllib.request.urlopen(request, timeout=timeout):
+            pass
 
     def graphql(self, query: str, timeout: float = 3.0) -> dict[str, Any]:
         """The ``data`` of a query to the Grid's GraphQL endpoint (what KEDA's scaler reads too)."""

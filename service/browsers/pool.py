@@ -70,6 +70,7 @@ class SessionPool:
         idle_timeout: float,
         check_after_idle: float = 15.0,
         on_event: Callable[[str], None] | None = None,
+        room: Callable[[], int] | None = None,
     ) -> None:
         self._factory = factory
         self._on_event = on_event or (lambda event: None)  # "opened" / "closed", for metrics
@@ -78,7 +79,11 @@ class SessionPool:
         self._max_age = max_age
         self._idle_timeout = idle_timeout
         self._check_after_idle = check_after_idle
+        # free slots a new session could take now (the Grid's, on nodes that answer); None: no limit
+        self._room = room
+        self._opening = 0  # sessions this pool is opening now
         self._lock = threading.Lock()
+        self._released = threading.Condition(self._lock)
         self._idle: deque[tuple[Session, float]] = deque()  # (session, idle since); newest last
         self._busy: dict[int, Session] = {}
         self._created = 0
@@ -98,8 +103,12 @@ class SessionPool:
     def _expired(self, session: Session) -> bool:
         return session.broken or session.uses >= self._max_uses or session.age >= self._max_age
 
-    def acquire(self) -> tuple[Session, bool]:
-        """A session for one capture, and whether it was just created."""
+    def acquire(self, deadline: float | None = None) -> tuple[Session, bool]:
+        """A session for one capture, and whether it was just created.
+
+        When no session is idle, the Grid has no free slot and this pool's own sessions are busy (e.g.
+        after a node was lost, the Grid has fewer slots than this pool has workers), it waits for one of
+        its own to come back rather than queueing at the Grid for a slot it holds itself."""
         while True:
             with self._lock:
                 if self._closed:
@@ -107,7 +116,16 @@ class SessionPool:
                 entry = self._idle.pop() if self._idle else None
                 if entry is not None:
                     self._busy[entry[0].id] = entry[0]
+                own_busy = bool(self._busy) or self._opening > 0
+                opening = self._opening
             if entry is None:
+                # the Grid's count does not yet show the sessions this pool is opening: leave them their slots
+                if own_busy and self._room is not None and self._free_slots() <= opening:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise BackendUnavailable("no free browser slot before the capture's deadline")
+                    with self._released:
+                        self._released.wait(timeout=0.25)
+                    continue
                 break
             session, idle_since = entry
             if self._expired(session) or (
@@ -116,13 +134,37 @@ class SessionPool:
                 self._discard(session)
                 continue
             return session, False
-        session = self._factory()
+        with self._lock:
+            self._opening += 1
+        try:
+            session = self._factory()
+        finally:
+            with self._lock:
+                self._opening -= 1
+                self._released.notify_all()
         with self._lock:
             self._created += 1
             self._busy[session.id] = session
         self._on_event("opened")
         log.debug("pool %s: opened session %s", self.name, session.id)
         return session, True
+
+    def _free_slots(self) -> int:
+        assert self._room is not None
+        try:
+            return self._room()
+        except Exception:  # the Grid did not answer: asking it for a session will say more
+            return 1 << 30
+
+    def break_sessions(self, session_ids: frozenset[str] | set[str]) -> int:
+        """Marks this pool's sessions with these WebDriver ids broken (their node is gone): they are
+        closed instead of reused.  Returns how many."""
+        with self._lock:
+            sessions = [s for s, _ in self._idle] + list(self._busy.values())
+        hit = [s for s in sessions if s.session_id in session_ids]
+        for session in hit:
+            session.broken = True
+        return len(hit)
 
     def release(self, session: Session) -> None:
         if self._expired(session):
@@ -132,12 +174,14 @@ class SessionPool:
             self._busy.pop(session.id, None)
             if not self._closed:
                 self._idle.append((session, time.monotonic()))
+                self._released.notify_all()
                 return
         self._close(session)
 
     def _discard(self, session: Session) -> None:
         with self._lock:
             self._busy.pop(session.id, None)
+            self._released.notify_all()
         self._close(session)
 
     def _close(self, session: Session) -> None:
