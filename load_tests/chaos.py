@@ -1,13 +1,15 @@
-"""Chaos run: POST load through the service while a Grid node is killed and S3 is restarted.
+"""Chaos run: POST load through the service while a Grid node is killed, S3 is restarted and the Grid's
+hub is restarted.
 
-    python -m load_tests.chaos [--concurrency 2] [--duration 40] [--kill-at 10] [--s3-down-at 20]
-                               [--s3-down-for 5] [--json]
+    python -m load_tests.chaos [--concurrency 2] [--duration 60] [--kill-at 10] [--s3-down-at 20]
+                               [--s3-down-for 5] [--hub-restart-at 35] [--json]
 
 Starts its own Grid (hub + 2 nodes x 1 slot), SeaweedFS, page server and service (tests/servers.py).
-During the run it SIGKILLs one node (JVM, ChromeDriver and Chrome) and stops SeaweedFS for a while.
-It reports the success rate, errors by kind, and then checks that every file_url a successful POST
-returned is readable: a POST that said success must have stored its file.  Everything it starts it
-stops; its request loop is bounded by --duration.
+During the run it SIGKILLs one node (JVM, ChromeDriver and Chrome), stops SeaweedFS for a while and
+restarts the hub.  It reports the success rate, errors by kind, the failure share in the time after
+each fault, and checks: no 500, no request that outlived its deadline, and every file_url a
+successful POST returned is readable (a POST that said success must have stored its file).
+Everything it starts it stops; its request loop is bounded by --duration.
 """
 
 from __future__ import annotations
@@ -33,10 +35,11 @@ from tests.servers import PageServer, start_grid, start_s3, start_service
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m load_tests.chaos", description=__doc__.split("\n")[0])
     parser.add_argument("--concurrency", "-c", type=int, default=2)
-    parser.add_argument("--duration", type=float, default=40)
+    parser.add_argument("--duration", type=float, default=60)
     parser.add_argument("--kill-at", type=float, default=10, help="seconds into the run to kill a node")
     parser.add_argument("--s3-down-at", type=float, default=20)
     parser.add_argument("--s3-down-for", type=float, default=5)
+    parser.add_argument("--hub-restart-at", type=float, default=35)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
 
@@ -47,7 +50,10 @@ def main(argv: list[str] | None = None) -> None:
     events: list[str] = []
     stored: list[str] = []
     errors_by_kind: Counter = Counter()
+    timeline: list[tuple[float, float, int]] = []  # (start, seconds, status) of every request
+    faults: list[tuple[float, str]] = []
     lock = threading.Lock()
+    run_started = time.monotonic()
     try:
         service = start_service(
             {
@@ -68,7 +74,10 @@ def main(argv: list[str] | None = None) -> None:
         sessions = [requests.Session() for _ in range(args.concurrency)]
 
         def one(worker: int) -> str | None:
+            started = time.monotonic()
             response = sessions[worker].post(f"{service.url}/create_snap", data=form, timeout=120)
+            with lock:
+                timeline.append((started - run_started, time.monotonic() - started, response.status_code))
             if response.status_code == 200 and response.json().get("status") == "success":
                 with lock:
                     stored.append(response.json()["file_url"])
@@ -79,16 +88,20 @@ def main(argv: list[str] | None = None) -> None:
             return str(response.status_code)
 
         def chaos() -> None:
-            started = time.monotonic()
-            time.sleep(args.kill_at)
-            grid.nodes[0].signal(signal.SIGKILL)
-            events.append(f"{time.monotonic() - started:.1f}s: killed a Grid node")
-            time.sleep(max(0.0, args.s3_down_at - (time.monotonic() - started)))
-            s3.stop()
-            events.append(f"{time.monotonic() - started:.1f}s: stopped SeaweedFS")
+            started = run_started
+
+            def at(seconds: float, what: str, action) -> None:  # type: ignore[no-untyped-def]
+                time.sleep(max(0.0, seconds - (time.monotonic() - started)))
+                faults.append((time.monotonic() - started, what))
+                action()
+                events.append(f"{faults[-1][0]:.1f}s: {what}")
+
+            at(args.kill_at, "killed a Grid node", lambda: grid.nodes[0].signal(signal.SIGKILL))
+            at(args.s3_down_at, "stopped SeaweedFS", s3.stop)
             time.sleep(args.s3_down_for)
             s3.restart()
             events.append(f"{time.monotonic() - started:.1f}s: SeaweedFS back")
+            at(args.hub_restart_at, "restarted the Grid hub", grid.restart_hub)
 
         saboteur = threading.Thread(target=chaos, daemon=True)
         saboteur.start()
@@ -102,6 +115,13 @@ def main(argv: list[str] | None = None) -> None:
         grid.stop()
         pages.stop()
     total = result.ok + sum(result.errors.values())
+    per_fault = {}
+    bounds = [t for t, _ in faults] + [float("inf")]
+    for (when, what), until in zip(faults, bounds[1:], strict=True):
+        window = [status for start, _, status in timeline if when <= start < until]
+        share = round(sum(s != 200 for s in window) / len(window), 3) if window else 0.0
+        per_fault[what] = {"requests": len(window), "failed_share": share}
+    deadline = 2 * 30.0 + 5  # SNAPSHOT_CAPTURE_TIMEOUT (default), then the upload's own budget of as much
     report = {
         "requests": total,
         "success_rate": round(result.ok / total, 4) if total else 0.0,
@@ -109,6 +129,9 @@ def main(argv: list[str] | None = None) -> None:
         "events": events,
         "stored_files": len(stored),
         "unreadable_files": len(unreadable),
+        "failure_share_after_each_fault": per_fault,
+        "server_errors_500": sum(status == 500 for _, _, status in timeline),
+        "past_deadline": sum(seconds > deadline for _, seconds, _ in timeline),
         "summary": result.summary(),
     }
     if args.json:
@@ -121,7 +144,7 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
         print(json.dumps({k: v for k, v in report.items() if k != "summary"}, indent=2))
-    if unreadable:
+    if unreadable or report["server_errors_500"] or report["past_deadline"]:
         sys.exit(1)
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what Snapshot needs on Debian 12, skipping whatever is already there.
 #   scripts/setup.sh          runtime: Chromium, ChromeDriver, a Python venv with the service
-#   scripts/setup.sh --test   also: Java 17 + Selenium Grid 4.48, SeaweedFS, Prometheus, Redis, test tools
+#   scripts/setup.sh --test   also: Java 17 + Selenium Grid 4.48, SeaweedFS, Prometheus, Redis, podman, test tools
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +19,8 @@ say() { echo "setup: $*" >&2; }
 apt_packages=(chromium chromium-driver curl ca-certificates)
 if ((want_test)); then
   apt_packages+=(openjdk-17-jre-headless prometheus redis-server)
+  # the image test: podman with runc, and mmdebstrap for a base image built from Debian packages
+  apt_packages+=(podman runc mmdebstrap uidmap slirp4netns fuse-overlayfs netavark aardvark-dns)
 fi
 if ((want_test)) && ! command -v npm >/dev/null 2>&1; then
   apt_packages+=(npm)
@@ -71,5 +73,17 @@ if [[ ! -f $consent/.version-$AUTOCONSENT_VERSION ]] && command -v npm >/dev/nul
      "$tmp/package/LICENSE" "$consent/"
   touch "$consent/.version-$AUTOCONSENT_VERSION"
   rm -rf "$tmp"
+fi
+if ((want_test)); then
+  # crun fails on these machines (cgroups in hybrid mode) and the default nofile limit cannot be raised
+  conf=/etc/containers/containers.conf
+  if [[ ! -f $conf ]]; then
+    say "configuring podman ($conf: runc, explicit ulimits)"
+    $SUDO mkdir -p /etc/containers
+    printf '[containers]\ndefault_ulimits = ["nofile=20000:20000", "nproc=20000:20000"]\n\n[engine]\nruntime = "runc"\n' \
+      | $SUDO tee "$conf" >/dev/null
+  elif ! grep -q 'runtime = "runc"' "$conf"; then
+    say "warning: $conf exists and does not select runc; the image test may fail"
+  fi
 fi
 say "ready"

@@ -136,6 +136,13 @@ class Grid:
     node_args: list[list[str]] = field(default_factory=list)
     auth: tuple[str, str] | None = None
     directory: Path | None = None  # node configs, and the nodes' TMPDIR (their browsers' leftovers)
+    hub_args: list[str] = field(default_factory=list)
+
+    def restart_hub(self) -> None:
+        """Stops the hub and starts it again on the same port (its nodes register again by themselves)."""
+        self.hub.stop()
+        self.hub = Proc.start("grid-hub", self.hub_args)
+        wait_until(lambda: bool(self.status()), 60, "the restarted hub", self.hub)
 
     def status(self) -> dict:
         from service.browsers.grid import basic_auth_header
@@ -184,22 +191,10 @@ def start_grid(
     events = ["--publish-events", f"tcp://127.0.0.1:{pub}", "--subscribe-events", f"tcp://127.0.0.1:{sub}"]
     java = ["java", "-Xmx512m", "-jar", str(SELENIUM_JAR)]
     credentials = ["--username", auth[0], "--password", auth[1]] if auth else []
-    hub = Proc.start(
-        "grid-hub",
-        [
-            *java,
-            "hub",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            *events,
-            "--session-request-timeout",
-            "60",
-            *credentials,
-        ],
-    )
-    grid = Grid(f"http://127.0.0.1:{port}", hub, auth=auth, directory=directory)
+    hub_args = [*java, "hub", "--host", "127.0.0.1", "--port", str(port), *events,
+                "--session-request-timeout", "60", *credentials]  # fmt: skip
+    hub = Proc.start("grid-hub", hub_args)
+    grid = Grid(f"http://127.0.0.1:{port}", hub, auth=auth, directory=directory, hub_args=hub_args)
     try:
         config = _node_config(directory, max_sessions)
         for _ in range(nodes):

@@ -1,0 +1,82 @@
+"""The service image, built and run for real with podman: built by ``scripts/build-image.sh`` from a
+Debian-built base (no registry is reachable here), run read-only as UID 10001 with every capability
+dropped, a localmode capture, and SIGTERM during a capture: the capture finishes and the container
+exits 0."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import LOOPBACK, open_png
+from tests.servers import ROOT, free_port, wait_until
+
+pytestmark = pytest.mark.integration
+
+TAG = "localhost/snapshot:test"
+
+
+@pytest.fixture(scope="module")
+def image() -> str:
+    if shutil.which("podman") is None:
+        pytest.fail("podman is missing: scripts/setup.sh --test installs it")
+    certs = [arg for path in sorted(Path("/usr/local/share/ca-certificates").glob("*.crt"))
+             for arg in ("--ca-certs", str(path))]  # fmt: skip
+    build = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "build-image.sh"), "--debian-base", "--tag", TAG, *certs],
+        capture_output=True, text=True, timeout=1200,
+    )  # fmt: skip
+    assert build.returncode == 0, build.stderr[-3000:]
+    size = int(build.stdout.strip().splitlines()[-1])
+    print(f"\nimage {TAG}: {size / 1e6:.0f} MB")
+    return TAG
+
+
+def test_the_image_runs_read_only_unprivileged_captures_and_stops_cleanly_on_sigterm(image, pages):
+    name = f"snapshot-test-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    run = [
+        "podman", "run", "-d", "--name", name, "--read-only", "--user", "10001:10001", "--cap-drop", "ALL",
+        "--security-opt", "no-new-privileges", "--tmpfs", "/tmp:rw,size=512m", "--network", "host",
+        "-e", f"SNAPSHOT_PORT={port}", "-e", "SNAPSHOT_HOST=127.0.0.1", "-e", f"SNAPSHOT_ALLOW_NETWORKS={LOOPBACK}",
+        "-e", "SNAPSHOT_SHUTDOWN_GRACE=20", image,
+    ]  # fmt: skip
+    subprocess.run(run, check=True, capture_output=True, timeout=60)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: requests.get(f"{url}/readyz", timeout=2).status_code == 200, 60, "the container")
+        fields = "{{.Config.User}} {{.HostConfig.ReadonlyRootfs}}"
+        inspect = subprocess.run(["podman", "inspect", name, "--format", fields], capture_output=True, text=True,
+                                 check=True)  # fmt: skip
+        assert inspect.stdout.split() == ["10001:10001", "true"]
+        query = {"url": pages.base + "/quadrants", "width": 200, "height": 120, "localmode": "true"}
+        capture = requests.get(f"{url}/create_snap", params=query, timeout=60)
+        assert capture.status_code == 200, capture.text
+        assert open_png(capture.content).size == (200, 120)
+        # SIGTERM while a capture runs: it finishes, then the container exits 0
+        answer: dict[str, requests.Response] = {}
+        pages.hits.clear()
+        slow = threading.Thread(
+            target=lambda: answer.setdefault("r", requests.get(
+                f"{url}/create_snap", params={"url": pages.base + "/slow?s=3", "width": 100, "height": 80},
+                timeout=60)),
+        )  # fmt: skip
+        slow.start()
+        wait_until(lambda: "/slow" in pages.hits, 30, "the capture to reach the page")
+        time.sleep(0.3)
+        subprocess.run(["podman", "kill", "--signal", "TERM", name], check=True, capture_output=True)
+        slow.join(60)
+        assert answer["r"].status_code == 200
+        exit_code = subprocess.run(["podman", "wait", name], capture_output=True, text=True, timeout=60).stdout
+        assert exit_code.strip() == "0", subprocess.run(
+            ["podman", "logs", name], capture_output=True, text=True
+        ).stdout[-2000:]
+    finally:
+        subprocess.run(["podman", "rm", "-f", name], capture_output=True)
