@@ -126,6 +126,7 @@ class BackgroundJobs:
             own_grace=settings.session_timeout + 30,
             foreign_max_age=settings.session_max_age + settings.capture_timeout + 10,
         )
+        ended = 0
         for orphan in orphans:
             log.warning(
                 "ending orphaned Grid session %s (age %.0fs, replica %s)",
@@ -133,6 +134,11 @@ class BackgroundJobs:
                 orphan.age,
                 orphan.capabilities.get(INSTANCE_CAPABILITY),
             )
-            grid.end_session(orphan.id)
+            try:
+                grid.end_session(orphan.id, registration_secret=settings.grid_registration_secret)
+            except OSError as exc:
+                log.warning("orphaned Grid session %s could not be ended: %s", orphan.id, exc)
+                continue
             self.components.metrics.orphans_ended.inc()
-        return len(orphans)
+            ended += 1
+        return ended

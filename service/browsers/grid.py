@@ -148,8 +148,24 @@ class GridApi:
             for s in sessions
         ]
 
-    def end_session(self, session_id: str, timeout: float = 10.0) -> None:
-        with self._open(f"/session/{session_id}", timeout=timeout, method="DELETE"):
+    def end_session(self, session_id: str, timeout: float = 10.0, registration_secret: str | None = None) -> None:
+        """Ends a session through the router; with the registration secret, on its node directly when the
+        router does not know it (a restarted hub learns a node's sessions but cannot route to them)."""
+        try:
+            with self._open(f"/session/{session_id}", timeout=timeout, method="DELETE"):
+                return
+        except urllib.error.HTTPError:
+            if registration_secret is None:
+                raise
+        node = next((n for n in self.nodes() if session_id in n.sessions), None)
+        if node is None:
+            return  # gone meanwhile
+        request = urllib.request.Request(
+            f"{node.uri.rstrip('/')}/se/grid/node/session/{session_id}",
+            headers={"X-REGISTRATION-SECRET": registration_secret},
+            method="DELETE",
+        )
+        with urllib.request.urlopen(request, timeout=timeout):
             pass
 
     def probe(self, session_id: str) -> Callable[[], bool]:
