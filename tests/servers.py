@@ -173,7 +173,6 @@ def _node_config(directory: Path, max_sessions: int) -> Path:
         f"max-sessions = {max_sessions}\n"
         "session-timeout = 120\n"
         "heartbeat-period = 10\n"  # as the Grid chart: nodes register again within 10 s of a hub restart
-
         "[[node.driver-configuration]]\n"
         'display-name = "chrome"\n'
         'stereotype = \'{"browserName": "chrome", "platformName": "linux"}\'\n'
