@@ -34,10 +34,11 @@ class CaptureBackend:
         *,
         size: int,
         queue_size: int,
-        on_failure: Callable[[], object] | None = None,
+        on_failure: Callable[[str | None], object] | None = None,
     ) -> None:
         self.name = name
-        # called when a session died or could not be started, before the capture is retried (NodeLoss.sweep)
+        # called with the id of a session that died (None: one could not be started), before the capture is
+        # retried (NodeLoss.sweep)
         self.on_failure = on_failure
         self.pool = pool
         self.size = size
@@ -118,7 +119,7 @@ class CaptureBackend:
             except BackendUnavailable as exc:
                 # no session could be started (e.g. the Grid routed the request to a node that is gone):
                 # once, look for dead nodes and try again
-                if attempt == 1 and self._recover(exc, deadline):
+                if attempt == 1 and self._recover(exc, deadline, None):
                     continue
                 result.set_exception(exc)
                 return
@@ -132,7 +133,7 @@ class CaptureBackend:
                 # The session died (its Grid node was lost, the Grid restarted, the browser crashed):
                 # it leaves the pool, and the capture is tried once more on a new session if the
                 # deadline leaves time for it.
-                retry = attempt == 1 and self._recover(exc, deadline)
+                retry = attempt == 1 and self._recover(exc, deadline, session.session_id)
                 if retry:
                     log.warning(
                         "backend %s: session %s failed (%s); retrying on a new session",
@@ -150,11 +151,11 @@ class CaptureBackend:
             if not retry:
                 return
 
-    def _recover(self, exc: BackendUnavailable, deadline: float) -> bool:
+    def _recover(self, exc: BackendUnavailable, deadline: float, session_id: str | None) -> bool:
         """After a session failure: lets ``on_failure`` clean up (dead nodes); True if a retry fits in."""
         if self.on_failure is not None:
             try:
-                self.on_failure()
+                self.on_failure(session_id)
             except Exception:
                 log.exception("backend %s: recovering from %s failed", self.name, exc.message)
         return deadline - time.monotonic() > _MIN_RETRY_TIME

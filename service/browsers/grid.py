@@ -158,15 +158,23 @@ class GridApi:
             if registration_secret is None:
                 raise
         node = next((n for n in self.nodes() if session_id in n.sessions), None)
-        if node is None:
-            return  # gone meanwhile
+        if node is not None:
+            self.end_on_node(node.uri, session_id, registration_secret, timeout)
+
+    @staticmethod
+    def end_on_node(uri: str, session_id: str, registration_secret: str, timeout: float = 5.0) -> bool:
+        """Ends a session on a node directly (the node's API, with the registration secret); False if
+        the node does not run it."""
         request = urllib.request.Request(
-            f"{node.uri.rstrip('/')}/se/grid/node/session/{session_id}",
+            f"{uri.rstrip('/')}/se/grid/node/session/{session_id}",
             headers={"X-REGISTRATION-SECRET": registration_secret},
             method="DELETE",
         )
-        with urllib.request.urlopen(request, timeout=timeout):
-            pass
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                return bool(200 <= response.status < 300)
+        except OSError:  # not there (an HTTP error), or the node did not answer
+            return False
 
     def probe(self, session_id: str) -> Callable[[], bool]:
         """A cheap classic command through the Grid: it fails at once when the session's node is gone."""

@@ -11,12 +11,15 @@ slot it holds itself (``pool``)."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
 from service.browsers.grid import GridApi, GridNode
 from service.browsers.pool import SessionPool
 
 log = logging.getLogger("snapshot.nodes")
+
+FORGET_AFTER = 900.0  # seconds a dead session is looked for on the nodes (longer than any node's session timeout)
 
 
 class NodeLoss:
@@ -25,6 +28,8 @@ class NodeLoss:
         self.pool: SessionPool | None = None  # set once the pool exists (the pool asks ``room``)
         self.secret = registration_secret
         self.on_removed = on_removed or (lambda: None)
+        # sessions that died while the Grid could not be asked (the hub was down): ended on their node later
+        self._unended: dict[str, float] = {}  # session id -> when it died
 
     def room(self) -> int:
         """Blocking: the free slots a new session could take now, on nodes that answer.  A node with free
@@ -38,16 +43,33 @@ class NodeLoss:
                     self._remove(node)
         return free
 
-    def sweep(self) -> int:
-        """Blocking, after a session died or a new one could not be started: every node the Grid counts
-        as UP that does not answer is removed from the Grid, and this pool's sessions on it are marked
-        broken.  Returns how many nodes were removed."""
+    def sweep(self, session_id: str | None = None) -> int:
+        """Blocking, after a session died (``session_id``) or a new one could not be started: every node
+        the Grid counts as UP that does not answer is removed from the Grid, and this pool's sessions on
+        it are marked broken.  The dead session is also ended on whichever node still runs it: after a
+        hub restart the router no longer knows it, but its node keeps it (and its slot) until the node's
+        session timeout.  Returns how many nodes were removed."""
+        now = time.monotonic()
+        if session_id is not None:
+            self._unended[session_id] = now
+        for dead, since in list(self._unended.items()):
+            if now - since > FORGET_AFTER:  # its node's own session timeout has ended it by now
+                self._unended.pop(dead, None)
         try:
             nodes = [n for n in self.grid.nodes() if n.up]
         except OSError as exc:
             log.warning("the Grid did not list its nodes: %s", exc)
             return 0
-        return sum(self._remove(node) for node in nodes if not self.grid.node_answers(node.uri))
+        removed = 0
+        for node in nodes:
+            if not self.grid.node_answers(node.uri):
+                removed += self._remove(node)
+                continue
+            for dead in list(self._unended):
+                if self.grid.end_on_node(node.uri, dead, self.secret):
+                    log.warning("ended session %s on node %s: the Grid's router no longer knew it", dead, node.uri)
+                    self._unended.pop(dead, None)
+        return removed
 
     def _remove(self, node: GridNode) -> bool:
         broken = self.pool.break_sessions(node.sessions) if self.pool is not None else 0
