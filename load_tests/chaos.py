@@ -61,12 +61,8 @@ def main(argv: list[str] | None = None) -> None:
                 "SNAPSHOT_ALLOW_NETWORKS": "127.0.0.0/8",
                 "SNAPSHOT_POOL_SIZE": "2",
                 "SNAPSHOT_ALLOW_LOCALMODE": "false",
-                "SNAPSHOT_S3_BUCKET": s3.bucket,
-                "SNAPSHOT_S3_ENDPOINT_URL": s3.endpoint,
-                "SNAPSHOT_S3_REGION": "us-east-1",
+                **s3.service_env(),
                 "SNAPSHOT_S3_TIMEOUT": "1",
-                "AWS_ACCESS_KEY_ID": s3.access_key,
-                "AWS_SECRET_ACCESS_KEY": s3.secret_key,
                 "SNAPSHOT_LOG_LEVEL": "WARNING",
             }
         )

@@ -41,11 +41,7 @@ def _env(redis_url: str, s3, **extra: str) -> dict[str, str]:  # type: ignore[no
         "SNAPSHOT_LOCAL_POOL_SIZE": "2",
         "SNAPSHOT_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "SNAPSHOT_WEBHOOK_BACKOFF": "0.5",
-        "SNAPSHOT_S3_BUCKET": s3.bucket,
-        "SNAPSHOT_S3_ENDPOINT_URL": s3.endpoint,
-        "SNAPSHOT_S3_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": s3.access_key,
-        "AWS_SECRET_ACCESS_KEY": s3.secret_key,
+        **s3.service_env(),
         "SNAPSHOT_LOG_LEVEL": "WARNING",
         **extra,
     }

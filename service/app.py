@@ -182,9 +182,7 @@ def build(
         io_executor=io_executor,
         metrics=metrics,
         consent=consent_rules is not None,
-        breaker=CircuitBreaker(
-            settings.grid_fallback_threshold, settings.grid_fallback_cooldown, lambda state: metrics.circuit(state)
-        )
+        breaker=CircuitBreaker(settings.grid_fallback_threshold, settings.grid_fallback_cooldown, metrics.circuit)
         if fallback
         else None,
     )

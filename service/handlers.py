@@ -4,7 +4,6 @@ domain exceptions to JSON errors."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import socket
 import threading
@@ -166,15 +165,12 @@ class CaptureHandler(ParamsHandler):
             self.set_status(304)
             await self.finish()
             return
-        data = await self.renderer.data(result)
-        if data is None:  # the cached file went away since its lookup: render again
-            fresh = dataclasses.replace(request, options=dataclasses.replace(request.options, fresh=True))
-            backend = self.backend or self.snapshotter.default_backend
-            result = await self.renderer.result(fresh, backend, tenant=self.tenant, store=False)
-            self._done(result)
-            data = result.data
-        self.set_header("Content-Type", result.media_type)
-        await self.finish(data)
+        loaded = await self.renderer.with_data(result, request, self.backend or self.snapshotter.default_backend,
+                                               tenant=self.tenant)  # fmt: skip
+        if loaded is not result:  # rendered again: its own headers
+            self._done(loaded)
+        self.set_header("Content-Type", loaded.media_type)
+        await self.finish(loaded.data)
 
     def _done(self, result: Result) -> None:
         self.capture = result.capture

@@ -14,6 +14,7 @@ from functools import partial
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from service import __version__
+from service.browsers.breaker import Circuit
 from service.capture import Backend, Outcome, Phase, Timings
 
 HANDLERS = (
@@ -159,8 +160,7 @@ class Metrics:
             self.grid_slots.labels(state)
         for verdict in ("allowed", "blocked", "error"):
             self.egress.labels(verdict)
-        for state in ("closed", "open", "half_open"):
-            self.grid_circuit.labels(state).set(1 if state == "closed" else 0)
+        self.circuit(Circuit.CLOSED)
         for result in ("hit", "miss"):
             self.cache_lookups.labels(result)
         for status in ("succeeded", "failed"):
@@ -186,9 +186,10 @@ class Metrics:
         for state in POOL_STATES:
             self.pool_sessions.labels(backend, state).set_function(partial(pool_state, state))
 
-    def circuit(self, state: str) -> None:
-        for name in ("closed", "open", "half_open"):
-            self.grid_circuit.labels(name).set(1 if name == state else 0)
+    def circuit(self, state: Circuit) -> None:
+        """The Grid circuit breaker's state: 1 for it, 0 for the others."""
+        for name in Circuit:
+            self.grid_circuit.labels(name).set(1 if name is state else 0)
 
     def observe_request(self, handler: str, method: str, status: int) -> None:
         self.http_requests.labels(

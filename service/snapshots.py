@@ -27,7 +27,6 @@ from service.errors import (
     ShuttingDown,
     StorageError,
 )
-from service.images import MEDIA_TYPES
 from service.metrics import Metrics
 from service.netpolicy import NetworkPolicy
 from service.storage import Storage
@@ -41,23 +40,6 @@ class Capture:
     backend: Backend
     timings: Timings = field(default_factory=Timings)
     elapsed: float = 0.0  # end to end, upload included
-
-    @property
-    def media_type(self) -> str:
-        return MEDIA_TYPES[self.shot.format]
-
-    def headers(self) -> dict[str, str]:
-        """What the capture found, as ``X-Snapshot-*`` response headers."""
-        info = self.shot.info
-        headers = {
-            "X-Snapshot-Backend": str(self.backend),
-            "X-Snapshot-Final-Url": info.final_url,
-            "X-Snapshot-Http-Status": str(info.http_status),
-            "X-Snapshot-Page-Height": str(self.shot.page_height),
-        }
-        if self.shot.truncated:
-            headers["X-Snapshot-Truncated"] = "true"
-        return headers
 
 
 class Snapshotter:
@@ -141,20 +123,25 @@ class Snapshotter:
         timings = Timings()
         with timings.measure(Phase.CHECK):
             await self.io(self.policy.check, request.target, deadline=deadline)
-        if self.breaker is None or backend is not self.grid or request.localmode:
-            shot = await backend.capture(request, deadline, timings, cancel)
-            return Capture(shot, backend.name, timings, time.monotonic() - started)
         try:
             shot = await backend.capture(request, deadline, timings, cancel)
         except BackendUnavailable:
-            self.breaker.failure()
-            if self.local is None or self.breaker.use_grid() or time.monotonic() >= deadline:
+            if not self._fall_back(backend) or time.monotonic() >= deadline:
                 raise
-            backend = self.local  # the circuit opened: this capture too goes to the fallback
+            assert self.local is not None  # _fall_back checked it
+            backend = self.local  # the circuit opened: this capture falls back too
             shot = await backend.capture(request, deadline, timings, cancel)
         else:
-            self.breaker.success()
+            if self.breaker is not None and backend is self.grid:
+                self.breaker.success()
         return Capture(shot, backend.name, timings, time.monotonic() - started)
+
+    def _fall_back(self, backend: CaptureBackend) -> bool:
+        """After a Grid failure: counts it, and whether the capture goes to the local fallback now."""
+        if self.breaker is None or backend is not self.grid:
+            return False
+        self.breaker.failure()
+        return self.local is not None and not self.breaker.use_grid()
 
     async def store(self, key: str, data: bytes, media_type: str, timings: Timings | None = None) -> None:
         """``data`` stored under ``key``, the upload timed into ``timings``.  Storage gets its own budget:

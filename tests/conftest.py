@@ -4,6 +4,7 @@
 - ``grid``: Selenium Grid 4.48, one hub and two Chrome nodes (2 sessions each).
 - ``s3``: SeaweedFS as a real S3 endpoint with one bucket.
 - ``redis_server``: the Debian redis-server (async jobs and single flight shared by replicas).
+- ``receiver``: a factory of real webhook receivers that verify signatures (``tests/servers.py``).
 - ``local_service``: the service as ``python -m service`` with the embedded default (local Chromium,
   local files).
 - ``grid_service``: the service on the Grid, storing POST results in SeaweedFS.
@@ -43,6 +44,7 @@ from tests.servers import (
     Redis,
     S3Server,
     Service,
+    WebhookReceiver,
     browser_processes,
     start_grid,
     start_redis,
@@ -115,16 +117,6 @@ def _stop_cleanly(service: Service) -> None:
     assert service.proc.leftovers == 0, f"the service left {service.proc.leftovers} processes behind"
 
 
-def s3_env(s3: S3Server) -> dict[str, str]:
-    return {
-        "SNAPSHOT_S3_BUCKET": s3.bucket,
-        "SNAPSHOT_S3_ENDPOINT_URL": s3.endpoint,
-        "SNAPSHOT_S3_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": s3.access_key,
-        "AWS_SECRET_ACCESS_KEY": s3.secret_key,
-    }
-
-
 @pytest.fixture(scope="session")
 def local_service() -> Iterator[Service]:
     service = start_service({"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_LOCAL_POOL_SIZE": "2"})
@@ -140,7 +132,7 @@ def grid_service(grid: Grid, s3: S3Server) -> Iterator[Service]:
             "SNAPSHOT_ALLOW_NETWORKS": LOOPBACK,
             "SNAPSHOT_POOL_SIZE": "2",
             "SNAPSHOT_LOCAL_POOL_SIZE": "1",
-            **s3_env(s3),
+            **s3.service_env(),
         }
     )
     yield service
@@ -180,6 +172,20 @@ def snap(pages: PageServer) -> Callable[..., requests.Response]:
         return requests.request(method, f"{service.url}/create_snap", params=query, timeout=request_timeout)
 
     return _snap
+
+
+@pytest.fixture
+def receiver() -> Iterator[Callable[..., WebhookReceiver]]:
+    """``receiver(fail_first=0)``: a real webhook receiver that verifies every signature (stopped after the test)."""
+    servers: list[WebhookReceiver] = []
+
+    def _receiver(fail_first: int = 0) -> WebhookReceiver:
+        servers.append(WebhookReceiver(fail_first=fail_first))
+        return servers[-1]
+
+    yield _receiver
+    for server in servers:
+        server.stop()
 
 
 @pytest.fixture

@@ -230,6 +230,16 @@ class S3Server:
     args: list[str] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
 
+    def service_env(self) -> dict[str, str]:
+        """The settings (and credentials) of a service that stores in this bucket."""
+        return {
+            "SNAPSHOT_S3_BUCKET": self.bucket,
+            "SNAPSHOT_S3_ENDPOINT_URL": self.endpoint,
+            "SNAPSHOT_S3_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": self.access_key,
+            "AWS_SECRET_ACCESS_KEY": self.secret_key,
+        }
+
     def restart(self) -> None:
         """Start SeaweedFS again on the same ports and data (after stop())."""
         self.proc = Proc.start("seaweedfs", self.args, env=self.env)

@@ -14,7 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.conftest import LOOPBACK, open_png, s3_env
+from tests.conftest import LOOPBACK, open_png
 from tests.servers import free_port
 
 pytestmark = pytest.mark.integration
@@ -187,7 +187,7 @@ def test_public_url_template_builds_file_url(start, grid, s3, pages):
             "SNAPSHOT_POOL_SIZE": "1",
             "SNAPSHOT_S3_PREFIX": "public/",
             "SNAPSHOT_S3_PUBLIC_URL_TEMPLATE": s3.endpoint + "/{bucket}/{key}",
-            **s3_env(s3),
+            **s3.service_env(),
         }
     )
     response = requests.post(

@@ -15,24 +15,11 @@ from PIL import Image
 
 from service.errors import TargetUnreachable
 from tests.fakes import Hold
-from tests.servers import WEBHOOK_SECRET, WebhookReceiver
+from tests.servers import WEBHOOK_SECRET
 from tests.test_handlers import assert_error, metric, params
 
 METADATA = {"final_url", "http_status", "page_title", "image_width", "image_height", "page_height", "format",
             "bytes", "render_ms", "cache", "request_id", "truncated"}  # fmt: skip
-
-
-@pytest.fixture
-def receiver():
-    servers: list[WebhookReceiver] = []
-
-    def _receiver(fail_first: int = 0) -> WebhookReceiver:
-        servers.append(WebhookReceiver(fail_first=fail_first))
-        return servers[-1]
-
-    yield _receiver
-    for server in servers:
-        server.stop()
 
 
 def fetch_url(service, url: str):
@@ -107,6 +94,17 @@ def test_a_cached_capture_is_served_with_age_and_etag_then_304(app, browser):
     assert again.code == 304 and again.body == b""
     assert len(browser.captures) == 1
     assert metric(service, "snapshot_cache_lookups_total", result="hit") == 2
+
+
+def test_a_cached_entry_whose_file_went_away_is_rendered_again(app, browser):
+    service = app()
+    service.fetch("/create_snap", params=params(cache_ttl=60))
+    for image in service.components.storage.directory.glob("cache-*.png"):
+        image.unlink()  # a sweep or a lifecycle rule between the lookup and the read
+    again = service.fetch("/create_snap", params=params(cache_ttl=60))
+    assert again.code == 200 and Image.open(io.BytesIO(again.body)).size == (40, 30)
+    assert again.headers["X-Snapshot-Cache"] == "miss" and len(browser.captures) == 2
+    assert service.fetch("/create_snap", params=params(cache_ttl=60)).headers["X-Snapshot-Cache"] == "hit"
 
 
 def test_the_cache_key_covers_every_option_and_the_salt(app, browser):

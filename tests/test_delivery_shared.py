@@ -18,23 +18,10 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.conftest import LOOPBACK, s3_env
-from tests.servers import WEBHOOK_SECRET, WebhookReceiver, start_service
+from tests.conftest import LOOPBACK
+from tests.servers import WEBHOOK_SECRET, start_service
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def receiver():
-    servers: list[WebhookReceiver] = []
-
-    def _receiver(fail_first: int = 0) -> WebhookReceiver:
-        servers.append(WebhookReceiver(fail_first=fail_first))
-        return servers[-1]
-
-    yield _receiver
-    for server in servers:
-        server.stop()
 
 
 def shared_env(redis_server, s3, **extra: str) -> dict[str, str]:
@@ -44,7 +31,7 @@ def shared_env(redis_server, s3, **extra: str) -> dict[str, str]:
         "SNAPSHOT_LOCAL_POOL_SIZE": "2",
         "SNAPSHOT_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "SNAPSHOT_WEBHOOK_BACKOFF": "0.2",
-        **s3_env(s3),
+        **s3.service_env(),
         **extra,
     }
 

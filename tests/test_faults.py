@@ -14,7 +14,7 @@ import requests
 from selenium import webdriver
 
 from service.browsers.grid import GridApi
-from tests.conftest import LOOPBACK, open_png, s3_env
+from tests.conftest import LOOPBACK, open_png
 from tests.servers import free_port, start_grid, start_s3, wait_until
 
 pytestmark = pytest.mark.integration
@@ -185,7 +185,7 @@ def test_a_full_grid_and_a_grid_scaled_to_zero_nodes_keep_the_service_ready(snap
 def test_s3_outage_fails_posts_honestly_keeps_gets_working_and_recovers(snap, start, grid, pages):
     s3 = start_s3()
     try:
-        service = start({**grid_env(grid, pool_size=1, s3_timeout=1), **s3_env(s3)})
+        service = start({**grid_env(grid, pool_size=1, s3_timeout=1), **s3.service_env()})
         form = {"url": pages.base + "/color/00ff00", "width": "30", "height": "20"}
         assert requests.post(f"{service.url}/create_snap", data=form).status_code == 200
         s3.stop()

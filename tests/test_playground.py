@@ -122,10 +122,10 @@ def _preview_pixels(chrome) -> Image.Image:
     return Image.open(io.BytesIO(base64.b64decode(data_url.split(",", 1)[1]))).convert("RGB")
 
 
-pytestmark_integration = pytest.mark.integration
+integration = pytest.mark.integration
 
 
-@pytestmark_integration
+@integration
 def test_a_capture_from_the_form_shows_the_picture_its_metadata_and_a_curl_that_works(chrome, local_service, pages,
                                                                                        tmp_path):  # fmt: skip
     _capture(chrome, local_service, pages.base + "/quadrants", 320, 200)
@@ -148,7 +148,7 @@ def test_a_capture_from_the_form_shows_the_picture_its_metadata_and_a_curl_that_
     assert downloaded.tobytes() == _preview_pixels(chrome).tobytes()
 
 
-@pytestmark_integration
+@integration
 def test_a_bad_url_shows_its_code_and_message_beside_the_field(chrome, local_service):
     chrome.get(local_service.url + "/")
     chrome.find_element(By.ID, "f-url").send_keys("http://")
@@ -163,7 +163,7 @@ def test_a_bad_url_shows_its_code_and_message_beside_the_field(chrome, local_ser
     assert "400" in chrome.find_element(By.ID, "summary").text
 
 
-@pytestmark_integration
+@integration
 def test_with_api_keys_the_key_is_sent_and_the_signed_link_works_without_it(chrome, start, pages):
     service = start({"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_API_KEYS": "playground-key"})
     chrome.get(service.url + "/")
@@ -185,7 +185,7 @@ def test_with_api_keys_the_key_is_sent_and_the_signed_link_works_without_it(chro
     assert chrome.execute_script("return localStorage.length + sessionStorage.length") == 0
 
 
-@pytestmark_integration
+@integration
 def test_the_docs_load_from_the_service_alone_and_try_it_out_succeeds(chrome, local_service):
     chrome.get(local_service.url + "/docs")
     wait = WebDriverWait(chrome, 30)
@@ -209,7 +209,7 @@ def test_the_docs_load_from_the_service_alone_and_try_it_out_succeeds(chrome, lo
     assert errors == [], errors
 
 
-@pytestmark_integration
+@integration
 def test_on_a_phone_with_the_keyboard_alone(chrome, local_service, pages):
     from selenium.webdriver.common.keys import Keys
 

@@ -3,6 +3,7 @@ identical requests in flight, and the result stored when the answer needs a ``fi
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -66,8 +67,14 @@ class Renderer:
         timings = result.capture.timings if result.capture is not None else None
         await self.snapshotter.store(result.key, result.data, result.media_type, timings)
 
-    async def data(self, result: Result) -> bytes | None:
-        """The result's bytes, read from storage for a cache hit (None: the entry is gone)."""
+    async def with_data(
+        self, result: Result, request: CaptureRequest, backend: CaptureBackend, *, tenant: str
+    ) -> Result:
+        """``result`` with its bytes, read from storage for a cache hit; if the cached file went away since
+        its lookup, the request rendered again (and cached anew)."""
         if result.data is None:
             result.data = await self.cache.read(result)
-        return result.data
+        if result.data is not None:
+            return result
+        fresh = dataclasses.replace(request, options=dataclasses.replace(request.options, fresh=True))
+        return await self.result(fresh, backend, tenant=tenant, store=False)
