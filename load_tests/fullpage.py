@@ -1,18 +1,19 @@
-"""Full-page and format benchmark: the service against Playwright's own full-page screenshot, in one run.
+"""Full-page, format and PDF benchmark: the service against Playwright's equivalents, in one run.
 
     python -m load_tests.fullpage [--count 20] [--width 1000] [--height 1000] [--page-height 8000] [--json]
 
 Starts a page server (a page of cards ``--page-height`` CSS pixels tall), the service in its embedded
-default (a local Chromium) and Playwright on the same Debian Chromium, then captures, one at a time:
+default (a local Chromium) and Playwright (its async API) on the same Debian Chromium, then captures,
+one at a time, on a warm Playwright page (goto + the call) and through the service (GET):
 
-  playwright-full    a warm Playwright page: goto + screenshot(full_page=True), PNG
-  service-full       GET /create_snap with full_page=true, full_page_scroll=false (Playwright does not scroll)
-  service-full-scroll  the same with the default lazy-content scroll (100 ms per viewport)
-  service-png / -jpeg / -webp   the viewport in each format
+  pw-full / service-full   the whole page as PNG (the service with full_page_scroll=false: Playwright
+                           does not scroll); service-full-scroll: with the default lazy-content scroll
+  pw-png / service-png     the viewport as PNG
+  pw-jpeg / service-jpeg   the viewport as JPEG, quality 80; service-webp: as WebP
+  pw-pdf / service-pdf     the page as an A4 PDF with backgrounds (/create_pdf)
 
-and prints p50/p95 and the ratios: service-full / playwright-full (the target is at most 1.2), and
-jpeg / webp against png.  Playwright's own browser build is not needed: it launches /usr/bin/chromium.
-Everything it starts it stops.
+and prints p50/p95, the whole machine's CPU per capture, and the ratios service / Playwright (and
+jpeg, webp / png).  Everything it starts it stops.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from load_tests import playwright_paths
+from load_tests.cpu import CpuMeter
 from load_tests.load import service_load
 from load_tests.sidebyside import CHROME_ARGS
 from load_tests.stats import RunResult, print_report
 from tests.servers import PageServer, browser_processes, start_service
 
-COLUMNS = ["name", "ok", "p50_ms", "p95_ms", "errors"]
+COLUMNS = ["name", "ok", "p50_ms", "p95_ms", "cpu_ms", "errors"]
 
 
 def tall_page(height: int) -> str:
@@ -45,28 +48,6 @@ def tall_page(height: int) -> str:
         + cards
         + "</body></html>"
     )
-
-
-def playwright_full(page_url: str, width: int, height: int, count: int) -> RunResult:
-    from playwright.sync_api import sync_playwright
-
-    result = RunResult("playwright-full", 1, 0.0)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROME_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": width, "height": height})
-            page.goto(page_url)
-            page.screenshot(full_page=True)  # warm up
-            started = time.perf_counter()
-            for _ in range(count):
-                t0 = time.perf_counter()
-                page.goto(page_url, wait_until="load")
-                page.screenshot(full_page=True, type="png")
-                result.latencies.append(time.perf_counter() - t0)
-            result.elapsed = time.perf_counter() - started
-        finally:
-            browser.close()
-    return result
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -89,26 +70,39 @@ def main(argv: list[str] | None = None) -> None:
             {"SNAPSHOT_ALLOW_NETWORKS": "127.0.0.0/8", "SNAPSHOT_LOCAL_POOL_SIZE": "1", "SNAPSHOT_LOG_LEVEL": "WARNING"}
         )
         w, h = args.width, args.height
-        runs = {
-            "service-full": {"full_page": "true", "full_page_scroll": "false"},
-            "service-full-scroll": {"full_page": "true"},
-            "service-png": {},
-            "service-jpeg": {"format": "jpeg"},
-            "service-webp": {"format": "webp"},
+        playwright = {
+            "pw-full": {"kind": "png", "full_page": True},
+            "pw-png": {"kind": "png"},
+            "pw-jpeg": {"kind": "jpeg"},
+            "pw-pdf": {"kind": "pdf"},
         }
-        results = {"playwright-full": playwright_full(url, w, h, args.count)}
-        for name, options in runs.items():
-            service_load(service.url, url, w, h, 1, 2, progress=False, options=options)  # warm up
+        service_runs = {
+            "service-full": ({"full_page": "true", "full_page_scroll": "false"}, "/create_snap"),
+            "service-full-scroll": ({"full_page": "true"}, "/create_snap"),
+            "service-png": ({}, "/create_snap"),
+            "service-jpeg": ({"format": "jpeg", "quality": "80"}, "/create_snap"),
+            "service-webp": ({"format": "webp", "quality": "80"}, "/create_snap"),
+            "service-pdf": ({}, "/create_pdf"),
+        }
+        results: dict[str, RunResult] = {}
+        cpu: dict[str, float] = {}
+        for name, kw in playwright.items():
+            meter = CpuMeter(service.proc.popen.pid)
+            results[name] = playwright_paths.warm_page(url, w, h, 1, args.count, CHROME_ARGS, meter=meter, **kw)
+            results[name].name, cpu[name] = name, meter.per_capture_ms(args.count)
+        for name, (options, endpoint) in service_runs.items():
+            service_load(service.url, url, w, h, 1, 2, progress=False, options=options, endpoint=endpoint)  # warm up
+            meter = CpuMeter(service.proc.popen.pid)
             results[name] = service_load(service.url, url, w, h, 1, args.count, name=name, progress=False,
-                                         options=options)  # fmt: skip
-        rows = [result.summary() for result in results.values()]
+                                         options=options, meter=meter, endpoint=endpoint)  # fmt: skip
+            cpu[name] = meter.per_capture_ms(args.count)
+        rows = [{**result.summary(), "cpu_ms": cpu[name]} for name, result in results.items()]
         p50 = {name: result.summary()["p50_ms"] for name, result in results.items()}
-        report["ratios"] = {
-            "service-full / playwright-full": round(p50["service-full"] / p50["playwright-full"], 2),
-            "service-full-scroll / playwright-full": round(p50["service-full-scroll"] / p50["playwright-full"], 2),
-            "jpeg / png": round(p50["service-jpeg"] / p50["service-png"], 2),
-            "webp / png": round(p50["service-webp"] / p50["service-png"], 2),
-        }
+        pairs = [("service-full", "pw-full"), ("service-full-scroll", "pw-full"), ("service-png", "pw-png"),
+                 ("service-jpeg", "pw-jpeg"), ("service-pdf", "pw-pdf"), ("service-jpeg", "service-png"),
+                 ("service-webp", "service-png")]  # fmt: skip
+        report["ratios"] = {f"{a} / {b}": round(p50[a] / p50[b], 2) for a, b in pairs}
+        report["cpu_ratios"] = {f"{a} / {b}": round(cpu[a] / cpu[b], 2) for a, b in pairs[:5]}
     finally:
         if service is not None:
             service.stop()

@@ -10,11 +10,13 @@ status.  Every request loop is bounded by --count and --duration.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import requests
 
@@ -35,9 +37,11 @@ def run_workers(
     duration: float | None,
     one: Callable[[int], str | None],
     progress: bool = True,
+    meter: AbstractContextManager[object] | None = None,
 ) -> RunResult:
     """Run ``one(worker)`` ``count`` times over ``concurrency`` threads; ``one`` returns None on success
-    or an error label.  Stops early after ``duration`` seconds."""
+    or an error label.  Stops early after ``duration`` seconds.  ``meter`` (a CPU meter) is entered
+    around the loop alone."""
     result = RunResult(name, concurrency, 0.0)
     lock = threading.Lock()
     issued = 0
@@ -67,16 +71,20 @@ def run_workers(
                     result.errors[error] += 1
 
     threads = [threading.Thread(target=worker, args=(i,), daemon=True) for i in range(concurrency)]
-    for t in threads:
-        t.start()
-    while any(t.is_alive() for t in threads):
-        threads[0].join(timeout=1.0) if threads[0].is_alive() else time.sleep(0.5)
-        if progress:
-            with lock:
-                done, errors = result.ok, sum(result.errors.values())
-            rate = done / max(1e-9, time.perf_counter() - started)
-            of = f"/{count}" if count < 10**6 else ""
-            print(f"\r{name}: {done + errors}{of} done, {errors} errors, {rate:.2f}/s", end="", file=sys.stderr)
+    with meter or contextlib.nullcontext():
+        for t in threads:
+            t.start()
+        shown = started
+        for t in threads:  # joined in short slices: the meter stops as soon as the last one ends
+            while t.is_alive():
+                t.join(timeout=0.05)
+                if progress and time.perf_counter() - shown >= 1.0:
+                    shown = time.perf_counter()
+                    with lock:
+                        done, errors = result.ok, sum(result.errors.values())
+                    rate = done / max(1e-9, shown - started)
+                    of = f"/{count}" if count < 10**6 else ""
+                    print(f"\r{name}: {done + errors}{of} done, {errors} errors, {rate:.2f}/s", end="", file=sys.stderr)
     if progress:
         print(file=sys.stderr)
     result.elapsed = max(finished, default=time.perf_counter()) - started
@@ -95,24 +103,27 @@ def service_load(
     name: str = "service",
     progress: bool = True,
     options: dict[str, str] | None = None,
+    meter: AbstractContextManager[object] | None = None,
+    endpoint: str = "/create_snap",
 ) -> RunResult:
-    """``count`` captures of ``page`` through the service (with capture ``options``, if any)."""
+    """``count`` captures of ``page`` through the service's ``endpoint`` (with capture ``options``, if any)."""
     sessions = [requests.Session() for _ in range(concurrency)]
     params = {"url": page, "width": str(width), "height": str(height), **(options or {})}
     magic = b"\x89PNG\r\n\x1a\n" if (options or {}).get("format", "png") == "png" else b""
+    magic = b"%PDF-" if endpoint.endswith("pdf") else magic
 
     def one(worker: int) -> str | None:
         http = sessions[worker]
         if method == "GET":
-            response = http.get(f"{service}/create_snap", params=params, timeout=120)
+            response = http.get(f"{service}{endpoint}", params=params, timeout=120)
             ok = response.status_code == 200 and response.content.startswith(magic) and bool(response.content)
         else:
-            response = http.post(f"{service}/create_snap", data=params, timeout=120)
+            response = http.post(f"{service}{endpoint}", data=params, timeout=120)
             ok = response.status_code == 200 and response.json().get("status") == "success"
         return None if ok else str(response.status_code)
 
     try:
-        return run_workers(name, concurrency, count, duration, one, progress)
+        return run_workers(name, concurrency, count, duration, one, progress, meter)
     finally:
         for http in sessions:
             http.close()

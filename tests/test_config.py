@@ -48,6 +48,7 @@ def test_every_problem_is_reported_at_once():
                 "SNAPSHOT_MAX_WIDTH": "20000",
                 "SNAPSHOT_CAPTURE_TIMEOUT": "-1",
                 "SNAPSHOT_ALLOW_LOCALMODE": "sometimes",
+                "SNAPSHOT_PNG_ENCODING": "smallest",
             }
         )
     text = str(info.value)
@@ -58,6 +59,7 @@ def test_every_problem_is_reported_at_once():
         "SNAPSHOT_MAX_WIDTH",
         "SNAPSHOT_CAPTURE_TIMEOUT",
         "SNAPSHOT_ALLOW_LOCALMODE",
+        "SNAPSHOT_PNG_ENCODING",
     ]:
         assert name in text
 

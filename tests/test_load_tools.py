@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import time
 
+from load_tests.cpu import CpuMeter, process_ticks
 from load_tests.load import parse_size, run_workers
+from load_tests.sidebyside import ratios
 from load_tests.stats import RunResult, percentile, table
 from service.browsers.grid import GridStatus
 
@@ -35,6 +39,53 @@ def test_workers_run_exactly_count_and_record_errors():
 
     result = run_workers("x", 3, 30, None, one, progress=False)
     assert len(calls) == 30 and result.ok == 20 and result.errors["500"] == 10
+
+
+def test_the_cpu_meter_counts_a_busy_loop_around_the_run_only():
+    meter = CpuMeter()
+    result = run_workers("busy", 1, 1, None, lambda _: _spin(0.3), progress=False, meter=meter)
+    _spin(0.3)  # after the run: not counted
+    assert result.ok == 1
+    mine = meter.by_process_ms(1)["benchmark client + page server"]
+    assert 250 <= mine <= 450 and meter.per_capture_ms(1) >= 250
+
+
+def test_chromium_processes_are_told_apart_by_their_type():
+    # Chromium's children rewrite their command line as one string; the browser keeps its arguments
+    renderer = subprocess.Popen(["/usr/lib/chromium/chromium --type=renderer --lang=en"], executable="/bin/cat",
+                                stdin=subprocess.PIPE)  # fmt: skip
+    network = subprocess.Popen(["/usr/lib/chromium/chromium", "-c", "read x", "--type=utility",
+                                "--utility-sub-type=network.mojom.NetworkService"], executable="/bin/sh",
+                               stdin=subprocess.PIPE)  # fmt: skip
+    try:
+        kinds = {pid: kind for pid, (kind, _) in process_ticks(set()).items()}
+        assert kinds[renderer.pid] == "chromium renderer"
+        assert kinds[network.pid] == "chromium NetworkService"
+    finally:
+        for process in (renderer, network):
+            process.kill()
+            process.wait()
+            assert process.stdin is not None
+            process.stdin.close()
+
+
+def test_the_ratios_row_states_the_targets_figures():
+    results = {
+        "raw": RunResult("raw", 2, 10.0, [0.2] * 100),
+        "service": RunResult("service", 2, 10.0, [0.15] * 120),
+        "pw-warm": RunResult("pw-warm", 2, 10.0, [0.1] * 100),
+        "service-local": RunResult("service-local", 2, 10.0, [0.1] * 110),
+    }
+    row = ratios(2, results, {"raw": 200.0, "service": 150.0, "pw-warm": 250.0, "service-local": 200.0})
+    assert row["p50_ms"] == "svc/raw 0.75, local/pw 1.00"
+    assert row["throughput_rps"] == "svc/raw 1.20, local/pw 1.10"
+    assert row["cpu_ms"] == "svc/raw 0.75, local/pw 0.80"
+
+
+def _spin(seconds: float) -> None:
+    end = time.process_time() + seconds
+    while time.process_time() < end:
+        pass
 
 
 def test_parse_size():

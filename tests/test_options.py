@@ -180,6 +180,13 @@ def test_jpeg_and_webp_at_a_device_scale_factor(snap, service, option_pages, fmt
     assert red[0] > 200 and red[1] < 60 and red[2] < 60
 
 
+def test_pngs_are_encoded_for_speed_unless_the_operator_asks_for_size(snap, start, local_service, option_pages):
+    env = {"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_LOCAL_POOL_SIZE": "1", "SNAPSHOT_PNG_ENCODING": "size"}
+    fast, small = (snap(service, "/cards?n=80", 700, 500) for service in (local_service, start(env)))
+    assert ok(fast).convert("RGBA").tobytes() == ok(small).convert("RGBA").tobytes()  # the same pixels
+    assert len(small.content) < 0.9 * len(fast.content)
+
+
 def test_omit_background_gives_transparency(snap, local_service, option_pages):
     pages = option_pages
     pages.routes["/bare"] = lambda q: "<!doctype html><html><body style='margin:0'></body></html>"

@@ -54,6 +54,7 @@ _PROBE_EVERY = 2.0  # how often a long wait asks the probe whether the session s
 
 class CdpConnection:
     def __init__(self, url: str, *, timeout: float, headers: list[str] | None = None) -> None:
+        self.url = url
         # websocket-client validates UTF-8 in pure Python (about 20 ms of CPU per screenshot message
         # here); the text is decoded strictly for json anyway
         self._ws = websocket.create_connection(
@@ -65,11 +66,45 @@ class CdpConnection:
             skip_utf8_validation=True,
         )
         self._ids = itertools.count(1)
+        self._kept: dict[int, dict[str, Any] | None] = {}  # answers of send_kept commands (None: not yet)
         self.on_event: Callable[[dict[str, Any]], None] | None = None  # sees every event that arrives
 
     def send(self, method: str, params: dict[str, Any], session: str | None = None) -> None:
         """A command whose answer nobody waits for (it is skipped when it comes)."""
         self._ws.send(json.dumps(self._message(next(self._ids), method, params, session)))
+
+    def send_kept(self, method: str, params: dict[str, Any], session: str | None = None) -> int:
+        """A command that runs while the caller waits for something else: its answer is kept when it
+        comes, for :meth:`kept_answer`.  Returns its id."""
+        command_id = next(self._ids)
+        self._kept[command_id] = None
+        self._ws.send(json.dumps(self._message(command_id, method, params, session)))
+        return command_id
+
+    def kept_answer(
+        self,
+        command_id: int,
+        method: str,
+        *,
+        timeout: float,
+        cancel: threading.Event | None = None,
+        probe: Callable[[], bool] | None = None,
+        interrupted: Callable[[], bool] | None = None,
+    ) -> dict[str, Any]:
+        """The result of a :meth:`send_kept` command, waited for (see :meth:`wait`) if it has not come yet."""
+        if self._kept.get(command_id) is None:
+            if timeout <= 0:
+                raise CdpTimeout(f"{method}: no time left")
+
+            def answered(_: dict[str, Any]) -> bool:
+                return self._kept.get(command_id) is not None
+
+            self._pump(method, answered, time.monotonic() + timeout, timeout, cancel, probe, interrupted)
+        return self._result(method, self._kept.pop(command_id) or {})
+
+    def forget(self, command_id: int) -> None:
+        """Drop a :meth:`send_kept` command's answer (now or when it comes)."""
+        self._kept.pop(command_id, None)
 
     @staticmethod
     def _message(command_id: int, method: str, params: Mapping[str, Any], session: str | None) -> dict[str, Any]:
@@ -195,6 +230,8 @@ class CdpConnection:
                             continue
                 self._ws.settimeout(remaining)
                 message = json.loads(self._ws.recv())
+                if message.get("id") in self._kept:
+                    self._kept[message["id"]] = message
                 if "method" in message and "id" not in message and self.on_event is not None:
                     self.on_event(message)
                 if done(message):

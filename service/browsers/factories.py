@@ -5,13 +5,13 @@ debugging port).  A factory is called by the pool, in a capture worker thread.""
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import subprocess
 import tempfile
 import urllib.request
 from collections.abc import Callable
-from typing import Any
 
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
@@ -21,7 +21,7 @@ from selenium.webdriver.remote.client_config import ClientConfig
 from service.browsers.cdp import CdpConnection
 from service.browsers.chrome import chrome_options
 from service.browsers.consent import ConsentRules
-from service.browsers.grid import GridApi
+from service.browsers.grid import CdpEndpoint, GridApi
 from service.browsers.isolation import ISOLATIONS
 from service.browsers.session import BrowserSession
 from service.browsers.shots import OutputLimits
@@ -31,14 +31,15 @@ from service.errors import BackendUnavailable
 
 SessionFactory = Callable[[], BrowserSession]
 _DEVTOOLS_TIMEOUT = 5.0
+_DIRECT_TIMEOUT = 3.0  # seconds a Grid node gets to accept a direct DevTools connection
+log = logging.getLogger("snapshot.browser")
 
 
 def _open(
     driver_factory: Callable[[], webdriver.Remote],
-    cdp_url: Callable[[dict[str, Any]], str],
+    endpoints: Callable[[webdriver.Remote], list[CdpEndpoint]],
     settings: Settings,
     backend: Backend,
-    headers: dict[str, str] | None = None,
     consent_rules: ConsentRules | None = None,
 ) -> BrowserSession:
     try:
@@ -50,11 +51,7 @@ def _open(
         raise BackendUnavailable(f"no browser session could be started: {reason}") from None
     cdp = None
     try:
-        cdp = CdpConnection(
-            cdp_url(driver.capabilities),
-            timeout=settings.session_timeout,
-            headers=[f"{k}: {v}" for k, v in (headers or {}).items()],
-        )
+        cdp = _connect(endpoints(driver), settings.session_timeout)
         # a page that starts a download gets an error, and nothing is written to the browser's disk
         cdp.command("Browser.setDownloadBehavior", {"behavior": "deny"}, timeout=settings.session_timeout)
     except Exception as exc:
@@ -68,8 +65,28 @@ def _open(
     isolation = ISOLATIONS[settings.isolation]()
     limits = OutputLimits.of(settings)
     return BrowserSession(
-        driver, cdp, backend, settings.page_load_timeout, isolation, limits=limits, consent_rules=consent_rules
+        driver,
+        cdp,
+        backend,
+        settings.page_load_timeout,
+        isolation,
+        limits=limits,
+        consent_rules=consent_rules,
+        fast_png=settings.png_encoding == "speed",
     )
+
+
+def _connect(endpoints: list[CdpEndpoint], timeout: float) -> CdpConnection:
+    """A DevTools connection to the first endpoint that accepts one (all but the last are tried briefly)."""
+    for endpoint in endpoints[:-1]:
+        try:
+            return CdpConnection(endpoint.url, timeout=min(timeout, _DIRECT_TIMEOUT), headers=endpoint.header_lines)
+        except Exception as exc:  # refused, unreachable, a websocket handshake the endpoint refuses
+            log.warning("DevTools endpoint %s refused (%s); trying the next", endpoint.url, exc)
+            if endpoint.refused is not None:
+                endpoint.refused()
+    last = endpoints[-1]
+    return CdpConnection(last.url, timeout=timeout, headers=last.header_lines)
 
 
 def grid_session_factory(
@@ -94,18 +111,21 @@ def grid_session_factory(
         )
 
     def open_session() -> BrowserSession:
-        session = _open(create, grid.cdp_url, settings, Backend.GRID, grid.headers, consent_rules)
+        def endpoints(driver: webdriver.Remote) -> list[CdpEndpoint]:
+            return grid.cdp_endpoints(str(driver.session_id), driver.capabilities)
+
+        session = _open(create, endpoints, settings, Backend.GRID, consent_rules)
         session.probe = grid.probe(session.session_id)
         return session
 
     return open_session
 
 
-def _local_cdp_url(capabilities: dict[str, Any]) -> str:
+def _local_cdp_endpoints(driver: webdriver.Remote) -> list[CdpEndpoint]:
     """The browser-wide DevTools websocket of a Chrome that ChromeDriver started here."""
-    address = capabilities["goog:chromeOptions"]["debuggerAddress"]
+    address = driver.capabilities["goog:chromeOptions"]["debuggerAddress"]
     with urllib.request.urlopen(f"http://{address}/json/version", timeout=_DEVTOOLS_TIMEOUT) as response:
-        return str(json.load(response)["webSocketDebuggerUrl"])
+        return [CdpEndpoint(str(json.load(response)["webSocketDebuggerUrl"]), {})]
 
 
 def local_session_factory(
@@ -127,7 +147,7 @@ def local_session_factory(
             return webdriver.Chrome(service=service, options=chrome_options(settings, local=True, proxy_url=proxy_url))
 
         try:
-            session = _open(create, _local_cdp_url, settings, Backend.LOCAL, consent_rules=consent_rules)
+            session = _open(create, _local_cdp_endpoints, settings, Backend.LOCAL, consent_rules)
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise

@@ -88,18 +88,24 @@ class ResetIsolation:
             return
         if session.crashed:
             raise BackendUnavailable("the browser tab crashed")
-        targets = _clean(session, "Target.getTargets", {}, tab=False)["targetInfos"]
         origins: set[str] = set()
+        if session.settled:  # both in one round trip
+            found, tree = session.cdp.batch(
+                [("Target.getTargets", {}, None), ("Page.getFrameTree", {}, session.tab_session)],
+                timeout=_CLEANUP_TIMEOUT,
+            )
+            _frame_origins(tree["frameTree"], origins)
+        else:
+            found = _clean(session, "Target.getTargets", {}, tab=False)
+            try:
+                _frame_origins(_clean(session, "Page.getFrameTree", {}, timeout=1.0)["frameTree"], origins)
+            except CdpTimeout:
+                # the tab's renderer does not answer while a navigation of its main frame is pending
+                # (nothing of the new page has run then) or while a script of a half-loaded page is stuck
+                pass
+        targets = found["targetInfos"]
         for target in targets:  # our tab, the windows it opened, its out-of-process frames, workers
             _add_origin(target.get("url", ""), origins)
-        try:
-            tree = _clean(session, "Page.getFrameTree", {}, timeout=_CLEANUP_TIMEOUT if session.settled else 1.0)
-            _frame_origins(tree["frameTree"], origins)
-        except CdpTimeout:
-            # the tab's renderer does not answer while a navigation of its main frame is pending (nothing
-            # of the new page has run then) or while a script of a half-loaded page is stuck
-            if session.settled:
-                raise
         if not session.settled:
             # a navigation was still running (client gone, or a deadline): scripts in a half-loaded page
             # would stall; the tab goes instead, and its sessionStorage with it

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from service.browsers.cdp import CdpError
 from service.errors import InvalidRequest, ScriptFailed, SelectorNotFound
 
 if TYPE_CHECKING:
@@ -117,22 +118,23 @@ class Page:
         self.session = session
         self.deadline = deadline
         self.interrupted = interrupted  # ends a wait early (the page started leaving)
-        world = session.command(
-            "Page.createIsolatedWorld",
-            {"frameId": session.target, "worldName": "snapshot"},
-            deadline,
-            interrupted=interrupted,
-        )
-        self.context = world["executionContextId"]
+        self.context, self._prepared = session.isolated_world(deadline, interrupted)
 
     def call(self, function: str, *args: Any, deadline: float | None = None, main_world: bool = False) -> Any:
         expression = f"({function})({', '.join(json.dumps(a) for a in args)})"
         params: dict[str, Any] = {"expression": expression, "returnByValue": True, "awaitPromise": True}
         if not main_world:
             params["contextId"] = self.context
-        result = self.session.command(
-            "Runtime.evaluate", params, deadline or self.deadline, interrupted=self.interrupted
-        )
+        until = deadline or self.deadline
+        try:
+            result = self.session.command("Runtime.evaluate", params, until, interrupted=self.interrupted)
+        except CdpError:
+            if main_world or not self._prepared:
+                raise
+            # the world made as the page committed did not outlive its document: a new one, once
+            self.context, self._prepared = self.session.isolated_world(until, self.interrupted)
+            params["contextId"] = self.context
+            result = self.session.command("Runtime.evaluate", params, until, interrupted=self.interrupted)
         if "exceptionDetails" in result:
             details = result["exceptionDetails"]
             text = (details.get("exception") or {}).get("description") or details.get("text") or "an exception"

@@ -35,6 +35,7 @@ log = logging.getLogger("snapshot.browser")
 
 _ALIVE_TIMEOUT = 5.0  # seconds Browser.getVersion may take on a session that sat idle
 _LEAVE_RETRIES = 2  # screenshots retried after the page navigated away during one
+WORLD = "snapshot"  # the name of the isolated worlds the service's own snippets run in
 _ids = itertools.count(1)
 
 
@@ -71,7 +72,9 @@ class BrowserSession:
     frame_sessions: set[str] = field(default_factory=set)  # cross-site iframes attached for the options
     changed: set[str] = field(default_factory=set)  # what the capture's options changed (steps.UNDO)
     limits: OutputLimits = field(default_factory=OutputLimits)
+    fast_png: bool = True  # PNGs encoded for speed rather than size (SNAPSHOT_PNG_ENCODING)
     _viewport: tuple[int, int, int] | None = None
+    _world: tuple[int, int] | None = None  # an isolated world asked for as the page committed: (command, navigations)
     _cancel: threading.Event | None = None  # set while a capture runs: its client's disconnect flag
 
     def __post_init__(self) -> None:
@@ -142,11 +145,45 @@ class BrowserSession:
         self.tab_session = attached["sessionId"]
         self.target = target
         self._viewport = None
+        self._drop_world()
         self.command("Page.enable", {}, deadline)
 
     def detach(self) -> None:
         """Forget the tab (the isolation mode closed it)."""
         self.target = self.tab_session = None
+        self._drop_world()
+
+    def isolated_world(self, deadline: float, interrupted: Callable[[], bool] | None = None) -> tuple[int, bool]:
+        """A new isolated world in the tab's current document: its execution context id, and whether it
+        is the one asked for as the page's navigation committed (its answer came while the page loaded:
+        no round trip now).  That one is used only if the tab has not started another navigation since."""
+        prepared, self._world = self._world, None
+        if prepared is not None and prepared[1] == self.navigations:
+            try:
+                answer = self.cdp.kept_answer(
+                    prepared[0],
+                    "Page.createIsolatedWorld",
+                    timeout=deadline - time.monotonic(),
+                    cancel=self._cancel,
+                    probe=self.probe,
+                    interrupted=interrupted,
+                )
+                return int(answer["executionContextId"]), True
+            except CdpCancelled:
+                raise ClientGone("the client disconnected; the capture was abandoned") from None
+            except CdpError:
+                pass  # its document had gone already
+        elif prepared is not None:
+            self.cdp.forget(prepared[0])
+        world = self.command(
+            "Page.createIsolatedWorld", {"frameId": self.target, "worldName": WORLD}, deadline, interrupted=interrupted
+        )
+        return int(world["executionContextId"]), False
+
+    def _drop_world(self) -> None:
+        if self._world is not None:
+            self.cdp.forget(self._world[0])
+            self._world = None
 
     def wait(self, what: str, until: Callable[[], bool], deadline: float) -> None:
         """Read the tab's events until ``until()``; raises ``CdpTimeout`` at ``deadline``."""
@@ -246,11 +283,18 @@ class BrowserSession:
         """Load ``url`` until it counts as loaded, within the page load timeout."""
         load_deadline = min(waits_end, time.monotonic() + self.page_load_timeout)
         loaded = self._loaded(self.loads, wait_until)
+        self._drop_world()
         try:
             navigation = self.command("Page.navigate", {"url": url}, load_deadline)
             if navigation.get("errorText"):
                 self.settled = True  # the navigation ended (on an error page)
                 raise TargetUnreachable(f"the page could not be loaded: {navigation['errorText'].split()[0]}")
+            # the answer comes once the new document has committed: its isolated world (for the page's
+            # description, see Page) is made while it loads, instead of a round trip after the load
+            world = self.cdp.send_kept(
+                "Page.createIsolatedWorld", {"frameId": self.target, "worldName": WORLD}, self.tab_session
+            )
+            self._world = (world, self.navigations)
             # a page that sends itself elsewhere while loading (a script redirect) never fires its own
             # load event; the page it went to does
             self.wait("the page to load", loaded, load_deadline)

@@ -51,11 +51,14 @@ class Shot:
     truncated: bool = False  # a full page cut at its maximum height
 
 
-def _image_params(request: CaptureRequest) -> dict[str, Any]:
-    o = request.options
-    params: dict[str, Any] = {"format": o.format, "fromSurface": True}
-    if o.format != "png":
-        params["quality"] = o.quality if o.quality is not None else DEFAULT_QUALITY
+def _image_params(session: BrowserSession, image_format: str, quality: int | None = None) -> dict[str, Any]:
+    params: dict[str, Any] = {"format": image_format, "fromSurface": True}
+    if image_format == "png":
+        # zlib's fastest setting, unfiltered: the same pixels in about 45% more bytes, for about 30 ms
+        # less browser CPU (and latency) per 1000x1000 capture (SNAPSHOT_PNG_ENCODING)
+        params["optimizeForSpeed"] = session.fast_png
+    else:
+        params["quality"] = quality if quality is not None else DEFAULT_QUALITY
     return params
 
 
@@ -66,6 +69,7 @@ def take(session: BrowserSession, page: Page | None, request: CaptureRequest, in
     dsf = o.device_scale_factor
     if o.full_page:
         return _checked(session, full_page(session, request, info, deadline))
+    image = _image_params(session, o.format, o.quality)
     if o.selector is not None or o.clip_x is not None:
         if o.selector is not None:
             rect = (page or Page(session, deadline)).rect(o.selector, "selector")
@@ -75,11 +79,11 @@ def take(session: BrowserSession, page: Page | None, request: CaptureRequest, in
         else:
             clip = {"x": float(o.clip_x or 0), "y": float(o.clip_y or 0)}
             clip |= {"width": float(o.clip_width or 1), "height": float(o.clip_height or 1)}
-        params = {**_image_params(request), "clip": {**clip, "scale": 1}, "captureBeyondViewport": True}
+        params = {**image, "clip": {**clip, "scale": 1}, "captureBeyondViewport": True}
         data = session.screenshot(params, deadline)
         width, height = image_size(data, o.format)
         return _checked(session, Shot(data, o.format, info, width, height, info.height))
-    data = session.screenshot(_image_params(request), deadline)
+    data = session.screenshot(image, deadline)
     size = image_size(data, o.format)
     if size != (request.width * dsf, request.height * dsf):
         session.broken = True
@@ -109,12 +113,14 @@ def full_page(session: BrowserSession, request: CaptureRequest, info: PageInfo, 
     tile = TILE_LIMIT // dsf
     if height <= tile:
         clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
-        data = session.screenshot({**_image_params(request), "clip": clip, "captureBeyondViewport": True}, deadline)
+        data = session.screenshot(
+            {**_image_params(session, o.format, o.quality), "clip": clip, "captureBeyondViewport": True}, deadline
+        )
     else:
         tiles = []
         for top in range(0, height, tile):
             clip = {"x": 0, "y": top, "width": width, "height": min(tile, height - top), "scale": 1}
-            params = {"format": "png", "fromSurface": True, "clip": clip, "captureBeyondViewport": True}
+            params = {**_image_params(session, "png"), "clip": clip, "captureBeyondViewport": True}
             tiles.append(session.screenshot(params, deadline))
         data = stitch(tiles, o.format, o.quality)
     size = image_size(data, o.format)
