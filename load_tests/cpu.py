@@ -36,6 +36,8 @@ def _process_ticks(pid: int) -> int:
 def _kind(pid: int, service_pids: set[int]) -> str:
     if pid in service_pids:
         return "service"
+    if pid == os.getpid():
+        return "benchmark client + page server"
     args = Path(f"/proc/{pid}/cmdline").read_bytes().rstrip(b"\0").split(b"\0")
     if len(args) == 1:  # Chromium's children rewrite their command line as one string
         args = args[0].split(b" ")
@@ -55,8 +57,6 @@ def _kind(pid: int, service_pids: set[int]) -> str:
         return "grid (java)"
     if "playwright" in text:
         return "playwright driver"
-    if pid == os.getpid():
-        return "benchmark client + page server"
     return ""
 
 

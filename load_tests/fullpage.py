@@ -88,8 +88,9 @@ def main(argv: list[str] | None = None) -> None:
         cpu: dict[str, float] = {}
         for name, kw in playwright.items():
             meter = CpuMeter(service.proc.popen.pid)
-            results[name] = playwright_paths.warm_page(url, w, h, 1, args.count, CHROME_ARGS, meter=meter, **kw)
-            results[name].name, cpu[name] = name, meter.per_capture_ms(args.count)
+            results[name] = playwright_paths.warm_page(url, w, h, 1, args.count, CHROME_ARGS, meter=meter, name=name,
+                                                       **kw)  # fmt: skip
+            cpu[name] = meter.per_capture_ms(args.count)
         for name, (options, endpoint) in service_runs.items():
             service_load(service.url, url, w, h, 1, 2, progress=False, options=options, endpoint=endpoint)  # warm up
             meter = CpuMeter(service.proc.popen.pid)

@@ -109,8 +109,10 @@ def service_load(
     """``count`` captures of ``page`` through the service's ``endpoint`` (with capture ``options``, if any)."""
     sessions = [requests.Session() for _ in range(concurrency)]
     params = {"url": page, "width": str(width), "height": str(height), **(options or {})}
-    magic = b"\x89PNG\r\n\x1a\n" if (options or {}).get("format", "png") == "png" else b""
-    magic = b"%PDF-" if endpoint.endswith("pdf") else magic
+    if endpoint.endswith("pdf"):
+        magic = b"%PDF-"
+    else:
+        magic = b"\x89PNG\r\n\x1a\n" if params.get("format", "png") == "png" else b""
 
     def one(worker: int) -> str | None:
         http = sessions[worker]

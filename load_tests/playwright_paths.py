@@ -46,7 +46,7 @@ async def _workers(
 
 
 async def _run(
-    name: str, args: list[str], concurrency: int, count: int, body: Callable[[Any, RunResult], Awaitable[None]]
+    name: str, args: list[str], concurrency: int, body: Callable[[Any, RunResult], Awaitable[None]]
 ) -> RunResult:
     from playwright.async_api import async_playwright
 
@@ -71,6 +71,7 @@ def warm_page(
     kind: str = "png",
     full_page: bool = False,
     meter: CpuMeter | None = None,
+    name: str = "pw-warm",
 ) -> RunResult:
     """goto + screenshot (``kind``: png, jpeg at quality 80, or pdf: A4 with backgrounds) on one warm page
     per worker; ``full_page``: the whole page."""
@@ -92,8 +93,7 @@ def warm_page(
 
         await _workers(result, concurrency, count, one, meter)
 
-    name = "pw-warm" + ("-full" if full_page else "") + ("" if kind == "png" else f"-{kind}")
-    return asyncio.run(_run(name, args, concurrency, count, body))
+    return asyncio.run(_run(name, args, concurrency, body))
 
 
 def fresh_context(
@@ -114,4 +114,4 @@ def fresh_context(
         await one(0)  # warm up
         await _workers(result, concurrency, count, one, meter)
 
-    return asyncio.run(_run("pw-context", args, concurrency, count, body))
+    return asyncio.run(_run("pw-context", args, concurrency, body))

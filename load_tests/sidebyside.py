@@ -115,22 +115,21 @@ def _ratio(a: float, b: float) -> str:
 
 def ratios(level: int, results: dict[str, RunResult], cpu: dict[str, float]) -> dict:
     """The targets' figures: the service against the raw loop (Grid) and against Playwright (localmode)."""
-    p50 = {name: result.summary()["p50_ms"] for name, result in results.items()}
-    thr = {name: result.throughput for name, result in results.items()}
+    columns: dict[str, dict[str, float]] = {
+        "p50_ms": {name: result.summary()["p50_ms"] for name, result in results.items()},
+        "throughput_rps": {name: result.throughput for name, result in results.items()},
+        "cpu_ms": cpu,
+    }
+    pairs = [("svc/raw", "service", "raw", None), ("svc/new", "service", "new-session", "throughput_rps"),
+             ("local/pw", "service-local", "pw-warm", None)]  # fmt: skip
     row: dict = {"name": "ratios", "concurrency": level}
-    if "service" in results and "raw" in results:
-        row["p50_ms"] = f"svc/raw {_ratio(p50['service'], p50['raw'])}"
-        row["throughput_rps"] = f"svc/raw {_ratio(thr['service'], thr['raw'])}"
-        row["cpu_ms"] = f"svc/raw {_ratio(cpu['service'], cpu['raw'])}"
-        if "new-session" in results:
-            row["throughput_rps"] += f", svc/new {_ratio(thr['service'], thr['new-session'])}"
-    if "service-local" in results and "pw-warm" in results:
-        local = f"local/pw {_ratio(p50['service-local'], p50['pw-warm'])}"
-        row["p50_ms"] = f"{row['p50_ms']}, {local}" if "p50_ms" in row else local
-        local = f"local/pw {_ratio(thr['service-local'], thr['pw-warm'])}"
-        row["throughput_rps"] = f"{row['throughput_rps']}, {local}" if "throughput_rps" in row else local
-        local = f"local/pw {_ratio(cpu['service-local'], cpu['pw-warm'])}"
-        row["cpu_ms"] = f"{row['cpu_ms']}, {local}" if "cpu_ms" in row else local
+    for label, path, against, only in pairs:
+        if path not in results or against not in results:
+            continue
+        for column, values in columns.items():
+            if only in (None, column):
+                text = f"{label} {_ratio(values[path], values[against])}"
+                row[column] = f"{row[column]}, {text}" if column in row else text
     return row
 
 

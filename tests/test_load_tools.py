@@ -10,7 +10,7 @@ from load_tests.cpu import CpuMeter, process_ticks
 from load_tests.load import parse_size, run_workers
 from load_tests.sidebyside import ratios
 from load_tests.stats import RunResult, percentile, table
-from service.browsers.grid import GridStatus
+from service.browsers.grid import GridStatus, parse_nodes
 
 
 def test_percentiles_are_nearest_rank():
@@ -98,13 +98,21 @@ def test_grid_status_counts_slots_of_nodes_that_are_up():
             "ready": True,
             "message": "Selenium Grid ready.",
             "nodes": [
-                {"availability": "UP", "slots": [{"session": None}, {"session": {"sessionId": "a"}}]},
-                {"availability": "DOWN", "slots": [{"session": None}]},
+                {
+                    "id": "n1",
+                    "uri": "http://10.0.0.1:5555",
+                    "availability": "UP",
+                    "slots": [{"session": None}, {"session": {"sessionId": "a"}}],
+                },
+                {"id": "n2", "uri": "http://10.0.0.2:5555", "availability": "DOWN", "slots": [{"session": None}]},
             ],
         }
     }
     parsed = GridStatus.parse(status)
     assert (parsed.slots, parsed.free_slots) == (2, 1)
+    up, down = parse_nodes(status)
+    assert (up.id, up.uri, up.up, up.sessions, up.free) == ("n1", "http://10.0.0.1:5555", True, {"a"}, 1)
+    assert not down.up
 
 
 # --- load_tests/autoscale.py on recorded API answers

@@ -41,10 +41,8 @@ class GridStatus:
 
     @classmethod
     def parse(cls, status: dict[str, Any]) -> GridStatus:
-        value = status.get("value", {})
-        nodes = [n for n in value.get("nodes", []) if n.get("availability", "UP") == "UP"]
-        slots = [slot for node in nodes for slot in node.get("slots", [])]
-        return cls(len(slots), sum(1 for slot in slots if not slot.get("session")))
+        up = [node for node in parse_nodes(status) if node.up]
+        return cls(sum(node.slots for node in up), sum(node.free for node in up))
 
 
 @dataclass(frozen=True)
@@ -69,6 +67,20 @@ class GridNode:
     @property
     def free(self) -> int:
         return max(0, self.slots - len(self.sessions))
+
+
+def parse_nodes(status: dict[str, Any]) -> list[GridNode]:
+    """The nodes of a ``/status`` answer."""
+    return [
+        GridNode(
+            n["id"],
+            n["uri"],
+            n.get("availability", "UP") == "UP",
+            frozenset(slot["session"]["sessionId"] for slot in n.get("slots", []) if slot.get("session")),
+            len(n.get("slots", [])),
+        )
+        for n in status.get("value", {}).get("nodes", [])
+    ]
 
 
 @dataclass(frozen=True)
@@ -99,17 +111,7 @@ class GridApi:
     def nodes(self, timeout: float = 3.0) -> list[GridNode]:
         """The nodes the Grid knows, with the sessions on each (``/status``)."""
         with self._open("/status", timeout=timeout) as response:
-            nodes = json.load(response).get("value", {}).get("nodes", [])
-        return [
-            GridNode(
-                n["id"],
-                n["uri"],
-                n.get("availability", "UP") == "UP",
-                frozenset(slot["session"]["sessionId"] for slot in n.get("slots", []) if slot.get("session")),
-                len(n.get("slots", [])),
-            )
-            for n in nodes
-        ]
+            return parse_nodes(json.load(response))
 
     @staticmethod
     def node_answers(uri: str, timeout: float = 2.0) -> bool:
