@@ -17,11 +17,9 @@ pay::
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,8 +28,8 @@ from load_tests.playwright_paths import CHROMIUM
 from load_tests.stats import table
 from service.browsers.cdp import CdpConnection
 from service.browsers.chrome import CHROME_ARGS
-from service.browsers.isolation import _STORAGE_TYPES
-from tests.servers import PageServer, Proc, free_port
+from service.browsers.isolation import STORAGE_TYPES
+from tests.servers import PageServer, Proc, free_port, http_get_json, wait_until
 
 MODES = ("reset", "clears")
 _TIMEOUT = 10.0
@@ -65,7 +63,9 @@ class Tab:
         args = [CHROMIUM, *CHROME_ARGS, f"--remote-debugging-port={port}", f"--user-data-dir={self._profile.name}"]
         self._process = Proc.start("chromium", args)
         try:
-            self.cdp = CdpConnection(self._websocket(port), timeout=_TIMEOUT)
+            version = f"http://127.0.0.1:{port}/json/version"
+            wait_until(lambda: http_get_json(version), _TIMEOUT, "Chromium's DevTools", self._process)
+            self.cdp = CdpConnection(http_get_json(version)["webSocketDebuggerUrl"], timeout=_TIMEOUT)
             targets = self.cdp.command("Target.getTargets", {}, timeout=_TIMEOUT)["targetInfos"]
             target = next(t["targetId"] for t in targets if t["type"] == "page")
             attach = {"targetId": target, "flatten": True}
@@ -78,17 +78,6 @@ class Tab:
         except BaseException:
             self.close()
             raise
-
-    def _websocket(self, port: int) -> str:
-        deadline = time.monotonic() + _TIMEOUT
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/version", timeout=1) as answer:
-                    return str(json.load(answer)["webSocketDebuggerUrl"])
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
 
     def _on_event(self, message: dict[str, Any]) -> None:
         if message.get("sessionId") == self.session and message["method"] == "Page.loadEventFired":
@@ -111,7 +100,7 @@ class Tab:
             self.load("about:blank")
         clears = [
             ("Network.clearBrowserCookies", {}, self.session),
-            ("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": _STORAGE_TYPES}, self.session),
+            ("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": STORAGE_TYPES}, self.session),
             ("Network.clearBrowserCache", {}, self.session),
         ]
         self.cdp.batch(clears, timeout=_TIMEOUT)

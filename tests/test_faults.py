@@ -3,6 +3,7 @@ S3 down and back, a client that hangs up, crashed replicas' sessions left on the
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import socket
 import time
@@ -14,6 +15,7 @@ import requests
 from selenium import webdriver
 
 from service.browsers.grid import GridApi
+from service.browsers.nodes import NodeLoss
 from tests.conftest import LOOPBACK, open_png
 from tests.servers import free_port, start_grid, start_s3, wait_until
 
@@ -231,19 +233,45 @@ def test_a_client_that_hangs_up_frees_its_browser_at_once(snap, start, pages):
     assert 'snapshot_captures_total{backend="local",outcome="cancelled"} 1.0' in metrics
 
 
+def _raw_session(grid, **caps):
+    """A WebDriver session on ``grid`` that the service knows nothing of (with extra capabilities)."""
+    options = webdriver.ChromeOptions()
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
+        options.add_argument(arg)
+    options.platform_name = "linux"
+    for name, value in caps.items():
+        options.set_capability(name, value)
+    return webdriver.Remote(command_executor=grid.url, options=options)
+
+
+def test_after_a_hub_restart_a_session_the_router_forgot_is_ended_on_its_node():
+    """The restarted router no longer knows the session, but its node still runs it and holds the slot
+    (until the node's session timeout): ``NodeLoss.sweep`` ends it there."""
+    grid = start_grid(nodes=1, max_sessions=1)
+    lost = _raw_session(grid)
+    try:
+        grid.restart_hub()
+        wait_until(lambda: grid.sessions() == 1, 60, "the node to register again, its session still running")
+        api = GridApi(grid.url)
+        with pytest.raises(OSError):
+            api.end_session(lost.session_id)  # through the router: unknown there
+        assert grid.sessions() == 1
+        assert NodeLoss(api, "").sweep(lost.session_id) == 0  # the node answers: not removed
+        wait_until(lambda: grid.sessions() == 0, 20, "the slot to be freed")
+        _raw_session(grid).quit()  # and taken again
+    finally:
+        with contextlib.suppress(Exception):
+            lost.quit()
+        grid.stop()
+
+
 def test_orphaned_sessions_are_ended_and_other_clients_are_left_alone(snap, start, pages):
     """Both sweeps end to end: a session a crashed replica left, and one of this replica's own that its
     pool does not hold (a session whose creation answer was lost), are ended; another client's is not."""
     grid = start_grid(nodes=2, max_sessions=2)  # an own Grid: replicas of one deployment share settings
 
     def raw_session(**caps):
-        options = webdriver.ChromeOptions()
-        for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage"):
-            options.add_argument(arg)
-        options.platform_name = "linux"
-        for name, value in caps.items():
-            options.set_capability(name, value)
-        return webdriver.Remote(command_executor=grid.url, options=options)
+        return _raw_session(grid, **caps)
 
     def alive(session_id):
         return any(slot.get("session", {}) and slot["session"]["sessionId"] == session_id for slot in grid.slots())

@@ -113,6 +113,10 @@ class GridApi:
         with self._open("/status", timeout=timeout) as response:
             return parse_nodes(json.load(response))
 
+    def node_of(self, session_id: str) -> GridNode | None:
+        """The node that runs a session, as ``/status`` lists it (None: no node does)."""
+        return next((node for node in self.nodes() if session_id in node.sessions), None)
+
     @staticmethod
     def node_answers(uri: str, timeout: float = 2.0) -> bool:
         """Whether a node's own ``/status`` answers (a SIGKILLed node refuses at once; a node whose pod is
@@ -162,7 +166,7 @@ class GridApi:
         except urllib.error.HTTPError:
             if registration_secret is None:
                 raise
-        node = next((n for n in self.nodes() if session_id in n.sessions), None)
+        node = self.node_of(session_id)
         if node is not None:
             self.end_on_node(node.uri, session_id, registration_secret, timeout)
 
@@ -214,7 +218,7 @@ class GridApi:
         if time.monotonic() < self._nodes_refused_until:
             return [through_grid]
         try:
-            node = next((n for n in self.nodes() if session_id in n.sessions), None)
+            node = self.node_of(session_id)
         except (OSError, ValueError, KeyError):
             node = None
         if node is None:

@@ -28,7 +28,7 @@ _CLEANUP_TIMEOUT = 5.0
 # covers the tab's sessionStorage too, which test_isolation checks).  Cookies are
 # deleted browser-wide separately; "all" would add the GPU shader cache (not page data) and costs three
 # times as much CPU per reset here.
-_STORAGE_TYPES = ",".join(
+STORAGE_TYPES = ",".join(
     (
         "local_storage",
         "indexeddb",
@@ -130,7 +130,7 @@ class ResetIsolation:
             + [("Network.clearBrowserCookies", {}, tab_session)]  # the tab's profile's, every site's
             # (storage is cleared through the tab: on the Grid's se:cdp connection the browser-level call fails)
             + [
-                ("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": _STORAGE_TYPES}, tab_session)
+                ("Storage.clearDataForOrigin", {"origin": origin, "storageTypes": STORAGE_TYPES}, tab_session)
                 for origin in sorted(origins)
             ]
             + [("Network.clearBrowserCache", {}, tab_session)],

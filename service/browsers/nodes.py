@@ -65,7 +65,7 @@ class NodeLoss:
             if not self.grid.node_answers(node.uri):
                 removed += self._remove(node)
                 continue
-            for dead in list(self._unended):
+            for dead in self._unended.keys() & node.sessions:  # the node still runs it
                 if self.grid.end_on_node(node.uri, dead, self.secret):
                     log.warning("ended session %s on node %s: the Grid's router no longer knew it", dead, node.uri)
                     self._unended.pop(dead, None)

@@ -175,10 +175,11 @@ class BrowserSession:
                 pass  # its document had gone already
         elif prepared is not None:
             self.cdp.forget(prepared[0])
-        world = self.command(
-            "Page.createIsolatedWorld", {"frameId": self.target, "worldName": WORLD}, deadline, interrupted=interrupted
-        )
+        world = self.command("Page.createIsolatedWorld", self._world_params(), deadline, interrupted=interrupted)
         return int(world["executionContextId"]), False
+
+    def _world_params(self) -> dict[str, Any]:
+        return {"frameId": self.target, "worldName": WORLD}
 
     def _drop_world(self) -> None:
         if self._world is not None:
@@ -291,9 +292,7 @@ class BrowserSession:
                 raise TargetUnreachable(f"the page could not be loaded: {navigation['errorText'].split()[0]}")
             # the answer comes once the new document has committed: its isolated world (for the page's
             # description, see Page) is made while it loads, instead of a round trip after the load
-            world = self.cdp.send_kept(
-                "Page.createIsolatedWorld", {"frameId": self.target, "worldName": WORLD}, self.tab_session
-            )
+            world = self.cdp.send_kept("Page.createIsolatedWorld", self._world_params(), self.tab_session)
             self._world = (world, self.navigations)
             # a page that sends itself elsewhere while loading (a script redirect) never fires its own
             # load event; the page it went to does
