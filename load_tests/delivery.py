@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from load_tests.load import run_workers
 from load_tests.stats import print_report
-from tests.servers import WEBHOOK_SECRET, PageServer, WebhookReceiver, start_redis, start_s3, start_service
+from tests.servers import WEBHOOK_ENV, PageServer, WebhookReceiver, start_redis, start_s3, start_service
 
 
 def _env(redis_url: str, s3, **extra: str) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -39,7 +39,7 @@ def _env(redis_url: str, s3, **extra: str) -> dict[str, str]:  # type: ignore[no
         "SNAPSHOT_REDIS_URL": redis_url,
         "SNAPSHOT_ALLOW_NETWORKS": "127.0.0.0/8",
         "SNAPSHOT_LOCAL_POOL_SIZE": "2",
-        "SNAPSHOT_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        **WEBHOOK_ENV,
         "SNAPSHOT_WEBHOOK_BACKOFF": "0.5",
         **s3.service_env(),
         "SNAPSHOT_LOG_LEVEL": "WARNING",

@@ -53,7 +53,7 @@ from service.limits import ClientLimiter
 from service.logs import configure_logging, request_logger
 from service.metrics import Metrics
 from service.netpolicy import NetworkPolicy
-from service.options import Endpoint
+from service.options import Endpoint, list_params
 from service.playground.handlers import routes as playground_routes
 from service.snapshots import Snapshotter
 from service.storage import LocalStorage, Storage, make_storage
@@ -68,6 +68,7 @@ class Components:
     readiness: Readiness
     storage: Storage
     io_executor: ThreadPoolExecutor
+    dns_executor: ThreadPoolExecutor
     metrics: Metrics
     instance: str  # this replica's id; tags its Grid sessions
     grid: GridApi | None
@@ -79,10 +80,12 @@ class Components:
         for backend in self.snapshotter.backends:
             backend.close()
         self.io_executor.shutdown(wait=False, cancel_futures=True)
+        self.dns_executor.shutdown(wait=False, cancel_futures=True)
+        self.readiness.executor.shutdown(wait=False, cancel_futures=True)
 
 
-def _delivery(settings: Settings, snapshotter: Snapshotter, policy: NetworkPolicy, metrics: Metrics,
-              instance: str) -> tuple[Renderer, JobRunner]:  # fmt: skip
+def _delivery(settings: Settings, snapshotter: Snapshotter, metrics: Metrics, instance: str,
+              resolver: ThreadPoolExecutor) -> tuple[Renderer, JobRunner]:  # fmt: skip
     """The cache, single flight and async jobs: shared by the replicas through Redis when
     ``SNAPSHOT_REDIS_URL`` is set, else in this process."""
     store: JobStore
@@ -94,9 +97,17 @@ def _delivery(settings: Settings, snapshotter: Snapshotter, policy: NetworkPolic
         flights = Flights()
         store = MemoryJobs(settings.job_ttl)
     renderer = Renderer(snapshotter, CaptureCache(snapshotter), flights, metrics)
-    webhooks = (
-        WebhookSender(settings.webhook_secret, policy, settings.webhook_timeout) if settings.webhook_secret else None
-    )
+    webhooks = None
+    if settings.webhook_secret:
+        reach = NetworkPolicy(allow=settings.webhook_allow_networks, deny=settings.deny_networks)  # not the captures'
+        webhooks = WebhookSender(
+            settings.webhook_secret,
+            reach,
+            settings.webhook_timeout,
+            resolver=resolver,
+            ports=settings.webhook_ports,
+            concurrency=settings.webhook_concurrency,
+        )
     return renderer, JobRunner(store, renderer, webhooks, settings, metrics)
 
 
@@ -147,7 +158,8 @@ def build(
     (in-process tests give their own)."""
     metrics = metrics or Metrics()
     instance = uuid.uuid4().hex[:12]
-    io_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="io")
+    io_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="io")  # storage
+    dns_executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dns")  # captures' and webhooks' checks
     grid_api = GridApi(settings.grid_url, settings.grid_auth) if settings.grid_url else None
     factories = factories or {}
     consent_rules = ConsentRules.load(settings.autoconsent_dir)
@@ -180,6 +192,7 @@ def build(
         local=local,
         storage=storage,
         io_executor=io_executor,
+        dns_executor=dns_executor,
         metrics=metrics,
         consent=consent_rules is not None,
         breaker=CircuitBreaker(settings.grid_fallback_threshold, settings.grid_fallback_cooldown, metrics.circuit)
@@ -188,10 +201,20 @@ def build(
     )
     if settings.redis_url:
         checks["redis"] = redis_check(settings.redis_url)
-    readiness = Readiness(checks, io_executor, optional=optional)
-    renderer, jobs = _delivery(settings, snapshotter, policy, metrics, instance)
+    readiness = Readiness(checks, ThreadPoolExecutor(max_workers=2, thread_name_prefix="readyz"), optional=optional)
+    renderer, jobs = _delivery(settings, snapshotter, metrics, instance, dns_executor)
     return Components(
-        settings, snapshotter, readiness, storage, io_executor, metrics, instance, grid_api, renderer, jobs
+        settings=settings,
+        snapshotter=snapshotter,
+        readiness=readiness,
+        storage=storage,
+        io_executor=io_executor,
+        dns_executor=dns_executor,
+        metrics=metrics,
+        instance=instance,
+        grid=grid_api,
+        renderer=renderer,
+        jobs=jobs,
     )
 
 
@@ -203,7 +226,7 @@ def make_app(components: Components) -> tornado.web.Application:
         "snapshotter": components.snapshotter,
         "metrics": components.metrics,
         "limiter": limiter,
-        "api_keys": ApiKeys(settings.api_keys),
+        "api_keys": ApiKeys(settings.api_keys, max_signed_ttl=settings.max_signed_ttl, repeatable=list_params()),
         "renderer": components.renderer,
         "jobs": components.jobs,
     }

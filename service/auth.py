@@ -2,9 +2,13 @@
 
 A request is allowed with a key in ``X-API-Key`` or ``Authorization: Bearer``, or - for GET - with
 ``expires`` (unix time) and ``signature`` query parameters: the hex HMAC-SHA256, under any configured
-key, of the canonical query (every parameter but ``signature``, options included, as sorted
-``name=value`` pairs, URL-encoded).  Compare in constant time; an expired or altered URL is refused,
-and so is one with a parameter added.
+key, of ``GET``, the path and the canonical query, one per line.  The canonical query is every
+parameter but ``signature`` as ``name=value`` pairs sorted by name (repeated values of a list option
+keep their order), URL-encoded.  Compare in constant time.
+
+A signed request is exactly its signed query: it is refused when it has a body, repeats a parameter
+that takes one value, was signed for another path, has expired, or expires further ahead than
+``SNAPSHOT_MAX_SIGNED_TTL``.
 
     python -m service.auth --key KEY --url https://example.com --width 800 --height 600 --ttl 3600
 prints a signed ``/create_snap?...`` path.
@@ -16,7 +20,7 @@ import argparse
 import hashlib
 import hmac
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from urllib.parse import urlencode
 
 from service.capture import Outcome
@@ -24,6 +28,8 @@ from service.errors import SnapshotError
 
 Params = Mapping[str, str | Sequence[str]]
 _UNSIGNED = ("signature", "")  # "": the `?=,` of the published POST example
+SIGNED_METHOD = "GET"  # HEAD is checked as GET
+DEFAULT_PATH = "/create_snap"
 
 
 class Unauthorized(SnapshotError):
@@ -42,7 +48,13 @@ def _pairs(params: Params) -> list[tuple[str, str]]:
 
 
 def canonical_query(params: Params) -> str:
-    return urlencode(sorted(_pairs(params)))
+    """The pairs sorted by name only: a stable sort keeps the order of a list option's values, which
+    is the order the capture applies them in."""
+    return urlencode(sorted(_pairs(params), key=lambda pair: pair[0]))
+
+
+def string_to_sign(path: str, params: Params) -> str:
+    return f"{SIGNED_METHOD}\n{path}\n{canonical_query(params)}"
 
 
 def _last(params: Params, name: str) -> str:
@@ -50,27 +62,42 @@ def _last(params: Params, name: str) -> str:
     return values if isinstance(values, str) else (values[-1] if values else "")
 
 
-def signature(key: str, params: Params) -> str:
-    return hmac.new(key.encode(), canonical_query(params).encode(), hashlib.sha256).hexdigest()
+def signature(key: str, params: Params, path: str = DEFAULT_PATH) -> str:
+    return hmac.new(key.encode(), string_to_sign(path, params).encode(), hashlib.sha256).hexdigest()
 
 
-def sign(key: str, params: Mapping[str, str], ttl: float, now: float | None = None) -> dict[str, str]:
-    """``params`` plus ``expires`` and ``signature``."""
-    signed = {k: str(v) for k, v in params.items()}
+def sign(
+    key: str, params: Params, ttl: float, now: float | None = None, path: str = DEFAULT_PATH
+) -> dict[str, str | list[str]]:
+    """``params`` plus ``expires`` and ``signature``, for a GET of ``path``."""
+    signed: dict[str, str | list[str]] = {
+        k: (str(v) if isinstance(v, str | int) else [str(item) for item in v]) for k, v in params.items()
+    }
     signed["expires"] = str(int((now if now is not None else time.time()) + ttl))
-    signed["signature"] = signature(key, signed)
+    signed["signature"] = signature(key, signed, path)
     return signed
 
 
 class ApiKeys:
-    def __init__(self, keys: tuple[str, ...]) -> None:
+    def __init__(self, keys: tuple[str, ...], *, max_signed_ttl: float = 7 * 86400, repeatable: Collection[str] = ()):
         self.keys = keys
+        self.max_signed_ttl = max_signed_ttl
+        self.repeatable = frozenset(repeatable)  # the parameters a signed query may repeat (list options)
 
     @property
     def enabled(self) -> bool:
         return bool(self.keys)
 
-    def check(self, headers: Mapping[str, str], params: Params, *, method: str, now: float | None = None) -> str:
+    def check(
+        self,
+        headers: Mapping[str, str],
+        params: Params,
+        *,
+        method: str,
+        path: str = DEFAULT_PATH,
+        has_body: bool = False,
+        now: float | None = None,
+    ) -> str:
         """The caller's identity: a digest of the key it used or that signed its URL ("" when keys are
         off).  Raises :class:`Unauthorized` unless the request carries a valid key or signature."""
         if not self.keys:
@@ -85,15 +112,29 @@ class ApiKeys:
                     return tenant_of(key)
             raise Unauthorized("the API key is not valid")
         if method in ("GET", "HEAD") and "signature" in params:
-            expires = _last(params, "expires")
-            if not expires.isdigit() or int(expires) < (now if now is not None else time.time()):
-                raise Unauthorized("the signed URL has expired or has no valid expires parameter")
-            given_signature = _last(params, "signature").encode()
-            for key in self.keys:
-                if hmac.compare_digest(given_signature, signature(key, params).encode()):
-                    return tenant_of(key)
-            raise Unauthorized("the URL's signature is not valid")
+            return self._check_signed(params, path, has_body, time.time() if now is None else now)
         raise Unauthorized("an API key is required (X-API-Key or Authorization: Bearer), or a signed URL")
+
+    def _check_signed(self, params: Params, path: str, has_body: bool, now: float) -> str:
+        if has_body:
+            raise Unauthorized("a signed URL is the whole request: send no body with it")
+        repeated = sorted(
+            name
+            for name, values in params.items()
+            if not isinstance(values, str) and len(values) > 1 and name not in self.repeatable
+        )
+        if repeated:
+            raise Unauthorized(f"a signed URL gives each parameter once ({', '.join(repeated)} repeated)")
+        expires = _last(params, "expires")
+        if not expires.isdigit() or int(expires) < now:
+            raise Unauthorized("the signed URL has expired or has no valid expires parameter")
+        if int(expires) > now + self.max_signed_ttl:
+            raise Unauthorized(f"a signed URL may be valid for at most {int(self.max_signed_ttl)} seconds")
+        given_signature = _last(params, "signature").encode()
+        for key in self.keys:
+            if hmac.compare_digest(given_signature, signature(key, params, path).encode()):
+                return tenant_of(key)
+        raise Unauthorized("the URL's signature is not valid (it signs GET, the path and the query)")
 
 
 def tenant_of(key: str) -> str:
@@ -108,9 +149,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--width", required=True)
     parser.add_argument("--height", required=True)
     parser.add_argument("--ttl", type=float, default=3600, help="seconds the URL stays valid")
+    parser.add_argument("--path", default=DEFAULT_PATH, help="the endpoint: /create_snap or /create_pdf")
     args = parser.parse_args(argv)
-    signed = sign(args.key, {"url": args.url, "width": args.width, "height": args.height}, args.ttl)
-    print("/create_snap?" + urlencode(signed))
+    signed = sign(args.key, {"url": args.url, "width": args.width, "height": args.height}, args.ttl, path=args.path)
+    print(args.path + "?" + urlencode(signed, doseq=True))
 
 
 if __name__ == "__main__":

@@ -175,6 +175,9 @@ class Settings:
         "Comma-separated API keys; set: /create_snap needs a key or a signed URL (health and metrics stay open).",
         secret=True,
     )
+    max_signed_ttl: int = _setting(
+        "SNAPSHOT_MAX_SIGNED_TTL", 604800, "Longest a signed URL may be valid, seconds (`expires` further ahead: 401)."
+    )
     deny_networks: tuple[Network, ...] = _setting(
         "SNAPSHOT_DENY_NETWORKS", (), "Comma-separated CIDRs captures may never reach, even if public or allowed."
     )
@@ -234,7 +237,21 @@ class Settings:
     webhook_backoff: float = _setting(
         "SNAPSHOT_WEBHOOK_BACKOFF", 2.0, "Seconds before the second attempt; doubling, with jitter, up to 300."
     )
-    webhook_timeout: float = _setting("SNAPSHOT_WEBHOOK_TIMEOUT", 10.0, "Seconds one webhook attempt may take.")
+    webhook_timeout: float = _setting(
+        "SNAPSHOT_WEBHOOK_TIMEOUT", 10.0, "Seconds one webhook attempt may take, from resolving to the answer."
+    )
+    webhook_concurrency: int = _setting(
+        "SNAPSHOT_WEBHOOK_CONCURRENCY", 8, "Webhook attempts this replica makes at once (one tenant: half of them)."
+    )
+    webhook_ports: tuple[int, ...] = _setting(
+        "SNAPSHOT_WEBHOOK_PORTS", (80, 443), "Comma-separated ports a `webhook_url` may use; empty: any port."
+    )
+    webhook_allow_networks: tuple[Network, ...] = _setting(
+        "SNAPSHOT_WEBHOOK_ALLOW_NETWORKS",
+        (),
+        "Comma-separated CIDRs webhooks may reach although they are not public (apart from "
+        "`SNAPSHOT_ALLOW_NETWORKS`, which is for captures).",
+    )
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:

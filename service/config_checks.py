@@ -23,6 +23,7 @@ def problems(settings: Settings) -> list[str]:
 
     need(0 < settings.port < 65536, "SNAPSHOT_PORT", "must be between 1 and 65535")
     need(0 <= settings.proxy_port < 65536, "SNAPSHOT_PROXY_PORT", "must be between 0 and 65535")
+    need(all(0 < p < 65536 for p in settings.webhook_ports), "SNAPSHOT_WEBHOOK_PORTS", "must be ports 1 to 65535")
     need(
         settings.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
         "SNAPSHOT_LOG_LEVEL",
@@ -46,6 +47,8 @@ def problems(settings: Settings) -> list[str]:
         ("SNAPSHOT_JOB_WORKERS", settings.job_workers),
         ("SNAPSHOT_JOB_TTL", settings.job_ttl),
         ("SNAPSHOT_WEBHOOK_ATTEMPTS", settings.webhook_attempts),
+        ("SNAPSHOT_MAX_SIGNED_TTL", settings.max_signed_ttl),
+        ("SNAPSHOT_WEBHOOK_CONCURRENCY", settings.webhook_concurrency),
     ]:
         need(value >= 1, env, "must be at least 1")
     need(settings.queue_size >= 0, "SNAPSHOT_QUEUE_SIZE", "must be 0 or more")

@@ -66,6 +66,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "str | None": lambda raw: raw.strip() or None,
     "tuple[Network, ...]": _parse_networks,
     "tuple[str, ...]": lambda raw: tuple(part.strip() for part in raw.split(",") if part.strip()),
+    "tuple[int, ...]": lambda raw: tuple(int(part.strip()) for part in raw.split(",") if part.strip()),
 }
 SPECIAL: dict[str, Callable[[str], Any]] = {
     "grid_url": _optional(_parse_http_url),

@@ -16,12 +16,22 @@ class SnapshotError(Exception):
     outcome: Outcome = Outcome.INTERNAL
     retry_after: int | None = None
     details: list[dict[str, str]] | None = None  # per parameter, for validation errors
+    # what clients are told instead of ``message`` when that names the service's own dependencies
+    # (hosts, buckets, the Grid's URL): the details go to the log only
+    public: str | None = None
 
     def __init__(self, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.message = message
         if retry_after is not None:
             self.retry_after = retry_after
+
+    def body(self) -> dict[str, object]:
+        """The JSON error body clients see (HTTP answers, failed jobs)."""
+        body: dict[str, object] = {"status": "error", "error": self.code, "message": self.public or self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
 
 
 class InvalidRequest(SnapshotError):
@@ -112,6 +122,7 @@ class BackendUnavailable(SnapshotError):
     code = "backend_unavailable"
     outcome = Outcome.BACKEND_UNAVAILABLE
     retry_after = 5
+    public = "no browser session could be had; try again shortly"
 
 
 class StorageError(SnapshotError):
@@ -119,6 +130,7 @@ class StorageError(SnapshotError):
     code = "storage_error"
     outcome = Outcome.STORAGE_ERROR
     retry_after = 5
+    public = "the result could not be stored or read; try again shortly"
 
 
 class JobsUnavailable(SnapshotError):
@@ -128,6 +140,7 @@ class JobsUnavailable(SnapshotError):
     code = "jobs_unavailable"
     outcome = Outcome.BACKEND_UNAVAILABLE
     retry_after = 5
+    public = "the job store is not reachable; try again shortly"
 
 
 class ClientGone(SnapshotError):

@@ -33,7 +33,6 @@ from service.openapi import OPENAPI
 from service.options import Endpoint
 from service.params import parse_capture_request
 from service.snapshots import Capture, Snapshotter
-from service.urls import parse_target_url
 from service.web import BaseHandler, JsonErrors, ParamsHandler, request_id
 
 T = TypeVar("T")
@@ -78,7 +77,11 @@ class CaptureHandler(ParamsHandler):
                 name: [v.decode("utf-8", "replace") for v in values]
                 for name, values in self.request.query_arguments.items()
             }
-            self.tenant = self.api_keys.check(self.request.headers, query, method=self.request.method or "")
+            headers = self.request.headers
+            has_body = "Transfer-Encoding" in headers or headers.get("Content-Length", "0") not in ("", "0")
+            self.tenant = self.api_keys.check(
+                headers, query, method=self.request.method or "", path=self.request.path, has_body=has_body
+            )
 
     def on_connection_close(self) -> None:
         # the client hung up: abandon its capture and give the browser back
@@ -189,10 +192,10 @@ class CaptureHandler(ParamsHandler):
     async def _submit(self, request: CaptureRequest) -> None:
         """``async=true``: the job queued (429 when the queue is full), answered with 202 at once."""
         options = request.options
-        if options.webhook_url is not None:  # hostile like the url: refused now if it points inward
-            target = parse_target_url(options.webhook_url, max_length=self.settings_.max_url_length)
+        if options.webhook_url is not None and self.jobs.webhooks is not None:
+            # hostile like the url: refused now if it points inward (and checked again at each attempt)
             try:
-                await self.snapshotter.io(self.snapshotter.policy.check, target, deadline=time.monotonic() + 10)
+                await self.jobs.webhooks.check(options.webhook_url)
             except Blocked as exc:
                 raise Blocked(f"webhook_url: {exc.message}") from None
         job = Job(

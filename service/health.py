@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import ThreadPoolExecutor
 
 import redis
 
 from service.browsers.grid import GridApi
 
 CheckFn = Callable[[], None]
+log = logging.getLogger("snapshot.health")
 
 
 def grid_check(grid: GridApi, timeout: float = 3.0) -> CheckFn:
@@ -37,11 +39,18 @@ def executable_check(path: str) -> CheckFn:
 
 class Readiness:
     def __init__(
-        self, checks: dict[str, CheckFn], executor: Executor, *, ttl: float = 3.0, optional: set[str] | None = None
+        self,
+        checks: dict[str, CheckFn],
+        executor: ThreadPoolExecutor,
+        *,
+        ttl: float = 3.0,
+        optional: set[str] | None = None,
+        timeout: float = 5.0,
     ) -> None:
         self.checks = checks
         self.optional = optional or set()  # reported, but the replica stays ready when they fail
-        self.executor = executor
+        self.executor = executor  # its own: readiness answers while captures, storage and webhooks are busy
+        self.timeout = timeout  # a check that hangs is a failed check, never a hung probe
         self.ttl = ttl
         self.shutting_down = False  # set by the shutdown: the replica leaves the load balancer
         self._cached: tuple[float, dict[str, str | None]] | None = None
@@ -56,12 +65,18 @@ class Readiness:
             loop = asyncio.get_running_loop()
             names = list(self.checks)
             outcomes = await asyncio.gather(
-                *(loop.run_in_executor(self.executor, self.checks[n]) for n in names), return_exceptions=True
+                *(asyncio.wait_for(loop.run_in_executor(self.executor, self.checks[n]), self.timeout) for n in names),
+                return_exceptions=True,
             )
-            results = {
-                n: (None if not isinstance(o, BaseException) else str(o) or type(o).__name__)
-                for n, o in zip(names, outcomes, strict=False)
-            }
+            results: dict[str, str | None] = {}
+            for name, outcome in zip(names, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    # the details (hosts, buckets, URLs) go to the log, not to whoever asks /readyz
+                    log.warning("readiness: %s failed: %s", name, str(outcome) or type(outcome).__name__)
+                    timed_out = isinstance(outcome, TimeoutError)
+                    results[name] = "no answer in time" if timed_out else "not reachable or not working"
+                else:
+                    results[name] = None
             self._cached = (time.monotonic(), results)
             return results
 

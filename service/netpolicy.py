@@ -9,6 +9,7 @@ reserved and unspecified addresses are refused, including when they hide inside 
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from service.urls import TargetUrl
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+log = logging.getLogger("snapshot.policy")
 _NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
 
 
@@ -63,8 +65,12 @@ class NetworkPolicy:
         addresses = list(addresses)
         for address in addresses:
             if not self.is_allowed(address):
-                where = f"{target.host} resolves to {address}" if target.ip is None else f"{address}"
-                raise Blocked(f"{where}: not an address captures may reach")
+                if target.ip is not None:
+                    raise Blocked(f"{address}: not an address captures may reach")
+                # the address a name resolves to stays in the log: naming it would let clients map the
+                # cluster's internal DNS
+                log.info("blocked: %s resolves to %s", target.host, address)
+                raise Blocked(f"{target.host} resolves to an address captures may not reach")
 
     def resolve(self, target: TargetUrl) -> list[Address]:
         """Resolve the target's host (blocking: run it in an executor)."""

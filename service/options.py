@@ -335,3 +335,8 @@ def to_params(options: CaptureOptions) -> list[tuple[str, str]]:
 def to_json(options: CaptureOptions) -> dict[str, Any]:
     """The options that differ from their defaults, as a JSON body (arrays for repeatable ones)."""
     return {name: list(value) if isinstance(value, tuple) else value for name, value in options.changed().items()}
+
+
+def list_params() -> frozenset[str]:
+    """The parameters that may be given more than once (options that take a list)."""
+    return frozenset(param(f) for f in FIELDS if kind(f) == "list")

@@ -53,6 +53,7 @@ class Snapshotter:
         storage: Storage,
         io_executor: Executor,
         metrics: Metrics,
+        dns_executor: Executor | None = None,
         consent: bool = False,
         breaker: CircuitBreaker | None = None,
     ) -> None:
@@ -66,6 +67,7 @@ class Snapshotter:
         self.default_backend: CaptureBackend = backend
         self.storage = storage
         self.io_executor = io_executor
+        self.dns_executor = dns_executor or io_executor  # resolution apart from storage: a slow DNS stalls no upload
         self.metrics = metrics
         self.consent = consent  # autoconsent's rules are there (block_cookie_banners)
         self.breaker = breaker  # SNAPSHOT_GRID_FALLBACK=local: Grid failures send captures to the local backend
@@ -98,12 +100,13 @@ class Snapshotter:
             return self.local  # the Grid's circuit is open: the fallback
         return self.default_backend
 
-    async def io(self, fn: Callable[..., T], *args: object, deadline: float) -> T:
-        """``fn(*args)`` (blocking: storage, DNS) on the I/O executor, within ``deadline``."""
+    async def io(self, fn: Callable[..., T], *args: object, deadline: float, executor: Executor | None = None) -> T:
+        """``fn(*args)`` (blocking: storage) on the I/O executor (or ``executor``), within ``deadline``."""
         loop = asyncio.get_running_loop()
         remaining = deadline - time.monotonic()
         try:
-            return await asyncio.wait_for(loop.run_in_executor(self.io_executor, fn, *args), timeout=remaining)
+            future = loop.run_in_executor(executor or self.io_executor, fn, *args)
+            return await asyncio.wait_for(future, timeout=remaining)
         except TimeoutError:
             raise CaptureTimeout("the capture did not finish before its deadline") from None
 
@@ -122,7 +125,7 @@ class Snapshotter:
         deadline = started + timeout
         timings = Timings()
         with timings.measure(Phase.CHECK):
-            await self.io(self.policy.check, request.target, deadline=deadline)
+            await self.io(self.policy.check, request.target, deadline=deadline, executor=self.dns_executor)
         try:
             shot = await backend.capture(request, deadline, timings, cancel)
         except BackendUnavailable:

@@ -64,10 +64,12 @@ class JsonErrors(tornado.web.RequestHandler):
         exc = kwargs.get("exc_info", (None, None, None))[1]
         message: str | None
         if isinstance(exc, SnapshotError):
-            status, code, message = exc.status, exc.code, exc.message
             if exc.retry_after is not None:
                 self.set_header("Retry-After", str(exc.retry_after))
-        elif isinstance(exc, tornado.web.HTTPError):
+            self.error_code, self.error_message, self.outcome = exc.code, exc.message, exc.outcome  # the log: all
+            self.write_json(exc.body(), exc.status)
+            return
+        if isinstance(exc, tornado.web.HTTPError):
             status = exc.status_code
             code = _HTTP_CODES.get(status, "error" if status < 500 else "internal_error")
             message = exc.log_message % exc.args if exc.log_message and exc.args else exc.log_message
@@ -77,14 +79,12 @@ class JsonErrors(tornado.web.RequestHandler):
             message = HTTPStatus(status).phrase if status < 500 else "an unexpected error occurred"
         self.error_code = code
         self.error_message = message
-        if isinstance(exc, SnapshotError):
-            self.outcome = exc.outcome
-        else:
-            self.outcome = Outcome.INVALID if status < 500 else Outcome.INTERNAL
-        body: dict[str, Any] = {"status": "error", "error": code, "message": message}
-        if isinstance(exc, SnapshotError) and exc.details:
-            body["details"] = exc.details
-        self.write_json(body, status)
+        self.outcome = Outcome.INVALID if status < 500 else Outcome.INTERNAL
+        self.write_json(error_body(code, message or ""), status)
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    return {"status": "error", "error": code, "message": message}
 
 
 def request_id(request: tornado.httputil.HTTPServerRequest) -> str:

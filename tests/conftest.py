@@ -198,7 +198,13 @@ def app(browser: FakeBrowser, tmp_path: Path) -> Iterator[Callable[..., InProces
     started: list[InProcessService] = []
 
     def _app(**overrides: Any) -> InProcessService:
-        defaults = {"allow_networks": (ipaddress.ip_network(LOOPBACK),), "local_storage_dir": str(tmp_path / "files")}
+        loopback = (ipaddress.ip_network(LOOPBACK),)
+        defaults = {
+            "allow_networks": loopback,
+            "webhook_allow_networks": loopback,
+            "webhook_ports": (),
+            "local_storage_dir": str(tmp_path / "files"),
+        }
         settings = Settings.from_env({}, **{**defaults, **overrides})
         service = InProcessService(settings, browser)
         started.append(service)

@@ -335,6 +335,12 @@ def start_redis() -> Redis:
 # --------------------------------------------------------------------------- a webhook receiver
 
 WEBHOOK_SECRET = "whsec_" + "c25hcHNob3Qtd2ViaG9vay10ZXN0LXNlY3JldC0zMmI="  # 32 bytes, tests only
+# the service's settings for webhooks to the tests' receivers: signed, on loopback, on any port
+WEBHOOK_ENV = {
+    "SNAPSHOT_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    "SNAPSHOT_WEBHOOK_ALLOW_NETWORKS": "127.0.0.0/8",
+    "SNAPSHOT_WEBHOOK_PORTS": "",
+}
 
 
 @dataclass

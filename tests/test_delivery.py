@@ -5,8 +5,11 @@ Chromium and two replicas: ``test_delivery_shared.py``."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import socket
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -297,9 +300,116 @@ def test_a_webhook_to_an_inner_address_is_refused_at_submission_and_at_delivery(
         assert "webhook_url" in assert_error(response, 403, "blocked")["message"]
     # at delivery the address is checked again (DNS may have changed): without loopback allowed, the
     # receiver on 127.0.0.1 is never reached
-    attempt = WebhookSender(WEBHOOK_SECRET, NetworkPolicy(), 2.0).send(hook.url, "job-1", "{}", 1)
+    attempt = asyncio.run(
+        WebhookSender(WEBHOOK_SECRET, NetworkPolicy(), 2.0, ports=()).send(hook.url, "job-1", "{}", 1)
+    )
     assert attempt.status is None and "not an address" in (attempt.error or "")
     assert hook.deliveries == []
+
+
+def test_the_job_runner_checks_the_webhook_again_at_delivery(app, receiver):
+    """Accepted while its host was allowed; by delivery the policy says no (as after a DNS change)."""
+    from service.netpolicy import NetworkPolicy
+
+    hook = receiver()
+    service = app(webhook_secret=WEBHOOK_SECRET, webhook_backoff=0.05, webhook_attempts=2)
+    sender = service.components.jobs.webhooks
+    hold = Hold()
+    service.browser.plan(hold)
+    accepted = json.loads(service.fetch("/create_snap", params=params(**{"async": "true"}, webhook_url=hook.url)).body)
+    sender.policy = NetworkPolicy()  # loopback no longer allowed
+    hold.release.set()
+    job = wait_for_job(service, accepted["id"])
+    assert job["status"] == "succeeded" and job["webhook"]["state"] == "failed"
+    assert all("not an address" in a["error"] for a in job["webhook"]["attempts"])
+    assert hook.deliveries == []
+
+
+def test_webhooks_have_a_reach_of_their_own(app, receiver):
+    hook = receiver()
+    # captures may reach loopback, webhooks may not (SNAPSHOT_ALLOW_NETWORKS is for captures)
+    service = app(webhook_secret=WEBHOOK_SECRET, webhook_allow_networks=())
+    refused = service.fetch("/create_snap", params=params(**{"async": "true"}, webhook_url=hook.url))
+    assert "webhook_url" in assert_error(refused, 403, "blocked")["message"]
+    # ports 80 and 443 only, unless configured
+    service = app(webhook_secret=WEBHOOK_SECRET, webhook_ports=(80, 443))
+    refused = service.fetch("/create_snap", params=params(**{"async": "true"}, webhook_url=hook.url))
+    assert "SNAPSHOT_WEBHOOK_PORTS" in assert_error(refused, 403, "blocked")["message"]
+    assert hook.deliveries == []
+
+
+class DrippingReceiver:
+    """Accepts a webhook and answers one byte every 0.2 s, forever (until stopped)."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.connections = 0
+        self.stopped = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.getsockname()[1]}/hook"
+
+    def _serve(self) -> None:
+        self.server.settimeout(0.2)
+        while not self.stopped.is_set():
+            try:
+                connection, _ = self.server.accept()
+            except TimeoutError:
+                continue
+            except OSError:  # closed by stop()
+                return
+            self.connections += 1
+            threading.Thread(target=self._drip, args=(connection,), daemon=True).start()
+
+    def _drip(self, connection: socket.socket) -> None:
+        with connection:
+            for byte in b"HTTP/1.1 200 OK\r\n" * 1000:
+                if self.stopped.wait(0.2):
+                    return
+                try:
+                    connection.send(bytes([byte]))
+                except OSError:
+                    return
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.server.close()
+
+
+@pytest.fixture
+def dripping():
+    receiver = DrippingReceiver()
+    yield receiver
+    receiver.stop()
+
+
+def test_a_receiver_that_drips_its_answer_is_cut_off_at_the_deadline(app, dripping):
+    service = app(webhook_secret=WEBHOOK_SECRET, webhook_timeout=1.0, webhook_attempts=1)
+    accepted = json.loads(
+        service.fetch("/create_snap", params=params(**{"async": "true"}, webhook_url=dripping.url)).body
+    )
+    job = wait_for_job(service, accepted["id"])
+    [attempt] = job["webhook"]["attempts"]
+    assert attempt["status"] is None and "no answer within 1 s" in attempt["error"]
+    assert attempt["ms"] < 5000  # one second of deadline, not the 200 s the receiver would take
+
+
+def test_slow_receivers_starve_neither_captures_nor_readiness(app, browser, dripping):
+    """More dripping webhooks than the I/O executor has threads: captures, POSTs and /readyz still answer."""
+    service = app(webhook_secret=WEBHOOK_SECRET, webhook_timeout=30.0, webhook_attempts=1, webhook_concurrency=4)
+    for _ in range(12):
+        service.fetch("/create_snap", params=params(**{"async": "true"}, webhook_url=dripping.url))
+    deadline = time.monotonic() + 10
+    while dripping.connections < 2 and time.monotonic() < deadline:  # one tenant: half the slots
+        time.sleep(0.05)
+    assert dripping.connections == 2
+    assert service.fetch("/readyz").code == 200
+    stored = service.fetch("/create_snap", method="POST", body=json.dumps(params()),
+                           headers={"Content-Type": "application/json"})  # fmt: skip
+    assert stored.code == 200, stored.body
+    assert service.fetch("/create_snap", params=params()).code == 200
 
 
 def test_without_its_redis_jobs_get_503_and_identical_requests_still_render(app, browser):

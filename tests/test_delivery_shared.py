@@ -19,7 +19,7 @@ import requests
 from PIL import Image
 
 from tests.conftest import LOOPBACK
-from tests.servers import WEBHOOK_SECRET, start_service
+from tests.servers import WEBHOOK_ENV, start_service
 
 pytestmark = pytest.mark.integration
 
@@ -29,7 +29,7 @@ def shared_env(redis_server, s3, **extra: str) -> dict[str, str]:
         "SNAPSHOT_REDIS_URL": redis_server.url,
         "SNAPSHOT_ALLOW_NETWORKS": LOOPBACK,
         "SNAPSHOT_LOCAL_POOL_SIZE": "2",
-        "SNAPSHOT_WEBHOOK_SECRET": WEBHOOK_SECRET,
+        **WEBHOOK_ENV,
         "SNAPSHOT_WEBHOOK_BACKOFF": "0.2",
         **s3.service_env(),
         **extra,
@@ -150,7 +150,7 @@ def test_a_cached_capture_on_s3_is_never_served_to_another_key(start, pages, red
 
 def test_a_replica_without_redis_finishes_its_queued_jobs_before_it_exits(pages, receiver):
     hook = receiver()
-    service = start_service({"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_WEBHOOK_SECRET": WEBHOOK_SECRET,
+    service = start_service({"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, **WEBHOOK_ENV,
                              "SNAPSHOT_LOCAL_POOL_SIZE": "1", "SNAPSHOT_JOB_WORKERS": "1"})  # fmt: skip
     try:
         ids = []

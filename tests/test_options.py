@@ -280,6 +280,16 @@ def test_blocked_requests_never_reach_the_server(snap, service, option_pages, th
     assert seen(option_pages, "/with-third-party")  # the document itself is never blocked
 
 
+def test_a_backtracking_pattern_does_not_freeze_the_service(snap, service, option_pages):
+    """Every request the page makes is matched against the patterns in the CDP event handler: a pattern
+    that backtracks on the page's own URL (matched as a regex, minutes of CPU under the GIL) is matched in
+    linear time, and the capture is answered."""
+    hostile = "*" + "a*" * 30 + "b"
+    answer = snap(service, "/color/ff0000?" + "a" * 1500, 50, 50, block_requests=hostile)
+    assert answer.status_code == 200 and open_png(answer.content).getpixel((10, 10)) == RED
+    assert requests.get(f"{service.url}/healthz", timeout=5).status_code == 200
+
+
 def test_request_rules_reach_into_cross_site_frames(snap, service, option_pages, third_party):
     """A cross-site iframe runs in its own process (its own CDP target): its requests are intercepted too."""
     elsewhere = option_pages.base.replace("127.0.0.1", "localhost")

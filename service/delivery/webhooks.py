@@ -3,20 +3,29 @@
 ``webhook-timestamp`` and ``webhook-signature`` (``v1,<base64 HMAC-SHA256>`` of ``id.timestamp.body``
 under ``SNAPSHOT_WEBHOOK_SECRET``).
 
-A webhook URL is client input like a capture's ``url``: before each attempt its host is resolved, every
-address is checked against the network policy, and the connection goes to the checked address (TLS
-still verifies the host's name), so a DNS answer that changes between check and connect cannot reach
-an internal address.  Redirects are not followed: only a 2xx answer counts as delivered.
+A webhook URL is client input like a capture's ``url``, with a reach of its own: ports 80 and 443
+(``SNAPSHOT_WEBHOOK_PORTS``), public addresses plus ``SNAPSHOT_WEBHOOK_ALLOW_NETWORKS``, never
+``SNAPSHOT_DENY_NETWORKS``.  Before each attempt its host is resolved (on the bounded DNS executor),
+every address is checked, and the connection goes to the checked address (TLS still verifies the
+host's name), so a DNS answer that changes between check and connect cannot reach an internal address.
+Redirects are not followed: only a 2xx answer counts as delivered.
+
+Attempts run on the event loop with a wall-clock deadline (``SNAPSHOT_WEBHOOK_TIMEOUT``, resolution,
+connection, request and answer together): a receiver that drips its answer byte by byte holds no
+thread and no slot past it.  At most ``SNAPSHOT_WEBHOOK_CONCURRENCY`` attempts run at once, and one
+tenant's at most half of them.
 """
 
 from __future__ import annotations
 
-import http.client
+import asyncio
 import json
 import random
-import socket
 import ssl
 import time
+from collections.abc import AsyncIterator
+from concurrent.futures import Executor
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -52,23 +61,45 @@ class Attempt:
         return self.status is not None and 200 <= self.status < 300
 
 
-class _PinnedHTTPSConnection(http.client.HTTPSConnection):
-    """HTTPS to a checked address, with the URL's host for SNI and certificate checks."""
+class Slots:
+    """At most ``total`` attempts at once, and at most ``per_tenant`` of one tenant's."""
 
-    def __init__(self, address: str, port: int, server_name: str, timeout: float) -> None:
-        super().__init__(address, port, timeout=timeout, context=ssl.create_default_context())
-        self.server_name = server_name
+    def __init__(self, total: int, per_tenant: int) -> None:
+        self._total = asyncio.Semaphore(total)
+        self.per_tenant = per_tenant
+        self._tenants: dict[str, asyncio.Semaphore] = {}
+        self._users: dict[str, int] = {}
 
-    def connect(self) -> None:
-        sock = socket.create_connection((self.host, self.port), self.timeout)
-        self.sock = self._context.wrap_socket(sock, server_hostname=self.server_name)  # type: ignore[attr-defined]
+    @asynccontextmanager
+    async def hold(self, tenant: str) -> AsyncIterator[None]:
+        own = self._tenants.setdefault(tenant, asyncio.Semaphore(self.per_tenant))
+        self._users[tenant] = self._users.get(tenant, 0) + 1
+        try:
+            async with own, self._total:
+                yield
+        finally:
+            self._users[tenant] -= 1
+            if not self._users[tenant]:
+                del self._users[tenant], self._tenants[tenant]
 
 
 class WebhookSender:
-    def __init__(self, secret: str, policy: NetworkPolicy, timeout: float) -> None:
+    def __init__(
+        self,
+        secret: str,
+        policy: NetworkPolicy,
+        timeout: float,
+        *,
+        resolver: Executor | None = None,
+        ports: tuple[int, ...] = (80, 443),
+        concurrency: int = 8,
+    ) -> None:
         self.signer = Webhook(secret)
         self.policy = policy
         self.timeout = timeout
+        self.resolver = resolver  # None: the loop's default executor
+        self.ports = ports
+        self.slots = Slots(concurrency, max(1, concurrency // 2))
 
     def sign(self, msg_id: str, body: str, now: datetime | None = None) -> dict[str, str]:
         now = now or datetime.now(tz=UTC)
@@ -83,42 +114,79 @@ class WebhookSender:
         timestamp = datetime.now(tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         return json.dumps({"type": event, "timestamp": timestamp, "data": data}, separators=(",", ":"))
 
-    def _connect(self, target: TargetUrl) -> http.client.HTTPConnection:
-        addresses = self.policy.resolve(target)
-        self.policy.check_addresses(target, addresses)  # raises Blocked
-        address = str(addresses[0])
-        if target.scheme == "https":
-            return _PinnedHTTPSConnection(address, target.port, target.host, self.timeout)
-        return http.client.HTTPConnection(address, target.port, timeout=self.timeout)
+    def target(self, url: str) -> TargetUrl:
+        """The webhook URL parsed; raises InvalidRequest, or Blocked for a port webhooks may not use."""
+        target = parse_target_url(url, max_length=len(url))
+        if self.ports and target.port not in self.ports:
+            allowed = ", ".join(str(port) for port in self.ports)
+            raise Blocked(f"port {target.port} is not one webhooks may use ({allowed}; SNAPSHOT_WEBHOOK_PORTS)")
+        return target
 
-    def send(self, url: str, msg_id: str, body: str, attempt: int) -> Attempt:
-        """One delivery attempt (blocking: run it in an executor)."""
-        started = time.monotonic()
-        at = datetime.now(tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
-        status: int | None = None
-        error: str | None = None
+    async def check(self, url: str) -> TargetUrl:
+        """The URL parsed, resolved and every address checked (raises Blocked or InvalidRequest)."""
+        return (await self._checked(url))[0]
+
+    async def _checked(self, url: str) -> tuple[TargetUrl, str]:
+        """The URL parsed and the address to connect to, every address of its host checked."""
+        target = self.target(url)
+        loop = asyncio.get_running_loop()
         try:
-            target = parse_target_url(url, max_length=len(url))
-            connection = self._connect(target)
-            parts = urlsplit(target.url)
-            headers = {
-                **self.sign(msg_id, body),
-                "Content-Type": "application/json",
-                "User-Agent": USER_AGENT,
-                "Host": target.host if target.port in (80, 443) else f"{target.host}:{target.port}",
-            }
+            addresses = await asyncio.wait_for(
+                loop.run_in_executor(self.resolver, self.policy.resolve, target), self.timeout
+            )
+        except TimeoutError:
+            raise Blocked(f"{target.host} could not be resolved in time") from None
+        self.policy.check_addresses(target, addresses)
+        return target, str(addresses[0])
+
+    async def send(self, url: str, msg_id: str, body: str, attempt: int, tenant: str = "") -> Attempt:
+        """One delivery attempt, within ``timeout`` from its start."""
+        async with self.slots.hold(tenant):
+            started = time.monotonic()
+            at = datetime.now(tz=UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+            status: int | None = None
+            error: str | None = None
             try:
-                path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-                connection.request("POST", path, body.encode(), headers)
-                response = connection.getresponse()
-                response.read(65536)
-                status = response.status
+                status = await asyncio.wait_for(self._post(url, msg_id, body), self.timeout)
                 if not 200 <= status < 300:
                     error = f"the receiver answered {status}"
-            finally:
-                connection.close()
-        except (Blocked, InvalidRequest) as exc:
-            error = exc.message
-        except (OSError, http.client.HTTPException) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:300]
-        return Attempt(attempt, at, status, error, round((time.monotonic() - started) * 1000))
+            except (Blocked, InvalidRequest) as exc:
+                error = exc.message
+            except TimeoutError:
+                error = f"no answer within {self.timeout:g} s"
+            except (OSError, ValueError) as exc:
+                error = f"{type(exc).__name__}: {exc}"[:300]
+            return Attempt(attempt, at, status, error, round((time.monotonic() - started) * 1000))
+
+    async def _post(self, url: str, msg_id: str, body: str) -> int:
+        """POSTs to the checked address; the receiver's status code (the rest of its answer is not read)."""
+        target, address = await self._checked(url)
+        parts = urlsplit(target.url)
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in path):
+            raise InvalidRequest("the webhook URL's path must be URL-encoded")
+        data = body.encode()
+        headers = {
+            "Host": target.host if target.port in (80, 443) else f"{target.host}:{target.port}",
+            **self.sign(msg_id, body),
+            "Content-Type": "application/json",
+            "Content-Length": str(len(data)),
+            "User-Agent": USER_AGENT,
+            "Connection": "close",
+        }
+        head = f"POST {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
+        tls = ssl.create_default_context() if target.scheme == "https" else None
+        reader, writer = await asyncio.open_connection(
+            address, target.port, ssl=tls, server_hostname=target.host if tls else None
+        )
+        try:
+            writer.write(head.encode("latin-1") + data)
+            await writer.drain()
+            line = await reader.readline()
+        finally:
+            writer.close()
+        version, _, rest = line.decode("latin-1").partition(" ")
+        code = rest[:3]
+        if not version.startswith("HTTP/") or not code.isdigit():
+            raise ValueError("the receiver's answer is not HTTP")
+        return int(code)

@@ -223,11 +223,11 @@ class JobRunner:
             return False
         except SnapshotError as exc:
             job.status = JobStatus.FAILED
-            job.error = {"status": "error", "error": exc.code, "message": exc.message}
+            job.error = exc.body()
         except Exception:
             log.exception("job %s failed", job.id)
             job.status = JobStatus.FAILED
-            job.error = {"status": "error", "error": "internal_error", "message": "an unexpected error occurred"}
+            job.error = SnapshotError("an unexpected error occurred").body()
         job.finished_at = time.time()
         await self.store.save(job)
         self.metrics.jobs_finished.labels(job.status.value).inc()
@@ -239,15 +239,12 @@ class JobRunner:
         recording each attempt in the job."""
         assert self.webhooks is not None and job.webhook_url is not None
         event = "job.succeeded" if job.status is JobStatus.SUCCEEDED else "job.failed"
-        loop = asyncio.get_running_loop()
         while job.delivery is Delivery.PENDING:
             number = len(job.attempts) + 1
             if number > 1:
                 await asyncio.sleep(backoff(number, self.settings.webhook_backoff))
             body = self.webhooks.body(event, self.view(job))  # a fresh file_url on every attempt
-            attempt = await loop.run_in_executor(
-                self.snapshotter.io_executor, self.webhooks.send, job.webhook_url, job.id, body, number
-            )
+            attempt = await self.webhooks.send(job.webhook_url, job.id, body, number, job.tenant)
             job.attempts.append(asdict(attempt))
             if attempt.delivered:
                 job.delivery = Delivery.DELIVERED

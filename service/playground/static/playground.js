@@ -53,10 +53,12 @@ function plus(text) {
 }
 const encode = (list) => list.map(([k, v]) => plus(k) + "=" + plus(v)).join("&");
 
-async function signed(list, key) {
+// what the service checks (service/auth.py): GET, the path and the query sorted by name (a stable sort:
+// repeated values keep their order), one per line
+async function signed(list, key, path) {
   const expires = String(Math.floor(Date.now() / 1000) + 3600);
   const all = [...list, ["expires", expires]];
-  const canonical = encode([...all].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1] ? 1 : 0)));
+  const canonical = `GET\n${path}\n` + encode([...all].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)));
   const raw = new TextEncoder();
   const hmac = await crypto.subtle.importKey("raw", raw.encode(key), { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
   const mac = new Uint8Array(await crypto.subtle.sign("HMAC", hmac, raw.encode(canonical)));
@@ -128,7 +130,7 @@ async function capture(event) {
   const ext = endpoint() === "pdf" ? "pdf" : ({ jpeg: "jpg", webp: "webp" }[($("#f-format") || {}).value] || "png");
   $("#curl").value = `curl -o snapshot.${ext} ${key ? "-H " + quote("X-API-Key: " + key) + " " : ""}${quote(url)}`;
   $("#signed-box").hidden = !(apiKeysOn && key && window.crypto && crypto.subtle);
-  if (!$("#signed-box").hidden) $("#signed").value = `${location.origin}${path}?${await signed(list, key)}`;
+  if (!$("#signed-box").hidden) $("#signed").value = `${location.origin}${path}?${await signed(list, key, path)}`;
   const button = $("#capture");
   button.disabled = true;
   $("#status").textContent = "Capturing…";

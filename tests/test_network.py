@@ -1,0 +1,42 @@
+"""What a capture changes about the page's requests (``service/browsers/network.py``): pure logic."""
+
+from __future__ import annotations
+
+import re
+import threading
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from service.browsers.network import Wildcard
+
+
+def reference(pattern: str, url: str) -> bool:
+    return re.fullmatch(".*".join(re.escape(part) for part in pattern.split("*")), url, re.DOTALL) is not None
+
+
+@given(st.text("ab*/:", max_size=8), st.text("ab/:", max_size=12))
+def test_a_wildcard_matches_exactly_what_a_star_for_anything_means(pattern, url):
+    assert Wildcard.of(pattern).fullmatch(url) == reference(pattern, url)
+
+
+def test_typical_patterns():
+    ads = Wildcard.of("*://ads.example.com/*")
+    assert ads.fullmatch("https://ads.example.com/x.js")
+    assert not ads.fullmatch("https://example.com/ads.example.com")
+    assert Wildcard.of("https://a.test/").fullmatch("https://a.test/")
+    assert not Wildcard.of("https://a.test/").fullmatch("https://a.test/x")
+    assert Wildcard.of("*.png").fullmatch("https://a.test/x.png") and not Wildcard.of("*.png").fullmatch("x.png?")
+    assert not Wildcard.of("ab*ba").fullmatch("aba")  # the parts may not overlap
+
+
+def test_a_hostile_pattern_is_matched_in_linear_time():
+    """``*a*a*...*b`` against a long run of ``a``: a backtracking matcher takes longer than the age of the
+    universe; this one scans the URL once per part."""
+    pattern = Wildcard.of("*" + "a*" * 40 + "b")
+    url = "https://x.test/?" + "a" * 200_000
+    results: list[bool] = []
+    worker = threading.Thread(target=lambda: results.append(pattern.fullmatch(url)), daemon=True)
+    worker.start()
+    worker.join(10)
+    assert results == [False]
