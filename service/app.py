@@ -247,7 +247,7 @@ def make_app(components: Components) -> tornado.web.Application:
     return tornado.web.Application(
         routes,
         default_handler_class=NotFoundHandler,
-        log_function=request_logger(components.metrics),
+        log_function=request_logger(components.metrics, settings.client_hops),
         compress_response=False,
         serve_traceback=False,
     )
@@ -259,7 +259,7 @@ def make_server(app: tornado.web.Application, settings: Settings) -> tornado.htt
         app,
         max_body_size=max(16 * settings.max_body_size, 1 << 20),
         idle_connection_timeout=60,
-        xheaders=settings.trust_forwarded_for,
+        # X-Forwarded-For is read by service.web.client_ip (Tornado's xheaders would trust X-Real-Ip)
     )
 
 

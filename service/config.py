@@ -167,7 +167,12 @@ class Settings:
     trust_forwarded_for: bool = _setting(
         "SNAPSHOT_TRUST_FORWARDED_FOR",
         False,
-        "Identify clients by X-Forwarded-For / X-Real-IP (only behind a proxy that sets them).",
+        "Identify clients by the X-Forwarded-For address the proxies in front added (only behind such proxies).",
+    )
+    forwarded_hops: int = _setting(
+        "SNAPSHOT_FORWARDED_HOPS",
+        1,
+        "Proxies in front of the service that append to X-Forwarded-For; the client is the one the outermost saw.",
     )
     api_keys: tuple[str, ...] = _setting(
         "SNAPSHOT_API_KEYS",
@@ -279,6 +284,11 @@ class Settings:
         if problems:
             raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems))
         return settings
+
+    @property
+    def client_hops(self) -> int:
+        """The X-Forwarded-For entries to trust: none unless ``trust_forwarded_for``."""
+        return self.forwarded_hops if self.trust_forwarded_for else 0
 
     @property
     def grid_auth(self) -> tuple[str, str] | None:

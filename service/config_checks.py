@@ -49,6 +49,7 @@ def problems(settings: Settings) -> list[str]:
         ("SNAPSHOT_WEBHOOK_ATTEMPTS", settings.webhook_attempts),
         ("SNAPSHOT_MAX_SIGNED_TTL", settings.max_signed_ttl),
         ("SNAPSHOT_WEBHOOK_CONCURRENCY", settings.webhook_concurrency),
+        ("SNAPSHOT_FORWARDED_HOPS", settings.forwarded_hops),
     ]:
         need(value >= 1, env, "must be at least 1")
     need(settings.queue_size >= 0, "SNAPSHOT_QUEUE_SIZE", "must be 0 or more")

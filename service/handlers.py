@@ -33,7 +33,7 @@ from service.openapi import OPENAPI
 from service.options import Endpoint
 from service.params import parse_capture_request
 from service.snapshots import Capture, Snapshotter
-from service.web import BaseHandler, JsonErrors, ParamsHandler, request_id
+from service.web import BaseHandler, JsonErrors, ParamsHandler, client_ip, request_id
 
 T = TypeVar("T")
 
@@ -69,9 +69,6 @@ class CaptureHandler(ParamsHandler):
     def prepare(self) -> None:
         self.client_gone = threading.Event()
         self._start_body(self.settings_.max_body_size)
-        client = self.request.remote_ip or "unknown"
-        self.limiter.acquire(client)  # 429 for a client over its limits
-        self._client = client
         if self.api_keys.enabled:
             query = {
                 name: [v.decode("utf-8", "replace") for v in values]
@@ -82,6 +79,10 @@ class CaptureHandler(ParamsHandler):
             self.tenant = self.api_keys.check(
                 headers, query, method=self.request.method or "", path=self.request.path, has_body=has_body
             )
+        # per key when keys are on (many clients may share one address, one key may use many)
+        client = f"key:{self.tenant}" if self.tenant else client_ip(self.request, self.settings_.client_hops)
+        self.limiter.acquire(client)  # 429 for a client over its limits
+        self._client = client
 
     def on_connection_close(self) -> None:
         # the client hung up: abandon its capture and give the browser back
@@ -124,7 +125,22 @@ class CaptureHandler(ParamsHandler):
         return request, self.backend
 
     def _base_url(self) -> str:
-        return f"{self.request.protocol}://{self.request.host}"
+        """The base of URLs answered to this client (its own ``Host``: it reaches the service so)."""
+        protocol = self.request.protocol
+        forwarded = self.request.headers.get("X-Forwarded-Proto", "").split(",")[-1].strip().lower()
+        if self.settings_.client_hops and forwarded in ("http", "https"):
+            protocol = forwarded  # TLS ended at the proxy in front
+        return f"{protocol}://{self.request.host}"
+
+    def _trusted_base_url(self) -> str:
+        """The base of URLs that others receive (a job's webhook): ``SNAPSHOT_PUBLIC_BASE_URL``, else the
+        address this connection reached - never the client's ``Host``, which would let one tenant send
+        another's receiver signed events pointing at a host of its choosing."""
+        if self.settings_.public_base_url:
+            return self.settings_.public_base_url
+        stream = self.request.connection.stream  # type: ignore[union-attr]
+        host, port = stream.socket.getsockname()[:2]
+        return f"{self.request.protocol}://{f'[{host}]' if ':' in host else host}:{port}"
 
     async def get(self) -> None:
         await self._answer("image")
@@ -203,7 +219,7 @@ class CaptureHandler(ParamsHandler):
             endpoint=self.endpoint.value,
             params={name: [str(v) for v in values] for name, values in self._params().items()},
             body=self._json_body(),
-            base_url=self._base_url(),
+            base_url=self._trusted_base_url(),
             tenant=self.tenant,
             created_at=time.time(),
             request_id=request_id(self.request),
@@ -212,7 +228,7 @@ class CaptureHandler(ParamsHandler):
         )
         await self.jobs.submit(job)
         self.log_fields = {**(self.log_fields or {}), "job": job.id}
-        status_url = f"{self._base_url()}/jobs/{job.id}"
+        status_url = f"{job.base_url}/jobs/{job.id}"
         body: dict[str, object] = {"id": job.id, "status": job.status.value, "status_url": status_url}
         if job.external_id is not None:
             body["external_id"] = job.external_id

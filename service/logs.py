@@ -16,7 +16,7 @@ from typing import Any
 import tornado.web
 
 from service.metrics import Metrics
-from service.web import JsonErrors, request_id
+from service.web import JsonErrors, client_ip, request_id
 
 access_log = logging.getLogger("snapshot.access")
 
@@ -34,7 +34,7 @@ def _level(path: str, status: int) -> int:
     return logging.INFO
 
 
-def request_logger(metrics: Metrics) -> Callable[[tornado.web.RequestHandler], None]:
+def request_logger(metrics: Metrics, forwarded_hops: int = 0) -> Callable[[tornado.web.RequestHandler], None]:
     """Tornado's ``log_function``: counts the request, then logs it."""
 
     def log_request(handler: tornado.web.RequestHandler) -> None:
@@ -51,7 +51,7 @@ def request_logger(metrics: Metrics) -> Callable[[tornado.web.RequestHandler], N
             "path": request.path,
             "status": status,
             "duration_ms": round(1000 * request.request_time(), 1),
-            "remote_ip": request.remote_ip,
+            "remote_ip": client_ip(request, forwarded_hops),
         }
         if ours is not None:
             record.update(ours.log_record())

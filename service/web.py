@@ -11,6 +11,7 @@ from http import HTTPStatus
 from typing import Any
 
 import tornado.httputil
+import tornado.netutil
 import tornado.web
 
 from service.capture import Outcome
@@ -85,6 +86,21 @@ class JsonErrors(tornado.web.RequestHandler):
 
 def error_body(code: str, message: str) -> dict[str, Any]:
     return {"status": "error", "error": code, "message": message}
+
+
+def client_ip(request: tornado.httputil.HTTPServerRequest, forwarded_hops: int) -> str:
+    """The client's address: the peer's, or behind ``forwarded_hops`` proxies that each append the address
+    they saw to ``X-Forwarded-For``, the one the outermost of them added (the right-most ``hops``-th).
+    What the client itself wrote further left, and ``X-Real-Ip``, are never trusted."""
+    peer = request.remote_ip or "unknown"
+    if forwarded_hops < 1:
+        return peer
+    chain = [part.strip() for part in ",".join(request.headers.get_list("X-Forwarded-For")).split(",")]
+    chain = [part for part in chain if part]
+    if not chain:
+        return peer
+    candidate = chain[-forwarded_hops] if len(chain) >= forwarded_hops else chain[0]
+    return candidate if tornado.netutil.is_valid_ip(candidate) else peer
 
 
 def request_id(request: tornado.httputil.HTTPServerRequest) -> str:
@@ -180,7 +196,7 @@ class ParamsHandler(BaseHandler):
             return None
         try:
             body = json.loads(bytes(self._body).decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested too deep
             raise InvalidRequest("the body is not valid JSON", code="malformed_body") from None
         if not isinstance(body, dict):
             raise InvalidRequest("the JSON body must be an object of parameters", code="malformed_body")

@@ -29,10 +29,10 @@ def fetch_url(service, url: str):
     return service.fetch(url.removeprefix(service.url))
 
 
-def wait_for_job(service, job_id: str, until=("succeeded", "failed"), timeout: float = 20.0) -> dict:
+def wait_for_job(service, job_id: str, until=("succeeded", "failed"), timeout: float = 20.0, headers=None) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        job = json.loads(service.fetch(f"/jobs/{job_id}").body)
+        job = json.loads(service.fetch(f"/jobs/{job_id}", headers=headers).body)
         if job["status"] in until and job.get("webhook", {}).get("state") != "pending":
             return job
         time.sleep(0.05)
@@ -278,6 +278,29 @@ def test_the_webhook_is_signed_retried_with_backoff_and_the_job_shows_each_attem
     times = [float(d.headers["webhook-timestamp"]) for d in deliveries]
     assert times == sorted(times)
     assert metric(service, "snapshot_webhook_deliveries_total", result="retried") == 2
+
+
+def test_a_webhook_names_the_tenant_and_links_only_to_the_service_itself(app, receiver):
+    """A client's Host header never reaches another party: the payload's URLs come from the service's own
+    address (or SNAPSHOT_PUBLIC_BASE_URL), and the payload says whose job it is."""
+    from service.auth import tenant_of
+
+    hook = receiver()
+    service = app(webhook_secret=WEBHOOK_SECRET, api_keys=("key-a",))
+    headers = {"Host": "attacker.example", "X-API-Key": "key-a"}
+    query = params(**{"async": "true"}, webhook_url=hook.url, response_type="json")
+    accepted = json.loads(service.fetch("/create_snap", params=query, headers=headers).body)
+    assert accepted["status_url"] == f"{service.url}/jobs/{accepted['id']}"
+    wait_for_job(service, accepted["id"], headers={"X-API-Key": "key-a"})
+    [delivery] = hook.deliveries
+    data = delivery.verified["data"]
+    assert data["tenant"] == tenant_of("key-a")
+    assert "attacker.example" not in delivery.body.decode()
+    assert data["status_url"].startswith(service.url) and data["result"]["file_url"].startswith(service.url)
+
+    configured = app(webhook_secret=WEBHOOK_SECRET, public_base_url="https://snap.example.org")
+    accepted = json.loads(configured.fetch("/create_snap", params=query, headers={"Host": "attacker.example"}).body)
+    assert accepted["status_url"].startswith("https://snap.example.org/jobs/")
 
 
 def test_a_webhook_is_given_up_after_its_attempts(app, receiver):

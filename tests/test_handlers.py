@@ -122,6 +122,32 @@ def test_a_private_target_is_refused_before_any_browser_sees_it(app, browser):
     assert browser.captures == [] and browser.sessions == []
 
 
+def test_a_blocked_name_does_not_say_what_it_resolves_to(app, browser):
+    """Naming the address would let a client map the cluster's internal DNS one name at a time."""
+    service = app(allow_networks=())
+    body = assert_error(service.fetch("/create_snap", params=params(url="http://localhost:8080/")), 403, "blocked")
+    assert "localhost" in body["message"] and "127.0.0.1" not in body["message"] and "::1" not in body["message"]
+
+
+def test_failures_of_the_services_own_dependencies_are_told_without_their_details(app, browser):
+    service = app(redis_url="redis://127.0.0.1:9/0")
+    ready = service.fetch("/readyz")
+    assert ready.code == 503
+    assert "127.0.0.1:9" not in ready.body.decode() and "Connection" not in ready.body.decode()
+    assert json.loads(ready.body)["checks"]["redis"].startswith("failed: ")
+    browser.plan(BackendUnavailable("grid http://grid.internal:4444 refused"), BackendUnavailable("again"))
+    failed = assert_error(service.fetch("/create_snap", params=params()), 503, "backend_unavailable")
+    assert "grid.internal" not in failed["message"]
+
+
+def test_a_json_body_nested_too_deep_is_a_400(app, browser):
+    body = '{"url": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    service = app(max_body_size=1 << 20)
+    response = service.fetch("/create_snap", method="POST", body=body, headers={"Content-Type": "application/json"})
+    assert_error(response, 400, "malformed_body")
+    assert browser.captures == []
+
+
 @pytest.mark.parametrize(
     ("failure", "status", "code", "retry_after"),
     [

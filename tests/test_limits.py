@@ -7,9 +7,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+import tornado.httputil
 
 from service.errors import Overloaded
 from service.limits import ClientLimiter
+from service.web import client_ip
 from tests.conftest import LOOPBACK
 
 
@@ -99,3 +101,40 @@ def test_oversized_bodies_get_413_json(start):
     assert chunked.status_code == 413 and chunked.json()["error"] == "body_too_large"
     small = requests.post(f"{service.url}/create_snap", data={"url": "ftp://x/", "width": "1", "height": "1"})
     assert small.status_code == 400 and small.json()["error"] == "invalid_scheme"
+
+
+def _request(peer: str, **headers: str) -> tornado.httputil.HTTPServerRequest:
+    line = tornado.httputil.RequestStartLine("GET", "/", "HTTP/1.1")
+    request = tornado.httputil.HTTPServerRequest(
+        start_line=line, headers=tornado.httputil.HTTPHeaders({"Host": "snap", **headers})
+    )
+    request.remote_ip = peer
+    return request
+
+
+def test_the_client_is_the_address_the_outermost_trusted_proxy_saw():
+    spoofed = {"X-Forwarded-For": "6.6.6.6, 203.0.113.9", "X-Real-Ip": "7.7.7.7"}
+    assert client_ip(_request("10.0.0.5", **spoofed), 0) == "10.0.0.5"  # nothing forwarded is trusted
+    assert client_ip(_request("10.0.0.5", **spoofed), 1) == "203.0.113.9"  # the ingress appended it
+    assert client_ip(_request("10.0.0.5", **spoofed), 2) == "6.6.6.6"  # two proxies appended
+    assert client_ip(_request("10.0.0.5", **{"X-Real-Ip": "7.7.7.7"}), 1) == "10.0.0.5"
+    assert client_ip(_request("10.0.0.5", **{"X-Forwarded-For": "not-an-ip"}), 1) == "10.0.0.5"
+
+
+def test_behind_a_proxy_a_client_cannot_become_another_by_its_own_headers(app):
+    service = app(trust_forwarded_for=True, client_rate=0.001, client_burst=1)
+    first = service.fetch("/create_snap", headers={"X-Forwarded-For": "1.1.1.1, 203.0.113.9"})
+    assert first.code == 400  # no url: counted all the same
+    for headers in (
+        {"X-Forwarded-For": "2.2.2.2, 203.0.113.9"},
+        {"X-Forwarded-For": "203.0.113.9", "X-Real-Ip": "9.9.9.9"},
+    ):
+        assert service.fetch("/create_snap", headers=headers).code == 429
+    assert service.fetch("/create_snap", headers={"X-Forwarded-For": "203.0.113.10"}).code == 400
+
+
+def test_with_keys_on_the_limits_are_per_key(app):
+    service = app(api_keys=("key-a", "key-b"), client_rate=0.001, client_burst=1)
+    assert service.fetch("/create_snap", headers={"X-API-Key": "key-a"}).code == 400
+    assert service.fetch("/create_snap", headers={"X-API-Key": "key-a"}).code == 429
+    assert service.fetch("/create_snap", headers={"X-API-Key": "key-b"}).code == 400  # same address, other key

@@ -243,7 +243,8 @@ class JobRunner:
             number = len(job.attempts) + 1
             if number > 1:
                 await asyncio.sleep(backoff(number, self.settings.webhook_backoff))
-            body = self.webhooks.body(event, self.view(job))  # a fresh file_url on every attempt
+            # a fresh file_url on every attempt; the tenant (a digest of its key) tells receivers whose job it is
+            body = self.webhooks.body(event, {**self.view(job), "tenant": job.tenant})
             attempt = await self.webhooks.send(job.webhook_url, job.id, body, number, job.tenant)
             job.attempts.append(asdict(attempt))
             if attempt.delivered:
