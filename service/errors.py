@@ -100,6 +100,15 @@ class TargetUnreachable(SnapshotError):
     outcome = Outcome.UNREACHABLE
 
 
+class CaptureFailed(SnapshotError):
+    """The browser refused a command for this page or these options (the session itself is fine): no
+    retry, and it counts as no failure of the Grid."""
+
+    status = 502
+    code = "capture_failed"
+    outcome = Outcome.UNREACHABLE
+
+
 class CaptureTimeout(SnapshotError):
     status = 504
     code = "timeout"

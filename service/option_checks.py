@@ -13,6 +13,7 @@ from service.errors import InvalidRequest
 from service.options import (
     DEFAULTS,
     MARGIN,
+    PAPER_FORMATS,
     CaptureOptions,
     Endpoint,
     kind,
@@ -127,6 +128,8 @@ def parse_cookie(raw: str, target_host: str) -> dict[str, Any]:
             cookie["sameSite"] = _SAME_SITE[val.strip().lower()]
         else:
             raise ValueError(f"unknown cookie attribute {key!r}")
+    if cookie.get("sameSite") == "None" and not cookie.get("secure"):
+        raise ValueError("SameSite=None needs Secure (Chrome refuses such a cookie)")
     return cookie
 
 
@@ -162,6 +165,20 @@ def _check(options: CaptureOptions, settings: Settings, target_host: str) -> lis
         "needs full_page=true",
     )
     need(o.selector_padding == 0 or o.selector is not None, "selector_padding", "needs selector")
+    scale = o.device_scale_factor**2  # every pixel bound counts device pixels
+    if o.clip_width is not None and o.clip_height is not None:
+        need(
+            o.clip_width * o.clip_height * scale <= settings.max_pixels,
+            "clip_width",
+            f"clip_width x clip_height x device_scale_factor² must be at most {settings.max_pixels} pixels",
+        )
+    if MARGIN.fullmatch(o.pdf_margin.strip()):
+        paper = PAPER_FORMATS.get(o.pdf_paper_format)
+        need(
+            paper is None or 2 * o.margin_inches < min(paper),
+            "pdf_margin",
+            f"leaves no room on {o.pdf_paper_format} paper",
+        )
     need(o.headers_scope == "origin" or bool(o.headers), "headers_scope", "needs headers")
     need(
         o.full_page_max_height is None or o.full_page_max_height <= settings.max_full_page_height,

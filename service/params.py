@@ -145,6 +145,11 @@ def parse_capture_request(
         )
     except OptionProblems as exc:
         problems += [(name, "invalid_options", message) for name, message in exc.problems]
+    if options is not None and isinstance(width, int) and isinstance(height, int):
+        scale = options.device_scale_factor
+        if scale > 1 and width * height * scale * scale > settings.max_pixels:
+            message = f"width x height x device_scale_factor² must be at most {settings.max_pixels} pixels"
+            problems.append(("device_scale_factor", "invalid_options", message))
     if problems:
         details = [{"parameter": name, "error": code, "message": message} for name, code, message in problems]
         if all(code != "invalid_options" for _, code, _ in problems):

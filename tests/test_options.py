@@ -333,12 +333,24 @@ def test_a_posted_pdf_is_stored(service, option_pages):
 
 def test_outputs_over_the_limits_are_a_400_and_the_service_carries_on(snap, start, option_pages):
     service = start({"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_MAX_PDF_PAGES": "1",
-                     "SNAPSHOT_MAX_IMAGE_BYTES": "2000"})  # fmt: skip
+                     "SNAPSHOT_MAX_IMAGE_BYTES": "2000", "SNAPSHOT_MAX_PIXELS": "1100000"})  # fmt: skip
     pdf = requests.get(f"{service.url}/create_pdf", params={"url": option_pages.base + "/tall"}, timeout=60)
     assert pdf.status_code == 400 and pdf.json()["error"] == "output_too_large"
     image = snap(service, "/cards", 300, 300)  # text and shadows: far more than 2000 bytes
     assert image.status_code == 400 and image.json()["error"] == "output_too_large"
+    # an element's box counts like any picture: 300 x 20000 pixels are refused before the browser makes them
+    box = snap(service, "/tall", 300, 300, selector="body")
+    assert box.status_code == 400 and "selector's box" in box.json()["message"]
     assert ok(snap(service, "/scheme", 10, 10)).size == (10, 10)
+
+
+def test_a_pdf_is_read_as_a_stream_and_given_up_past_the_byte_limit(local_service, start, option_pages):
+    params = {"url": option_pages.base + "/tall", "pdf_print_background": "true"}
+    whole = requests.get(f"{local_service.url}/create_pdf", params=params, timeout=60)
+    assert whole.status_code == 200 and pdf_pages(whole.content) >= 2
+    cut = start({"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_MAX_IMAGE_BYTES": str(len(whole.content) - 1)})
+    over = requests.get(f"{cut.url}/create_pdf", params=params, timeout=60)
+    assert over.status_code == 400 and "bytes" in over.json()["message"]
 
 
 def test_a_json_post_stores_the_image_in_its_format(service, option_pages):
@@ -395,6 +407,21 @@ def test_a_capture_after_one_with_every_option_is_pixel_identical_to_a_fresh_one
     # and all three ran in the one session: nothing was undone by replacing it
     metrics = requests.get(f"{service.url}/metrics", timeout=5).text
     assert f'snapshot_browser_sessions_opened_total{{backend="{backend}"}} 1.0' in metrics
+
+
+def test_a_command_the_browser_refuses_is_the_pages_failure_not_the_grids(start, grid, snap, option_pages):
+    """Chrome refuses the cookie (its Path is not absolute): a 502 for this request; the session is kept,
+    nothing is retried, and the Grid's circuit breaker counts no failure (a threshold of 1 would open it)."""
+    service = start({"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_GRID_URL": grid.url, "SNAPSHOT_POOL_SIZE": "1",
+                     "SNAPSHOT_GRID_FALLBACK": "local", "SNAPSHOT_GRID_FALLBACK_THRESHOLD": "1"})  # fmt: skip
+    refused = snap(service, "/scheme", 50, 50, cookies="a=b; Path=relative")
+    assert refused.status_code == 502 and refused.json()["error"] == "capture_failed", refused.text
+    assert "Invalid cookie fields" in refused.json()["message"]
+    after = snap(service, "/scheme", 50, 50)
+    assert after.status_code == 200 and after.headers["X-Snapshot-Backend"] == "grid"
+    assert requests.get(f"{service.url}/readyz", timeout=10).json()["checks"]["grid_circuit"] == "closed"
+    metrics = requests.get(f"{service.url}/metrics", timeout=5).text
+    assert 'snapshot_browser_sessions_opened_total{backend="grid"} 1.0' in metrics
 
 
 # ------------------------------------------------------------------------------------------ cookie banners

@@ -64,3 +64,42 @@ def test_any_parameters_either_parse_or_raise_invalid_request(params):
         assert exc.status == 400
         return
     assert 1 <= r.width <= 2000 and 1 <= r.height <= 3000 and r.width * r.height <= 2_000_000
+
+
+@pytest.mark.parametrize(
+    ("params", "parameter"),
+    [
+        # every pixel bound counts device pixels: 1000 x 1000 is allowed, at scale 2 it is 4 million
+        ({"width": "1000", "height": "1000", "device_scale_factor": "2"}, "device_scale_factor"),
+        (
+            {"clip_x": "0", "clip_y": "0", "clip_width": "1000", "clip_height": "1000", "device_scale_factor": "2"},
+            "clip_width",
+        ),  # fmt: skip
+        ({"clip_x": "0", "clip_y": "0", "clip_width": "2000", "clip_height": "1001"}, "clip_width"),
+        # what Chrome would refuse after the page was loaded, refused before
+        ({"cookies": "a=b; SameSite=None"}, "cookies"),
+    ],
+)
+def test_options_bounded_as_the_browser_would_be_are_refused_up_front(params, parameter):
+    with pytest.raises(InvalidRequest) as refused:
+        request(**params)
+    assert refused.value.code == "invalid_options"
+    assert [d["parameter"] for d in refused.value.details or []] == [parameter]
+
+
+def test_pdf_margins_must_leave_room_on_the_paper():
+    from service.options import Endpoint
+
+    def pdf(**params: str):
+        query = {"url": ["http://example.com/"], **{k: [v] for k, v in params.items()}}
+        return parse_capture_request(query, Settings(), Endpoint.PDF)
+
+    pdf(pdf_margin="4in", pdf_paper_format="letter")
+    for margin, paper in (("9999in", "a4"), ("4.25in", "letter"), ("150mm", "a4")):
+        with pytest.raises(InvalidRequest, match="leaves no room"):
+            pdf(pdf_margin=margin, pdf_paper_format=paper)
+
+
+def test_a_same_site_none_cookie_that_is_secure_is_fine():
+    assert request(cookies="a=b; SameSite=None; Secure").options.cookies == ("a=b; SameSite=None; Secure",)
+    assert request(width="1000", height="1000").width == 1000

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import websocket
+from websocket._abnf import frame_buffer  # the reader websocket-client uses; capped below
 
 
 class CdpError(Exception):
@@ -28,8 +29,25 @@ class CdpError(Exception):
 
     def __init__(self, method: str, code: int, message: str) -> None:
         super().__init__(f"{method}: {code}: {message}")
+        self.method = method
         self.code = code
         self.message = message
+
+    @property
+    def session_gone(self) -> bool:
+        """The error says the tab or its session no longer exists (not that the command was refused)."""
+        text = self.message.lower()
+        return self.code == _SESSION_NOT_FOUND or any(words in text for words in _GONE)
+
+
+_SESSION_NOT_FOUND = -32001  # "Session with given id not found."
+_GONE = (
+    "session with given id not found",
+    "target closed",
+    "target crashed",
+    "no target with given id",
+    "not attached",
+)
 
 
 class CdpTimeout(Exception):
@@ -48,12 +66,36 @@ class CdpInterrupted(Exception):
     """The caller's ``interrupted()`` turned true while it waited (e.g. the page started navigating)."""
 
 
+class CdpMessageTooLarge(Exception):
+    """A message larger than the connection's limit was announced; it was not read, and the connection
+    cannot be used any more."""
+
+
+class _CappedFrames(frame_buffer):
+    """websocket-client's frame reader, refusing a frame whose announced length is over ``limit`` before
+    reading it (websocket-client itself reads any length into memory)."""
+
+    def __init__(self, recv: Callable[[int], bytes], limit: int) -> None:
+        super().__init__(recv, skip_utf8_validation=True)
+        self.limit = limit
+
+    def recv_length(self) -> None:
+        super().recv_length()
+        if self.length is not None and self.length > self.limit:
+            raise CdpMessageTooLarge(f"a DevTools message of {self.length} bytes (at most {self.limit})")
+
+
 _POLL = 0.2  # how often a waiting command looks at its cancel flag, seconds
 _PROBE_EVERY = 2.0  # how often a long wait asks the probe whether the session still exists, seconds
 
 
+MAX_MESSAGE = 256 << 20  # bytes: the default limit of one message
+
+
 class CdpConnection:
-    def __init__(self, url: str, *, timeout: float, headers: list[str] | None = None) -> None:
+    def __init__(
+        self, url: str, *, timeout: float, headers: list[str] | None = None, max_message: int = MAX_MESSAGE
+    ) -> None:
         self.url = url
         # websocket-client validates UTF-8 in pure Python (about 20 ms of CPU per screenshot message
         # here); the text is decoded strictly for json anyway
@@ -65,6 +107,7 @@ class CdpConnection:
             enable_multithread=False,
             skip_utf8_validation=True,
         )
+        self._ws.frame_buffer = _CappedFrames(self._ws._recv, max_message)
         self._ids = itertools.count(1)
         self._kept: dict[int, dict[str, Any] | None] = {}  # answers of send_kept commands (None: not yet)
         self.on_event: Callable[[dict[str, Any]], None] | None = None  # sees every event that arrives

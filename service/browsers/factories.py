@@ -51,7 +51,7 @@ def _open(
         raise BackendUnavailable(f"no browser session could be started: {reason}") from None
     cdp = None
     try:
-        cdp = _connect(endpoints(driver), settings.session_timeout)
+        cdp = _connect(endpoints(driver), settings.session_timeout, OutputLimits.of(settings).max_message)
         # a page that starts a download gets an error, and nothing is written to the browser's disk
         cdp.command("Browser.setDownloadBehavior", {"behavior": "deny"}, timeout=settings.session_timeout)
     except Exception as exc:
@@ -76,17 +76,22 @@ def _open(
     )
 
 
-def _connect(endpoints: list[CdpEndpoint], timeout: float) -> CdpConnection:
+def _connect(endpoints: list[CdpEndpoint], timeout: float, max_message: int) -> CdpConnection:
     """A DevTools connection to the first endpoint that accepts one (all but the last are tried briefly)."""
     for endpoint in endpoints[:-1]:
         try:
-            return CdpConnection(endpoint.url, timeout=min(timeout, _DIRECT_TIMEOUT), headers=endpoint.header_lines)
+            return CdpConnection(
+                endpoint.url,
+                timeout=min(timeout, _DIRECT_TIMEOUT),
+                headers=endpoint.header_lines,
+                max_message=max_message,
+            )
         except Exception as exc:  # refused, unreachable, a websocket handshake the endpoint refuses
             log.warning("DevTools endpoint %s refused (%s); trying the next", endpoint.url, exc)
             if endpoint.refused is not None:
                 endpoint.refused()
     last = endpoints[-1]
-    return CdpConnection(last.url, timeout=timeout, headers=last.header_lines)
+    return CdpConnection(last.url, timeout=timeout, headers=last.header_lines, max_message=max_message)
 
 
 def grid_session_factory(

@@ -23,13 +23,28 @@ from typing import Any
 from selenium import webdriver
 
 from service.browsers import shots, steps
-from service.browsers.cdp import CdpCancelled, CdpConnection, CdpError, CdpInterrupted, CdpTimeout
+from service.browsers.cdp import (
+    CdpCancelled,
+    CdpConnection,
+    CdpError,
+    CdpInterrupted,
+    CdpMessageTooLarge,
+    CdpTimeout,
+)
 from service.browsers.consent import ConsentRules, ConsentTracker
 from service.browsers.isolation import Isolation
 from service.browsers.network import RequestRules
 from service.browsers.shots import OutputLimits, Shot
 from service.capture import Backend, CaptureRequest, Phase, Timings
-from service.errors import BackendUnavailable, CaptureTimeout, ClientGone, SnapshotError, TargetUnreachable
+from service.errors import (
+    BackendUnavailable,
+    CaptureFailed,
+    CaptureTimeout,
+    ClientGone,
+    OutputTooLarge,
+    SnapshotError,
+    TargetUnreachable,
+)
 
 log = logging.getLogger("snapshot.browser")
 
@@ -254,9 +269,18 @@ class BrowserSession:
         except CdpTimeout:
             self.broken = True
             raise CaptureTimeout("the capture did not finish before its deadline") from None
+        except CdpMessageTooLarge as exc:  # not read: the connection is of no further use
+            self.broken = True
+            raise OutputTooLarge(f"the browser's answer was too large ({exc})") from None
         except SnapshotError:
             raise
-        except Exception as exc:  # CDP errors, closed sockets: the session can't be trusted
+        except CdpError as exc:
+            if not exc.session_gone:  # the page or the options: the session answered, and is fine
+                log.info("session %s: the browser refused %s", self.id, exc)
+                raise CaptureFailed(f"the browser could not capture this page: {exc.message}") from None
+            self.broken = True
+            raise BackendUnavailable(f"the browser session failed: {exc}") from exc
+        except Exception as exc:  # closed sockets, protocol errors: the session can't be trusted
             self.broken = True
             raise BackendUnavailable(f"the browser session failed: {exc}") from exc
 

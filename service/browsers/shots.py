@@ -37,6 +37,12 @@ class OutputLimits:
     def of(cls, settings: Settings) -> OutputLimits:
         return cls(settings.max_full_page_height, settings.max_pixels, settings.max_image_bytes, settings.max_pdf_pages)
 
+    @property
+    def max_message(self) -> int:
+        """The largest DevTools message read: an image of ``max_bytes`` in base64 and JSON, and never less
+        than 64 MiB (other messages: descriptions, paused requests)."""
+        return max(64 << 20, self.max_bytes * 4 // 3 + (1 << 20))
+
 
 @dataclass(frozen=True)
 class Shot:
@@ -76,6 +82,11 @@ def take(session: BrowserSession, page: Page | None, request: CaptureRequest, in
             pad = o.selector_padding
             x, y = max(0.0, rect["x"] - pad), max(0.0, rect["y"] - pad)
             clip = {"x": x, "y": y, "width": rect["width"] + 2 * pad, "height": rect["height"] + 2 * pad}
+            pixels = math.ceil(clip["width"] * dsf) * math.ceil(clip["height"] * dsf)
+            if pixels > session.limits.max_pixels:  # refused before the browser makes it
+                raise OutputTooLarge(
+                    f"the selector's box is {pixels} pixels, more than the {session.limits.max_pixels} allowed"
+                )
         else:
             clip = {"x": float(o.clip_x or 0), "y": float(o.clip_y or 0)}
             clip |= {"width": float(o.clip_width or 1), "height": float(o.clip_height or 1)}
@@ -130,8 +141,14 @@ def full_page(session: BrowserSession, request: CaptureRequest, info: PageInfo, 
     return Shot(data, o.format, info, *size, page_height=page_height, truncated=height < page_height)
 
 
+PDF_CHUNK = 1 << 20  # bytes of PDF per IO.read: the CDP messages stay small whatever the PDF's size
+
+
 def pdf(session: BrowserSession, request: CaptureRequest, deadline: float) -> bytes:
+    """The page printed; one page more than allowed is printed at most (to tell that there are more), and
+    the PDF is read as a stream, given up as soon as it is over the byte limit."""
     o = request.options
+    limits = session.limits
     paper_width, paper_height = PAPER_FORMATS[o.pdf_paper_format]
     margin = o.margin_inches
     printed = session.command(
@@ -145,11 +162,24 @@ def pdf(session: BrowserSession, request: CaptureRequest, deadline: float) -> by
             "marginBottom": margin,
             "marginLeft": margin,
             "marginRight": margin,
+            "pageRanges": f"1-{limits.max_pdf_pages + 1}",  # Chrome caps a range at the last page
+            "transferMode": "ReturnAsStream",
         },
         deadline,
     )
-    data = base64.b64decode(printed["data"])
-    pages = pdf_pages(data)
-    if pages > session.limits.max_pdf_pages:
-        raise OutputTooLarge(f"the PDF has {pages} pages, more than the {session.limits.max_pdf_pages} allowed")
-    return data
+    stream = printed["stream"]
+    data = bytearray()
+    try:
+        while True:
+            chunk = session.command("IO.read", {"handle": stream, "size": PDF_CHUNK}, deadline)
+            data += base64.b64decode(chunk["data"]) if chunk.get("base64Encoded") else chunk["data"].encode()
+            if len(data) > limits.max_bytes:
+                raise OutputTooLarge(f"the PDF is more than the {limits.max_bytes} bytes allowed")
+            if chunk.get("eof"):
+                break
+    finally:
+        session.cdp.send("IO.close", {"handle": stream}, session.tab_session)  # nobody waits for its answer
+    pages = pdf_pages(bytes(data))
+    if pages > limits.max_pdf_pages:
+        raise OutputTooLarge(f"the PDF has more than the {limits.max_pdf_pages} pages allowed")
+    return bytes(data)
