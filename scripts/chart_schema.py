@@ -20,6 +20,7 @@ FIXED_BY_CHART = frozenset(
         "SNAPSHOT_API_KEYS",
         "SNAPSHOT_REDIS_URL",
         "SNAPSHOT_WEBHOOK_SECRET",
+        "SNAPSHOT_JOB_SECRET_KEY",
         "SNAPSHOT_GRID_REGISTRATION_SECRET",
     }
 )
@@ -83,7 +84,12 @@ def service_chart_schema() -> Schema:
             "gridAuth": obj({"existingSecret": s("string")}),
             "gridRegistration": obj({"existingSecret": s("string")}),
             "redis": obj(
-                {"existingSecret": s("string"), "key": s("string"), "port": s("integer", minimum=1, maximum=65535)}
+                {
+                    "existingSecret": s("string"),
+                    "key": s("string"),
+                    "jobSecretKey": s("string"),
+                    "port": s("integer", minimum=1, maximum=65535),
+                }
             ),
             "webhooks": obj({"existingSecret": s("string"), "key": s("string")}),
             "s3": obj({"existingSecret": s("string"), "accessKeyId": s("string"), "secretAccessKey": s("string")}),

@@ -92,10 +92,13 @@ def _delivery(settings: Settings, snapshotter: Snapshotter, metrics: Metrics, in
     if settings.redis_url:
         shared = redis.asyncio.Redis.from_url(settings.redis_url, decode_responses=True)
         flights = Flights(shared)
-        store = RedisJobs(shared, instance, ttl=settings.job_ttl, visibility=settings.job_visibility_timeout)
+        store = RedisJobs(
+            shared, instance, ttl=settings.job_ttl, visibility=settings.job_visibility_timeout,
+            retained=settings.job_retained,
+        )  # fmt: skip
     else:
         flights = Flights()
-        store = MemoryJobs(settings.job_ttl)
+        store = MemoryJobs(settings.job_ttl, retained=settings.job_retained)
     renderer = Renderer(snapshotter, CaptureCache(snapshotter), flights, metrics)
     webhooks = None
     if settings.webhook_secret:

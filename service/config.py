@@ -226,6 +226,22 @@ class Settings:
         "SNAPSHOT_JOB_QUEUE_SIZE", 1000, "Async jobs that may wait to run (all replicas); beyond it 429."
     )
     job_workers: int = _setting("SNAPSHOT_JOB_WORKERS", 2, "Async jobs this replica captures at once.")
+    job_owner_limit: int = _setting(
+        "SNAPSHOT_JOB_OWNER_LIMIT",
+        100,
+        "Unfinished async jobs one API key (without keys: one client address) may have; beyond it 429.",
+    )
+    job_retained: int = _setting(
+        "SNAPSHOT_JOB_RETAINED",
+        1000,
+        "Finished jobs kept per API key or client address (for SNAPSHOT_JOB_TTL); older ones are dropped.",
+    )
+    job_secret_key: str | None = _setting(
+        "SNAPSHOT_JOB_SECRET_KEY",
+        None,
+        "Key (32+ characters) encrypting queued jobs' `headers` and `cookies`; unset with Redis: such jobs get 400.",
+        secret=True,
+    )
     job_ttl: int = _setting("SNAPSHOT_JOB_TTL", 86400, "Seconds a finished job stays readable at /jobs/{id}.")
     job_visibility_timeout: float = _setting(
         "SNAPSHOT_JOB_VISIBILITY_TIMEOUT",

@@ -23,6 +23,8 @@ def problems(settings: Settings) -> list[str]:
 
     need(0 < settings.port < 65536, "SNAPSHOT_PORT", "must be between 1 and 65535")
     need(0 <= settings.proxy_port < 65536, "SNAPSHOT_PROXY_PORT", "must be between 0 and 65535")
+    need(settings.job_secret_key is None or len(settings.job_secret_key) >= 32, "SNAPSHOT_JOB_SECRET_KEY",
+         "must be at least 32 characters")  # fmt: skip
     need(all(0 < p < 65536 for p in settings.webhook_ports), "SNAPSHOT_WEBHOOK_PORTS", "must be ports 1 to 65535")
     need(
         settings.log_level.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
@@ -50,6 +52,8 @@ def problems(settings: Settings) -> list[str]:
         ("SNAPSHOT_MAX_SIGNED_TTL", settings.max_signed_ttl),
         ("SNAPSHOT_WEBHOOK_CONCURRENCY", settings.webhook_concurrency),
         ("SNAPSHOT_FORWARDED_HOPS", settings.forwarded_hops),
+        ("SNAPSHOT_JOB_OWNER_LIMIT", settings.job_owner_limit),
+        ("SNAPSHOT_JOB_RETAINED", settings.job_retained),
     ]:
         need(value >= 1, env, "must be at least 1")
     need(settings.queue_size >= 0, "SNAPSHOT_QUEUE_SIZE", "must be 0 or more")

@@ -214,6 +214,13 @@ class CaptureHandler(ParamsHandler):
                 await self.jobs.webhooks.check(options.webhook_url)
             except Blocked as exc:
                 raise Blocked(f"webhook_url: {exc.message}") from None
+        # the target too is refused now, not in a job that fails later
+        await self.snapshotter.io(
+            self.snapshotter.policy.check,
+            request.target,
+            deadline=time.monotonic() + self.settings_.capture_timeout,
+            executor=self.snapshotter.dns_executor,
+        )
         job = Job(
             id=Job.new_id(),
             endpoint=self.endpoint.value,
@@ -221,6 +228,7 @@ class CaptureHandler(ParamsHandler):
             body=self._json_body(),
             base_url=self._trusted_base_url(),
             tenant=self.tenant,
+            owner=self._client or "",
             created_at=time.time(),
             request_id=request_id(self.request),
             external_id=options.external_id,

@@ -17,7 +17,7 @@ from PIL import Image
 from service.browsers.page import PageInfo
 from service.browsers.shots import Shot
 from service.capture import CaptureRequest, Phase, Timings
-from service.errors import BackendUnavailable, ClientGone, SnapshotError
+from service.errors import BackendUnavailable, CaptureTimeout, ClientGone, SnapshotError
 
 _ids = itertools.count(1)
 
@@ -46,6 +46,7 @@ class FakeBrowser:
     def __init__(self) -> None:
         self.sessions: list[FakeSession] = []
         self.open_error: SnapshotError | None = None
+        self.requests: list[CaptureRequest] = []  # every request captured, in order
         self._plan: deque[Step] = deque()
         self._lock = threading.Lock()
 
@@ -102,6 +103,8 @@ class FakeSession:
                 if cancel is not None and cancel.is_set():
                     raise ClientGone("the client disconnected; the capture was abandoned")
                 time.sleep(0.01)
+            if not step.release.is_set() and time.monotonic() >= deadline:  # as a real session does
+                raise CaptureTimeout("the capture did not finish before its deadline")
         elif isinstance(step, SnapshotError):
             if isinstance(step, BackendUnavailable):
                 self.broken = True
@@ -109,6 +112,7 @@ class FakeSession:
         timings.add(Phase.NAVIGATE, 0.001)
         timings.add(Phase.SCREENSHOT, 0.001)
         self.captured.append((self.id, request.url))
+        self.browser.requests.append(request)
         info = PageInfo(final_url=request.url, http_status=200, title="fake", height=request.height)
         data = png(request.width, request.height)
         return Shot(data, "png", info, request.width, request.height, page_height=request.height)

@@ -220,6 +220,73 @@ def test_a_full_job_queue_answers_429_at_submission(app, browser):
     assert wait_for_job(service, json.loads(queued.body)["id"])["status"] == "succeeded"
 
 
+def test_one_owner_cannot_fill_the_queue_for_everyone(app, browser):
+    service = app(job_owner_limit=2, job_workers=1, api_keys=("key-a", "key-b"))
+    hold = Hold()
+    browser.plan(hold)
+
+    def submit(key: str):
+        return service.fetch("/create_snap", params=params(**{"async": "true"}), headers={"X-API-Key": key})
+
+    first, second = (json.loads(submit("key-a").body)["id"] for _ in range(2))
+    refused = assert_error(submit("key-a"), 429, "overloaded")
+    assert "2 of your jobs" in refused["message"]
+    other = submit("key-b")
+    assert other.code == 202  # another key still gets in
+    hold.release.set()
+    for job_id in (first, second):
+        assert wait_for_job(service, job_id, headers={"X-API-Key": "key-a"})["status"] == "succeeded"
+    assert submit("key-a").code == 202  # finished jobs no longer count
+
+
+def test_an_owners_oldest_finished_jobs_are_dropped_beyond_the_retained_count(app, browser):
+    service = app(job_retained=2)
+    ids = []
+    for _ in range(3):
+        ids.append(json.loads(service.fetch("/create_snap", params=params(**{"async": "true"})).body)["id"])
+        wait_for_job(service, ids[-1])
+    assert_error(service.fetch(f"/jobs/{ids[0]}"), 404, "not_found")
+    assert all(service.fetch(f"/jobs/{job_id}").code == 200 for job_id in ids[1:])
+
+
+def test_a_job_keeps_its_headers_and_cookies_sealed_and_its_parameters_only_until_it_ends(app, browser):
+    service = app()
+    hold = Hold()
+    browser.plan(hold)
+    secret = "Authorization: Bearer job-secret-123"
+    query = params(**{"async": "true"}, headers=secret, cookies="session=cookie-secret-456")
+    job_id = json.loads(service.fetch("/create_snap", params=query).body)["id"]
+    wait_for_job(service, job_id, until=("running",))
+    stored = service.call(service.components.jobs.store.get(job_id)).dumps()
+    assert "job-secret-123" not in stored and "cookie-secret-456" not in stored and "headers" not in stored
+    hold.release.set()
+    assert wait_for_job(service, job_id)["status"] == "succeeded"
+    [captured] = browser.requests
+    assert captured.options.headers == (secret,) and captured.options.cookies == ("session=cookie-secret-456",)
+    finished = service.call(service.components.jobs.store.get(job_id))
+    assert finished.params == {} and finished.body is None and finished.sealed is None
+
+
+def test_sealed_secrets_open_only_with_their_key_and_for_their_job():
+    from service.delivery.sealed import Sealer
+
+    sealer = Sealer(None)
+    params_, body, secrets = Sealer.split({"url": ["u"], "headers": ["X-A: 1"]}, {"cookies": ["c=1"], "width": 3})
+    assert params_ == {"url": ["u"]} and body == {"width": 3}
+    assert sealer.open("job-1", sealer.seal("job-1", secrets)) == secrets
+    with pytest.raises(ValueError, match="cannot be read"):
+        Sealer("k" * 32).open("job-1", sealer.seal("job-1", secrets))  # another replica's key
+    with pytest.raises(ValueError, match="cannot be read"):
+        sealer.open("job-2", sealer.seal("job-1", secrets))  # bound to its job
+
+
+def test_an_async_capture_of_a_blocked_target_is_refused_at_submission(app, browser):
+    service = app(allow_networks=())
+    refused = service.fetch("/create_snap", params=params(**{"async": "true"}, url="http://10.1.2.3/"))
+    assert_error(refused, 403, "blocked")
+    assert browser.captures == []
+
+
 def test_a_job_is_shown_only_to_its_own_key(app):
     service = app(api_keys=("key-a", "key-b"))
     response = service.fetch("/create_snap", params=params(**{"async": "true"}), headers={"X-API-Key": "key-a"})

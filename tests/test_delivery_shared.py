@@ -86,6 +86,31 @@ def test_a_webhook_that_fails_twice_gets_the_job_on_the_third_attempt(start, pag
     assert Image.open(io.BytesIO(stored.content)).size == (200, 100)
 
 
+def test_what_redis_holds_of_a_job_never_shows_its_headers_and_cookies(start, pages, redis_server, s3):
+    pages.routes["/echo-auth"] = lambda q: "<!doctype html><body style='margin:0;background:#0a7'>ok</body>"
+    query = {"url": pages.base + "/echo-auth", "width": 60, "height": 40, "async": "true",
+             "headers": "Authorization: Bearer redis-secret-789"}  # fmt: skip
+    keyless = start_service(shared_env(redis_server, s3))  # another replica could not open what it sealed
+    try:
+        refused = requests.post(f"{keyless.url}/create_snap", data=query, timeout=30)
+        assert refused.status_code == 400 and "SNAPSHOT_JOB_SECRET_KEY" in refused.json()["message"]
+    finally:
+        assert keyless.stop() == 0  # it would claim the next job and could not open it
+    service = start(shared_env(redis_server, s3, SNAPSHOT_JOB_SECRET_KEY="k" * 40))
+    pages.seen.clear()
+    job_id = requests.post(f"{service.url}/create_snap", data=query, timeout=30).json()["id"]
+    client = redis_server.client()
+    assert "redis-secret-789" not in client.get(f"snapshot:job:{job_id}")
+    deadline = time.monotonic() + 60
+    while (job := job_of(service, job_id))["status"] not in ("succeeded", "failed"):
+        assert time.monotonic() < deadline, job
+        time.sleep(0.2)
+    assert job["status"] == "succeeded", job
+    assert [h.get("authorization") for p, h in pages.seen if p == "/echo-auth"] == ["Bearer redis-secret-789"]
+    record = client.get(f"snapshot:job:{job_id}")
+    assert "redis-secret-789" not in record and '"params": {}' in record
+
+
 def test_jobs_of_a_sigkilled_replica_are_finished_and_delivered_by_the_other(start, pages, redis_server, s3, receiver):
     hook = receiver()
     env = shared_env(redis_server, s3, SNAPSHOT_JOB_VISIBILITY_TIMEOUT="3", SNAPSHOT_JOB_WORKERS="2")

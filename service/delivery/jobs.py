@@ -6,7 +6,9 @@ stream read by one consumer group, so any replica can run it.  A replica acknowl
 it is finished *and* its webhook delivered (or given up), and renews its claim on the jobs it holds
 while it works on them; a job held by a replica that died stops being renewed and is claimed by
 another replica after the visibility timeout (``XAUTOCLAIM``), which resumes it where the record says
-it stopped.  Admission is one Lua script: a full queue refuses the job before it is stored.
+it stopped.  Admission is one Lua script: a full queue, or an owner (an API key, or a client address
+without keys) with ``owner_limit`` unfinished jobs, refuses the job before it is stored.  A finished
+job keeps no parameters; each owner's newest ``retained`` finished jobs are kept, older ones dropped.
 """
 
 from __future__ import annotations
@@ -28,6 +30,12 @@ class JobStatus(StrEnum):
     FAILED = "failed"
 
 
+class Admission(StrEnum):
+    ACCEPTED = "accepted"
+    QUEUE_FULL = "queue_full"
+    OWNER_FULL = "owner_full"  # the owner has its limit of unfinished jobs
+
+
 class Delivery(StrEnum):
     PENDING = "pending"
     DELIVERED = "delivered"
@@ -43,6 +51,8 @@ class Job:
     base_url: str  # for local file_urls
     tenant: str
     created_at: float
+    owner: str = ""  # whose limits it counts against: the tenant, or "ip:<address>" without API keys
+    sealed: str | None = None  # the parameters kept secret (headers, cookies), encrypted (delivery/sealed.py)
     request_id: str = ""  # the submitting request's
     external_id: str | None = None
     webhook_url: str | None = None
@@ -68,6 +78,10 @@ class Job:
         """Finished, and its webhook (if any) delivered or given up."""
         return self.finished and self.delivery is not Delivery.PENDING
 
+    def slim(self) -> None:
+        """Drops what only its capture needed: a finished job keeps no parameters and no secrets."""
+        self.params, self.body, self.sealed = {}, None, None
+
     def dumps(self) -> str:
         return json.dumps(asdict(self))
 
@@ -80,8 +94,9 @@ class Job:
 
 
 class JobStore(Protocol):
-    async def submit(self, job: Job, limit: int) -> bool:
-        """Stores and queues the job; False when ``limit`` jobs already wait."""
+    async def submit(self, job: Job, limit: int, owner_limit: int) -> Admission:
+        """Stores and queues the job, unless ``limit`` jobs already wait or its owner has ``owner_limit``
+        unfinished."""
 
     async def get(self, job_id: str) -> Job | None: ...
 
@@ -93,8 +108,9 @@ class JobStore(Protocol):
     async def renew(self) -> None:
         """Keeps this replica's claim on the jobs it works on."""
 
-    async def finish(self, job_id: str) -> None:
-        """This replica is done with the job (finished and delivered)."""
+    async def finish(self, job_id: str, owner: str | None) -> None:
+        """This replica is done with the job (finished and delivered): it no longer counts against its
+        owner's unfinished jobs, and is kept as one of its finished ones (``owner`` None: the record is gone)."""
 
     async def queued(self) -> tuple[int, float]:
         """How many jobs wait, and the age of the oldest, seconds."""
@@ -105,23 +121,29 @@ class JobStore(Protocol):
 class MemoryJobs:
     """Jobs in this process: gone when it stops (``SNAPSHOT_REDIS_URL`` makes them durable)."""
 
-    def __init__(self, ttl: float) -> None:
+    def __init__(self, ttl: float, retained: int = 1000) -> None:
         self.ttl = ttl
+        self.retained = retained
         self._jobs: dict[str, Job] = {}
         self._queue: deque[str] = deque()
+        self._open: dict[str, int] = {}  # owner -> unfinished jobs
+        self._finished: dict[str, deque[str]] = {}  # owner -> its finished jobs, oldest first
 
     def _prune(self) -> None:
         now = time.time()
         for job_id in [i for i, j in self._jobs.items() if j.done and (j.finished_at or now) + self.ttl < now]:
             del self._jobs[job_id]
 
-    async def submit(self, job: Job, limit: int) -> bool:
+    async def submit(self, job: Job, limit: int, owner_limit: int) -> Admission:
         self._prune()
         if len(self._queue) >= limit:
-            return False
+            return Admission.QUEUE_FULL
+        if self._open.get(job.owner, 0) >= owner_limit:
+            return Admission.OWNER_FULL
+        self._open[job.owner] = self._open.get(job.owner, 0) + 1
         self._jobs[job.id] = job
         self._queue.append(job.id)
-        return True
+        return Admission.ACCEPTED
 
     async def get(self, job_id: str) -> Job | None:
         return self._jobs.get(job_id)
@@ -135,8 +157,20 @@ class MemoryJobs:
     async def renew(self) -> None:
         pass
 
-    async def finish(self, job_id: str) -> None:
-        pass
+    async def finish(self, job_id: str, owner: str | None) -> None:
+        if owner is None:
+            return
+        left = self._open.get(owner, 1) - 1
+        if left > 0:
+            self._open[owner] = left
+        else:
+            self._open.pop(owner, None)
+        kept = self._finished.setdefault(owner, deque())
+        kept.append(job_id)
+        while len(kept) > self.retained:
+            self._jobs.pop(kept.popleft(), None)
+        if not kept:
+            del self._finished[owner]
 
     async def queued(self) -> tuple[int, float]:
         if not self._queue:
@@ -151,14 +185,32 @@ STREAM = "snapshot:jobs"
 GROUP = "snapshot"
 QUEUED = "snapshot:jobs:queued"  # jobs not yet read by any replica
 JOB = "snapshot:job:"
+OPEN = "snapshot:owner:open:"  # + owner: its unfinished jobs
+FINISHED = "snapshot:owner:finished:"  # + owner: its finished jobs by time (a sorted set)
 _KEEP_UNFINISHED = 7 * 86400  # seconds: an unfinished job's record outlives any queue
 
-# KEYS: job, queued counter, stream; ARGV: job JSON, job id, limit, ttl
+# KEYS: job, queued counter, stream, owner's open counter; ARGV: job JSON, job id, limit, ttl, owner limit
 _SUBMIT = """
 if tonumber(redis.call('GET', KEYS[2]) or '0') >= tonumber(ARGV[3]) then return 0 end
+if tonumber(redis.call('GET', KEYS[4]) or '0') >= tonumber(ARGV[5]) then return -1 end
 redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[4])
 redis.call('INCR', KEYS[2])
+redis.call('INCR', KEYS[4])
+redis.call('EXPIRE', KEYS[4], ARGV[4])
 redis.call('XADD', KEYS[3], '*', 'id', ARGV[2])
+return 1
+"""
+# KEYS: owner's open counter, owner's finished set; ARGV: job id, now, retained, ttl, job key prefix.
+# The job counts as finished; the owner's oldest finished jobs beyond ``retained`` are deleted.
+_FINISH = """
+if tonumber(redis.call('GET', KEYS[1]) or '0') > 0 then redis.call('DECR', KEYS[1]) end
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+local over = redis.call('ZCARD', KEYS[2]) - tonumber(ARGV[3])
+if over > 0 then
+  local popped = redis.call('ZPOPMIN', KEYS[2], over)  -- member, score, member, score...
+  for i = 1, #popped, 2 do redis.call('DEL', ARGV[5] .. popped[i]) end
+end
 return 1
 """
 # KEYS: stream, queued counter; ARGV: group, consumer, count.  New entries, counted off the queue at once.
@@ -172,10 +224,11 @@ return entries
 
 
 class RedisJobs:
-    def __init__(self, redis: Any, consumer: str, *, ttl: int, visibility: float) -> None:
+    def __init__(self, redis: Any, consumer: str, *, ttl: int, visibility: float, retained: int = 1000) -> None:
         self.redis = redis  # redis.asyncio.Redis with decode_responses=True
         self.consumer = consumer
         self.ttl = ttl
+        self.retained = retained
         self.visibility_ms = int(visibility * 1000)
         self._held: dict[str, str] = {}  # job id -> stream entry id
         self._ready = False
@@ -190,10 +243,11 @@ class RedisJobs:
                 raise
         self._ready = True
 
-    async def submit(self, job: Job, limit: int) -> bool:
+    async def submit(self, job: Job, limit: int, owner_limit: int) -> Admission:
         await self._group()
-        args = (job.dumps(), job.id, limit, self.ttl + _KEEP_UNFINISHED)
-        return bool(await self.redis.eval(_SUBMIT, 3, JOB + job.id, QUEUED, STREAM, *args))
+        args = (job.dumps(), job.id, limit, self.ttl + _KEEP_UNFINISHED, owner_limit)
+        answer = int(await self.redis.eval(_SUBMIT, 4, JOB + job.id, QUEUED, STREAM, OPEN + job.owner, *args))
+        return {1: Admission.ACCEPTED, 0: Admission.QUEUE_FULL}.get(answer, Admission.OWNER_FULL)
 
     async def get(self, job_id: str) -> Job | None:
         raw = await self.redis.get(JOB + job_id)
@@ -230,11 +284,14 @@ class RedisJobs:
             # claiming an entry again resets its idle time: no other replica takes it over
             await self.redis.xclaim(STREAM, GROUP, self.consumer, 0, list(self._held.values()), justid=True)
 
-    async def finish(self, job_id: str) -> None:
+    async def finish(self, job_id: str, owner: str | None) -> None:
         entry = self._held.pop(job_id, None)
         if entry is not None:
             await self.redis.xack(STREAM, GROUP, entry)
             await self.redis.xdel(STREAM, entry)
+        if owner is not None:
+            args = (job_id, time.time(), self.retained, self.ttl, JOB)
+            await self.redis.eval(_FINISH, 2, OPEN + owner, FINISHED + owner, *args)
 
     async def queued(self) -> tuple[int, float]:
         await self._group()

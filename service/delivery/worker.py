@@ -19,10 +19,11 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from service.config import Settings
-from service.delivery.jobs import Delivery, Job, JobStatus, JobStore
+from service.delivery.jobs import Admission, Delivery, Job, JobStatus, JobStore
 from service.delivery.renderer import Renderer
+from service.delivery.sealed import SECRET_PARAMS, Sealer
 from service.delivery.webhooks import WebhookSender, backoff
-from service.errors import JobsUnavailable, Overloaded, ShuttingDown, SnapshotError
+from service.errors import InvalidRequest, JobsUnavailable, Overloaded, ShuttingDown, SnapshotError
 from service.metrics import Metrics
 from service.options import Endpoint
 from service.params import parse_capture_request
@@ -55,6 +56,7 @@ class JobRunner:
         self.webhooks = webhooks
         self.settings = settings
         self.metrics = metrics
+        self.sealer = Sealer(settings.job_secret_key)
         self.claiming = True
         self._capturing = 0  # jobs claimed whose capture has not ended
         self._tasks: set[asyncio.Task[None]] = set()
@@ -64,15 +66,25 @@ class JobRunner:
     # --- submission and reading (the HTTP handlers)
 
     async def submit(self, job: Job) -> None:
-        """Stores and queues ``job``; raises Overloaded (429) when the queue is full."""
+        """Stores and queues ``job``, its secret parameters sealed; raises Overloaded (429) when the queue is
+        full or its owner has ``SNAPSHOT_JOB_OWNER_LIMIT`` unfinished jobs."""
         if job.webhook_url is not None:
             job.delivery = Delivery.PENDING
+        params, body, secrets = Sealer.split(job.params, job.body)
+        if secrets:
+            if self.settings.redis_url and not self.sealer.shared:
+                message = "headers and cookies of async jobs need SNAPSHOT_JOB_SECRET_KEY on this service"
+                details = [{"parameter": name, "message": message} for name in SECRET_PARAMS]
+                raise InvalidRequest(message, code="invalid_options", details=details)
+            job.params, job.body, job.sealed = params, body, self.sealer.seal(job.id, secrets)
         try:
-            accepted = await self.store.submit(job, self.settings.job_queue_size)
+            admission = await self.store.submit(job, self.settings.job_queue_size, self.settings.job_owner_limit)
         except (RedisError, OSError) as exc:
             raise JobsUnavailable(f"the job store did not answer: {exc}") from None
-        if not accepted:
+        if admission is Admission.QUEUE_FULL:
             raise Overloaded(f"{self.settings.job_queue_size} jobs are waiting; try again shortly")
+        if admission is Admission.OWNER_FULL:
+            raise Overloaded(f"{self.settings.job_owner_limit} of your jobs are unfinished; try again when they end")
         self.metrics.jobs_submitted.inc()
 
     async def get(self, job_id: str) -> Job | None:
@@ -183,7 +195,7 @@ class JobRunner:
         try:
             job = await self.store.get(job_id)
             if job is None:  # expired, or deleted
-                await self.store.finish(job_id)
+                await self.store.finish(job_id, None)
                 return
             if not job.finished and not await self._run(job):
                 return  # shutting down: left for another replica
@@ -191,7 +203,7 @@ class JobRunner:
             capturing = False
             if job.delivery is Delivery.PENDING:
                 await self._deliver(job)
-            await self.store.finish(job.id)
+            await self.store.finish(job.id, job.owner)
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -209,7 +221,8 @@ class JobRunner:
         else:
             log.info("job %s taken over (run %d)", job.id, job.runs)
         try:
-            request = parse_capture_request(job.params, self.settings, Endpoint(job.endpoint), job.body)
+            params, body = self._unsealed(job)
+            request = parse_capture_request(params, self.settings, Endpoint(job.endpoint), body)
             backend = self.snapshotter.backend_for(request)
             while True:
                 try:
@@ -229,10 +242,21 @@ class JobRunner:
             job.status = JobStatus.FAILED
             job.error = SnapshotError("an unexpected error occurred").body()
         job.finished_at = time.time()
+        job.slim()  # its parameters and secrets are of no further use
         await self.store.save(job)
         self.metrics.jobs_finished.labels(job.status.value).inc()
         log.info("job %s %s", job.id, job.status.value)
         return True
+
+    def _unsealed(self, job: Job) -> tuple[dict[str, list[str]], dict[str, Any] | None]:
+        """The job's parameters and JSON body with its secret ones put back."""
+        params, body = dict(job.params), dict(job.body) if job.body is not None else None
+        if job.sealed is not None:
+            secrets = self.sealer.open(job.id, job.sealed)
+            params |= secrets.get("params", {})
+            if "body" in secrets:
+                body = {**(body or {}), **secrets["body"]}
+        return params, body
 
     async def _deliver(self, job: Job) -> None:
         """POSTs the job to its webhook until a 2xx answer or ``SNAPSHOT_WEBHOOK_ATTEMPTS`` attempts,
