@@ -246,7 +246,7 @@ def make_app(components: Components) -> tornado.web.Application:
         routes += playground_routes(bool(settings.api_keys))
     if isinstance(components.storage, LocalStorage):
         files = r"/files/([A-Za-z0-9._-]+\.(?:png|jpg|webp|pdf))"
-        routes.append((files, FilesHandler, {"path": str(components.storage.directory)}))
+        routes.append((files, FilesHandler, {"path": str(components.storage.directory), "storage": components.storage}))
     return tornado.web.Application(
         routes,
         default_handler_class=NotFoundHandler,

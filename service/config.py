@@ -204,11 +204,14 @@ class Settings:
         "Public `file_url` template with `{bucket}` and `{key}`; unset: presigned GET URLs.",
     )
     s3_presign_expires: int = _setting(
-        "SNAPSHOT_S3_PRESIGN_EXPIRES", 3600, "Lifetime of presigned `file_url`s, seconds."
+        "SNAPSHOT_S3_PRESIGN_EXPIRES", 3600, "Lifetime of a `file_url` (presigned on S3, signed when local), seconds."
     )
     s3_timeout: float = _setting("SNAPSHOT_S3_TIMEOUT", 5.0, "Connect and read timeout of each S3 call, seconds.")
     local_storage_dir: str = _setting(
         "SNAPSHOT_LOCAL_STORAGE_DIR", "snapshots", "Directory for POST results when no bucket is set."
+    )
+    local_file_ttl: int = _setting(
+        "SNAPSHOT_LOCAL_FILE_TTL", 86400, "Seconds a locally stored result is kept before it is removed."
     )
     public_base_url: str | None = _setting(
         "SNAPSHOT_PUBLIC_BASE_URL", None, "Base of local `file_url`s; unset: built from the request's host."

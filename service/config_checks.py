@@ -54,6 +54,7 @@ def problems(settings: Settings) -> list[str]:
         ("SNAPSHOT_FORWARDED_HOPS", settings.forwarded_hops),
         ("SNAPSHOT_JOB_OWNER_LIMIT", settings.job_owner_limit),
         ("SNAPSHOT_JOB_RETAINED", settings.job_retained),
+        ("SNAPSHOT_LOCAL_FILE_TTL", settings.local_file_ttl),
     ]:
         need(value >= 1, env, "must be at least 1")
     need(settings.queue_size >= 0, "SNAPSHOT_QUEUE_SIZE", "must be 0 or more")

@@ -33,6 +33,7 @@ from service.openapi import OPENAPI
 from service.options import Endpoint
 from service.params import parse_capture_request
 from service.snapshots import Capture, Snapshotter
+from service.storage import LocalStorage
 from service.web import BaseHandler, JsonErrors, ParamsHandler, client_ip, request_id
 
 T = TypeVar("T")
@@ -328,6 +329,17 @@ class FilesHandler(JsonErrors, tornado.web.StaticFileHandler):
     """Serves locally stored captures (the embedded default storage)."""
 
     handler_name = "files"
+    storage: LocalStorage
+
+    def initialize(self, path: str, storage: LocalStorage) -> None:  # type: ignore[override]
+        super().initialize(path)
+        self.storage = storage
+
+    def prepare(self) -> None:
+        key = self.path_args[0] if self.path_args else ""
+        expires, signature = self.get_query_argument("expires", ""), self.get_query_argument("signature", "")
+        if not self.storage.verify(key, expires, signature):
+            raise tornado.web.HTTPError(403, "the file URL has expired or its signature is not valid")
 
     def get_content_type(self) -> str:
         return BY_EXTENSION.get((self.absolute_path or "").rsplit(".", 1)[-1], "application/octet-stream")

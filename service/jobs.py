@@ -75,13 +75,14 @@ class BackgroundJobs:
     async def sweep_cache(self) -> None:
         """Every minute (local storage only; on S3 a bucket lifecycle rule does it): remove cache entries
         that expired, keeping them ``SNAPSHOT_S3_PRESIGN_EXPIRES`` longer so a ``file_url`` handed out
-        just before expiry stays readable."""
+        just before expiry stays readable, and other files older than ``SNAPSHOT_LOCAL_FILE_TTL``."""
         storage = self.components.storage
         assert isinstance(storage, LocalStorage)
         while True:
             await asyncio.sleep(CACHE_SWEEP_INTERVAL)
             try:
-                await self._blocking(sweep_local, storage.directory, float(self.settings.s3_presign_expires))
+                grace, ttl = float(self.settings.s3_presign_expires), float(self.settings.local_file_ttl)
+                await self._blocking(sweep_local, storage.directory, grace, ttl)
             except Exception:
                 log.exception("the cache sweep failed")
 

@@ -6,12 +6,15 @@ that answers success has stored its file.  Failures raise :class:`~service.error
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import tempfile
+import time
 import uuid
 from pathlib import Path
 from typing import Any, Protocol
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import boto3
 from botocore.config import Config
@@ -39,19 +42,45 @@ class Storage(Protocol):
     def check(self) -> None: ...
 
 
+URL_KEY = ".url-key"  # in the directory: the key local file URLs are signed with
+
+
 def _new_name(extension: str) -> str:
     return f"{uuid.uuid4()}.{extension}"
 
 
 class LocalStorage:
-    """Files in a directory, served by the service at ``/files/<key>``."""
+    """Files in a directory, served by the service at ``/files/<key>?expires=..&signature=..``: like a
+    presigned S3 URL, a file URL is valid for ``url_ttl`` seconds (signed with a key kept in the
+    directory, so links survive a restart of the service but not the loss of its files)."""
 
     name = "local"
 
-    def __init__(self, directory: str, public_base_url: str | None) -> None:
+    def __init__(self, directory: str, public_base_url: str | None, url_ttl: int = 3600) -> None:
         self.directory = Path(directory).resolve()
         self.public_base_url = public_base_url
+        self.url_ttl = url_ttl
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._url_key = self._key()
+
+    def _key(self) -> bytes:
+        path = self.directory / URL_KEY
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return path.read_bytes()
+        with os.fdopen(fd, "wb") as f:
+            f.write(os.urandom(32))
+        return path.read_bytes()
+
+    def _signature(self, key: str, expires: int) -> str:
+        return hmac.new(self._url_key, f"{key}\n{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def verify(self, key: str, expires: str, signature: str, now: float | None = None) -> bool:
+        """Whether a ``/files/`` URL's ``expires`` and ``signature`` are this service's and still valid."""
+        if not expires.isdigit() or int(expires) < (time.time() if now is None else now):
+            return False
+        return hmac.compare_digest(signature.encode(), self._signature(key, int(expires)).encode())
 
     def new_key(self, extension: str) -> str:
         return _new_name(extension)
@@ -83,7 +112,9 @@ class LocalStorage:
 
     def url_for(self, key: str, request_base_url: str) -> str:
         base = self.public_base_url or request_base_url
-        return f"{base.rstrip('/')}/files/{quote(key)}"
+        expires = int(time.time() + self.url_ttl)
+        query = urlencode({"expires": expires, "signature": self._signature(key, expires)})
+        return f"{base.rstrip('/')}/files/{quote(key)}?{query}"
 
     def check(self) -> None:
         if not os.access(self.directory, os.W_OK):
@@ -160,4 +191,4 @@ def make_s3_client(settings: Settings) -> Any:
 def make_storage(settings: Settings) -> Storage:
     if settings.s3_bucket:
         return S3Storage(make_s3_client(settings), settings)
-    return LocalStorage(settings.local_storage_dir, settings.public_base_url)
+    return LocalStorage(settings.local_storage_dir, settings.public_base_url, settings.s3_presign_expires)

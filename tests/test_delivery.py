@@ -171,9 +171,31 @@ def test_the_local_cache_sweep_removes_expired_entries_after_a_grace(app, tmp_pa
     service.fetch("/create_snap", params=params(cache_ttl=1))
     directory = service.components.storage.directory
     assert len(list(directory.glob("cache-*"))) == 2  # the image and its metadata
-    assert sweep_local(directory, grace=60, now=time.time() + 30) == 0
-    assert sweep_local(directory, grace=60, now=time.time() + 62) == 1
+    assert sweep_local(directory, grace=60, file_ttl=10**6, now=time.time() + 30) == 0
+    assert sweep_local(directory, grace=60, file_ttl=10**6, now=time.time() + 62) == 1
     assert not list(directory.glob("cache-*"))
+
+
+def test_stored_files_expire_and_their_urls_are_signed_with_a_lifetime(app, tmp_path):
+    from service.delivery.cache import sweep_local
+
+    service = app(s3_presign_expires=60)
+    stored = json.loads(service.fetch("/create_snap", method="POST", body=json.dumps(params()),
+                                      headers={"Content-Type": "application/json"}).body)  # fmt: skip
+    url = stored["file_url"]
+    assert "expires=" in url and "signature=" in url
+    assert fetch_url(service, url).code == 200
+    path = url.removeprefix(service.url).split("?")[0]
+    assert_error(service.fetch(path), 403, "forbidden")  # no signature: links never expire otherwise
+    assert_error(service.fetch(url.removeprefix(service.url).replace("signature=", "signature=0")), 403, "forbidden")
+    storage = service.components.storage
+    name = path.rsplit("/", 1)[1]
+    query = dict(part.split("=") for part in url.split("?")[1].split("&"))
+    assert not storage.verify(name, query["expires"], query["signature"], now=time.time() + 61)  # expired
+    directory = storage.directory
+    assert sweep_local(directory, grace=60, file_ttl=3600, now=time.time() + 3000) == 0
+    assert sweep_local(directory, grace=60, file_ttl=3600, now=time.time() + 3601) == 1
+    assert not (directory / name).exists() and (directory / ".url-key").exists()
 
 
 # --- async jobs

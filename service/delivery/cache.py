@@ -89,9 +89,10 @@ class CaptureCache:
         await self.snapshotter.store(self._meta_key(key), json.dumps(doc).encode(), "application/json")
 
 
-def sweep_local(directory: Path, grace: float, now: float | None = None) -> int:
+def sweep_local(directory: Path, grace: float, file_ttl: float, now: float | None = None) -> int:
     """Removes the local directory's cache entries that expired more than ``grace`` seconds ago (a
-    ``file_url`` handed out just before expiry stays readable that long); returns how many."""
+    ``file_url`` handed out just before expiry stays readable that long), and the other files (POST and
+    job results) stored more than ``file_ttl`` seconds ago; returns how many."""
     now = time.time() if now is None else now
     removed = 0
     for meta in directory.glob(f"{PREFIX}*.json"):
@@ -104,4 +105,13 @@ def sweep_local(directory: Path, grace: float, now: float | None = None) -> int:
             removed += 1
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("cache entry %s could not be swept: %s", meta.name, exc)
+    for path in directory.iterdir():
+        if path.name.startswith((PREFIX, ".url-key")) or not path.is_file():
+            continue  # cache entries go by their own expiry
+        try:
+            if path.stat().st_mtime + file_ttl <= now:
+                path.unlink(missing_ok=True)
+                removed += 1
+        except OSError as exc:
+            log.warning("file %s could not be swept: %s", path.name, exc)
     return removed
