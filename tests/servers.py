@@ -507,6 +507,7 @@ class _PageHandler(BaseHTTPRequestHandler):
             query["_cookie"] = self.headers.get("Cookie", "")
             query["_user_agent"] = self.headers.get("User-Agent", "")
             query["_x_test"] = self.headers.get("X-Test", "")
+            query["_authorization"] = self.headers.get("Authorization", "")
             answer = extra(query)
             if isinstance(answer, tuple):
                 body, headers, *rest = answer
@@ -546,7 +547,7 @@ class PageServer(ThreadingHTTPServer):
         self.hits: list[str] = []
         self.seen: list[tuple[str, dict[str, str]]] = []  # (path, request headers, lower-cased names)
         # extra routes: fn(query) -> html, (html, headers) or (html, headers, status); query['_cookie'],
-        # query['_user_agent'] and query['_x_test'] are the Cookie, User-Agent and X-Test headers
+        # query['_user_agent'], query['_x_test'] and query['_authorization'] are those request headers
         self.routes: dict[str, Callable[[dict[str, str]], str | tuple[str, dict[str, str]]]] = {}
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
         self.thread.start()

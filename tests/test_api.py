@@ -400,7 +400,7 @@ def test_odd_encodings_in_the_query_get_400(local_service):
 def test_unknown_paths_and_methods_get_json_errors(local_service):
     assert_error(requests.get(f"{local_service.url}/nope"), 404, "not_found")
     assert_error(requests.put(f"{local_service.url}/create_snap"), 405, "method_not_allowed")
-    assert_error(requests.get(f"{local_service.url}/files/does-not-exist.png"), 404, "not_found")
+    assert_error(requests.get(f"{local_service.url}/files/does-not-exist.png"), 403, "forbidden")  # unsigned
 
 
 def test_health_endpoints(service):

@@ -104,6 +104,48 @@ def test_state_from_one_capture_is_invisible_to_the_next(snap, one_session_servi
         assert is_green(centre(snap(one_session_service, "/state/read", 200, 100)))
 
 
+def test_storage_of_an_origin_the_page_left_is_cleared_too(snap, one_session_service, state_pages):
+    """The writer stores at its origin and leaves for another one before the picture: the reset clears
+    every origin the capture had, not only the one it ended on."""
+    elsewhere = state_pages.base.replace("127.0.0.1", "localhost")
+    state_pages.routes["/state/leave"] = lambda q: WRITER.replace(
+        "{then}", f'location.href = "{elsewhere}/color/00ff00";'
+    )
+    try:
+        for _ in range(2):
+            snap(one_session_service, "/state/leave", 200, 100)
+            assert is_green(centre(snap(one_session_service, "/state/read", 200, 100)))
+    finally:
+        state_pages.routes.pop("/state/leave")
+
+
+def test_credentials_a_page_navigates_with_never_reach_the_next_capture(snap, one_session_service, state_pages):
+    """A URL with credentials fills the browser's HTTP auth cache, which no reset can empty: the next capture
+    of that site must not be sent them (the session is replaced)."""
+    host = state_pages.base.replace("http://127.0.0.1", "localhost")
+
+    def protected(query):
+        if query["_authorization"]:
+            return "<!doctype html><body style='margin:0;background:rgb(200,0,0)'>in</body>", {}
+        return "<!doctype html><body style='margin:0;background:rgb(0,170,0)'>out</body>", {
+            "WWW-Authenticate": 'Basic realm="r"'}, 401  # fmt: skip
+
+    state_pages.routes["/state/protected"] = protected
+    state_pages.routes["/state/login"] = lambda q: (
+        f"<script>location.href = 'http://u:p@{host}/state/protected'</script>"
+    )
+    try:
+        login = snap(one_session_service, "/state/login", 200, 100, url=f"http://{host}/state/login")
+        assert is_red(centre(login))  # control: logged in
+        state_pages.seen.clear()
+        snap(one_session_service, "/state/protected", 200, 100, url=f"http://{host}/state/protected")
+        sent = [headers.get("authorization") for path, headers in state_pages.seen if path == "/state/protected"]
+        assert sent and not any(sent), sent
+    finally:
+        state_pages.routes.pop("/state/protected")
+        state_pages.routes.pop("/state/login")
+
+
 UNLOAD_WRITER = """<!doctype html><html><body><script>
   addEventListener("pagehide", () => {
     document.cookie = "unload_cookie=1; max-age=3600; path=/";

@@ -54,6 +54,9 @@ def _open(
         cdp = _connect(endpoints(driver), settings.session_timeout, OutputLimits.of(settings).max_message)
         # a page that starts a download gets an error, and nothing is written to the browser's disk
         cdp.command("Browser.setDownloadBehavior", {"behavior": "deny"}, timeout=settings.session_timeout)
+        # every window, frame and worker's URL as it changes: the reset clears the storage of each origin
+        # the page had at any time, not only of those still there at its end
+        cdp.command("Target.setDiscoverTargets", {"discover": True}, timeout=settings.session_timeout)
     except Exception as exc:
         if cdp is not None:
             cdp.close()

@@ -3,7 +3,9 @@
 - ``reset`` (default): captures reuse one tab; after each capture (off the response's path) extra
   windows are closed, the tab sent to about:blank (the page unloads), then every cookie deleted, all
   storage (local and session storage, IndexedDB, Cache Storage, service workers...) of every origin
-  the page had frames, windows or workers from cleared, and the HTTP cache emptied.
+  the page had frames, windows or workers from at any time during the capture cleared (also those it
+  navigated away from), and the HTTP cache emptied.  A page that navigated to a URL with credentials
+  filled the browser's HTTP auth cache, which nothing clears but a new browser: its session is replaced.
 - ``context``: every capture runs in a new browser context (like a fresh incognito profile) that is
   removed afterwards: the strongest isolation, at several times the CPU cost per capture.
 
@@ -57,10 +59,28 @@ def _clean(
     return session.command(method, params, time.monotonic() + timeout, tab=tab)
 
 
-def _add_origin(url: str, into: set[str]) -> None:
+def origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of an http(s) URL (credentials in it left out), else None."""
     parts = urlsplit(url)
-    if parts.scheme in ("http", "https") and parts.netloc:
-        into.add(f"{parts.scheme}://{parts.netloc}")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+
+
+def has_credentials(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and "@" in parts.netloc
+
+
+def _add_origin(url: str, into: set[str]) -> None:
+    origin = origin_of(url)
+    if origin is not None:
+        into.add(origin)
 
 
 def _frame_origins(tree: dict[str, Any], into: set[str]) -> set[str]:
@@ -88,7 +108,10 @@ class ResetIsolation:
             return
         if session.crashed:
             raise BackendUnavailable("the browser tab crashed")
-        origins: set[str] = set()
+        if session.credentials_seen:
+            # the browser keeps them in its HTTP auth cache, which no DevTools command clears: a new browser
+            raise BackendUnavailable("the page navigated to a URL with credentials")
+        origins: set[str] = set(session.seen_origins)  # every origin a frame or worker had during the capture
         if session.settled:  # both in one round trip
             found, tree = session.cdp.batch(
                 [("Target.getTargets", {}, None), ("Page.getFrameTree", {}, session.tab_session)],
@@ -136,6 +159,7 @@ class ResetIsolation:
             + [("Network.clearBrowserCache", {}, tab_session)],
             timeout=_CLEANUP_TIMEOUT,
         )
+        session.seen_origins.clear()
 
 
 class ContextIsolation:

@@ -32,7 +32,7 @@ from service.browsers.cdp import (
     CdpTimeout,
 )
 from service.browsers.consent import ConsentRules, ConsentTracker
-from service.browsers.isolation import Isolation
+from service.browsers.isolation import Isolation, has_credentials, origin_of
 from service.browsers.network import RequestRules
 from service.browsers.shots import OutputLimits, Shot
 from service.capture import Backend, CaptureRequest, Phase, Timings
@@ -85,6 +85,8 @@ class BrowserSession:
     consent: ConsentTracker | None = None  # this capture's, with block_cookie_banners
     consent_script: str | None = None  # its Page.addScriptToEvaluateOnNewDocument identifier
     frame_sessions: set[str] = field(default_factory=set)  # cross-site iframes attached for the options
+    seen_origins: set[str] = field(default_factory=set)  # origins of frames, windows, workers since the reset
+    credentials_seen: bool = False  # a frame navigated to a URL with credentials (the session is replaced)
     changed: set[str] = field(default_factory=set)  # what the capture's options changed (steps.UNDO)
     limits: OutputLimits = field(default_factory=OutputLimits)
     fast_png: bool = True  # PNGs encoded for speed rather than size (SNAPSHOT_PNG_ENCODING)
@@ -97,9 +99,12 @@ class BrowserSession:
 
     def _on_event(self, message: dict[str, Any]) -> None:
         source = message.get("sessionId")
+        method = message["method"]
+        if method in ("Page.frameNavigated", "Target.targetCreated", "Target.targetInfoChanged"):
+            params = message["params"]
+            self._saw((params.get("frame") or params.get("targetInfo") or {}).get("url", ""))
         if self.tab_session is None or source is None:
             return
-        method = message["method"]
         if source == self.tab_session or source in self.frame_sessions:
             steps.on_frame_event(self, source, method, message["params"])  # the options' frame work
         if source != self.tab_session:
@@ -119,6 +124,13 @@ class BrowserSession:
             self.lifecycle[name] = loader
         elif method == "Inspector.targetCrashed":
             self.crashed = True
+
+    def _saw(self, url: str) -> None:
+        """A frame, window or worker had ``url``: its origin's storage is cleared by the reset."""
+        origin = origin_of(url)
+        if origin is not None:
+            self.seen_origins.add(origin)
+            self.credentials_seen = self.credentials_seen or has_credentials(url)
 
     @property
     def age(self) -> float:
