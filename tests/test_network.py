@@ -40,3 +40,24 @@ def test_a_hostile_pattern_is_matched_in_linear_time():
     worker.start()
     worker.join(10)
     assert results == [False]
+
+
+def test_headers_go_to_the_target_origin_only_when_a_frame_of_that_origin_asks():
+    from service.browsers.network import RequestRules
+    from service.config import Settings
+    from service.params import parse_capture_request
+
+    request = parse_capture_request(
+        {"url": ["https://a.test/page"], "width": ["10"], "height": ["10"], "headers": ["X-Key: k"]}, Settings()
+    )
+    rules = RequestRules.of(request)
+    assert rules is not None
+
+    def sent(url: str, initiator: str | None) -> bool:
+        _, params = rules.answer({"requestId": "1", "request": {"url": url, "headers": {}}}, initiator)
+        return {"name": "X-Key", "value": "k"} in params.get("headers", [])
+
+    assert sent("https://a.test/api", "https://a.test")
+    assert not sent("https://a.test/api", "https://evil.test")  # a cross-origin frame asks
+    assert not sent("https://a.test/api", None)  # unknown, or a cross-site frame's process
+    assert not sent("https://b.test/api", "https://a.test")  # another origin

@@ -280,6 +280,30 @@ def test_blocked_requests_never_reach_the_server(snap, service, option_pages, th
     assert seen(option_pages, "/with-third-party")  # the document itself is never blocked
 
 
+def test_headers_reach_the_target_only_from_its_own_frames(snap, service, option_pages, third_party):
+    """A cross-origin frame in the target's page asks the target's origin for something: that request does
+    not carry the client's headers (they are meant for the target's own requests), the page's own do."""
+    option_pages.routes["/svg/0000aa"] = partial(_image, "0000aa")
+    third_party.routes["/evil-frame"] = lambda q: f"<!doctype html><img src='{option_pages.base}/svg/0000aa'>"
+    option_pages.routes["/framed-evil"] = lambda q: (
+        f"<!doctype html><img src='/svg/00ff00'><iframe src='{third_party.base}/evil-frame'></iframe>"
+    )
+    option_pages.seen.clear()
+    try:
+        ok(snap(service, "/framed-evil", 200, 200, headers="Authorization: Bearer client-secret"))
+        assert seen(third_party, "/evil-frame"), "the frame was not loaded"
+        assert [h.get("authorization") for h in seen(option_pages, "/svg/00ff00")] == ["Bearer client-secret"]
+        from_frame = seen(option_pages, "/svg/0000aa")
+        assert from_frame and all("authorization" not in h for h in from_frame)
+    finally:
+        for server, path in (
+            (option_pages, "/svg/0000aa"),
+            (third_party, "/evil-frame"),
+            (option_pages, "/framed-evil"),
+        ):
+            server.routes.pop(path)
+
+
 def test_a_backtracking_pattern_does_not_freeze_the_service(snap, service, option_pages):
     """Every request the page makes is matched against the patterns in the CDP event handler: a pattern
     that backtracks on the page's own URL (matched as a regex, minutes of CPU under the GIL) is matched in

@@ -63,6 +63,7 @@ class Wildcard:
 @dataclass(frozen=True)
 class RequestRules:
     origin: tuple[str, str, int | None]
+    target_url: str
     headers: tuple[tuple[str, str], ...]
     all_origins: bool
     blocked_types: frozenset[str]
@@ -76,20 +77,25 @@ class RequestRules:
             return None
         return cls(
             origin=_origin(request.url),
+            target_url=request.url,
             headers=tuple(o.header_pairs),
             all_origins=o.headers_scope == "all",
             blocked_types=frozenset(RESOURCE_TYPES[t] for t in o.block_resources),
             blocked_urls=tuple(Wildcard.of(p) for p in o.block_requests),
         )
 
-    def answer(self, paused: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        """The Fetch command that releases a paused request (``Fetch.requestPaused`` params)."""
+    def answer(self, paused: dict[str, Any], initiator: str | None) -> tuple[str, dict[str, Any]]:
+        """The Fetch command that releases a paused request (``Fetch.requestPaused`` params).  With
+        ``headers_scope=origin`` the headers go only to the target's origin, and only when a frame of that
+        origin asks (``initiator``, the origin of the frame the request comes from): a cross-origin frame
+        in the page never gets the client's credentials sent for it."""
         request = paused["request"]
         url = request["url"]
         if paused.get("resourceType") in self.blocked_types or any(p.fullmatch(url) for p in self.blocked_urls):
             return "Fetch.failRequest", {"requestId": paused["requestId"], "errorReason": "BlockedByClient"}
         params: dict[str, Any] = {"requestId": paused["requestId"]}
-        if self.headers and (self.all_origins or _origin(url) == self.origin):
+        ours = _origin(url) == self.origin and initiator is not None and _origin(initiator) == self.origin
+        if self.headers and (self.all_origins or ours):
             extra = {name.lower() for name, _ in self.headers}
             kept = [{"name": k, "value": v} for k, v in request.get("headers", {}).items() if k.lower() not in extra]
             params["headers"] = kept + [{"name": k, "value": v} for k, v in self.headers]

@@ -85,6 +85,7 @@ class BrowserSession:
     consent: ConsentTracker | None = None  # this capture's, with block_cookie_banners
     consent_script: str | None = None  # its Page.addScriptToEvaluateOnNewDocument identifier
     frame_sessions: set[str] = field(default_factory=set)  # cross-site iframes attached for the options
+    frames: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # frame id -> (origin, parent id)
     seen_origins: set[str] = field(default_factory=set)  # origins of frames, windows, workers since the reset
     credentials_seen: bool = False  # a frame navigated to a URL with credentials (the session is replaced)
     changed: set[str] = field(default_factory=set)  # what the capture's options changed (steps.UNDO)

@@ -100,14 +100,18 @@ def undo(session: BrowserSession) -> list[tuple[str, dict[str, Any]]]:
     session.changed.clear()
     session.rules = session.consent = session.consent_script = None
     session.frame_sessions.clear()
+    session.frames.clear()
     return calls
 
 
 def on_frame_event(session: BrowserSession, source: str, method: str, params: dict[str, Any]) -> None:
     """Events of the tab and of the cross-site iframes attached for the options: paused requests,
     autoconsent's messages, new iframes (set up like the tab, then let go)."""
-    if method == "Fetch.requestPaused" and session.rules is not None:
-        answer, answer_params = session.rules.answer(params)
+    if method == "Page.frameNavigated" and source == session.tab_session:
+        frame = params["frame"]
+        session.frames[frame["id"]] = (frame.get("securityOrigin", ""), frame.get("parentId"))
+    elif method == "Fetch.requestPaused" and session.rules is not None:
+        answer, answer_params = session.rules.answer(params, _initiator(session, source, params))
         session.cdp.send(answer, answer_params, source)
     elif method == "Runtime.bindingCalled" and session.consent is not None and params.get("name") == BINDING:
         log.debug("session %s: autoconsent says %s", session.id, str(params.get("payload", ""))[:300])
@@ -122,6 +126,18 @@ def on_frame_event(session: BrowserSession, source: str, method: str, params: di
             for command, command_params in [*setup, ("Target.setAutoAttach", _AUTO_ATTACH)]:
                 session.cdp.send(command, command_params, child)
         session.cdp.send("Runtime.runIfWaitingForDebugger", {}, child)
+
+
+def _initiator(session: BrowserSession, source: str, paused: dict[str, Any]) -> str | None:
+    """The origin of the frame a paused request comes from; None when unknown or a cross-site frame's."""
+    if source != session.tab_session:
+        return None  # a cross-site iframe's own process
+    frame = paused.get("frameId")
+    if paused.get("resourceType") == "Document":
+        if frame == session.target:  # the tab's own navigation: the target, and where it redirects
+            return session.rules.target_url if session.rules is not None else None
+        frame = session.frames.get(frame or "", ("", None))[1]  # a frame's document: its parent asks
+    return session.frames.get(frame or "", (None, None))[0]
 
 
 def after_load(
