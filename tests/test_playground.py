@@ -80,6 +80,10 @@ def test_the_pages_have_a_strict_csp_and_static_files_cache_headers(app):
     bundle = service.fetch("/docs/static/swagger-ui-bundle.js")
     assert bundle.code == 200 and bundle.headers["Cache-Control"] == "public, max-age=86400"
     assert service.fetch("/static/../config.py").code == 404
+    assert "default-src 'none'" in bundle.headers["Content-Security-Policy"]
+    # only what /docs uses: Swagger UI's own pages (no CSP of ours) and source maps are not served
+    for path in ("index.html", "oauth2-redirect.html", "swagger-ui-bundle.js.map", "swagger-initializer.js"):
+        assert service.fetch(f"/docs/static/{path}").code == 404, path
 
 
 def test_the_operator_can_switch_both_pages_off(app):
@@ -146,6 +150,13 @@ def test_a_capture_from_the_form_shows_the_picture_its_metadata_and_a_curl_that_
     downloaded = Image.open(tmp_path / "snapshot.png").convert("RGB")
     assert downloaded.size == (320, 200)
     assert downloaded.tobytes() == _preview_pixels(chrome).tobytes()
+
+
+@integration
+def test_a_link_that_prefills_a_hidden_option_opens_its_group(chrome, local_service):
+    chrome.get(local_service.url + "/?url=https%3A%2F%2Fexample.com%2F&webhook_url=https%3A%2F%2Fhooks.example%2F")
+    webhook = chrome.find_element(By.ID, "f-webhook_url")
+    assert webhook.get_attribute("value") == "https://hooks.example/" and webhook.is_displayed()
 
 
 @integration

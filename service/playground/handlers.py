@@ -4,6 +4,7 @@ styles from the service only (Swagger UI also sets inline styles), requests to t
 
 from __future__ import annotations
 
+import re
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,13 @@ CSP = {
     "docs": f"{_COMMON}; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
     "font-src 'self' data:",
 }
+SWAGGER_FILES = (
+    "swagger-ui.css",
+    "index.css",
+    "favicon-32x32.png",
+    "swagger-ui-bundle.js",
+    "swagger-ui-standalone-preset.js",
+)
 _HARDENING = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
 
 
@@ -76,6 +84,7 @@ class StaticHandler(JsonErrors, tornado.web.StaticFileHandler):
 
     def set_extra_headers(self, path: str) -> None:
         self.set_header("X-Content-Type-Options", "nosniff")
+        self.set_header("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
         self.set_header("Cache-Control", f"public, max-age={self.get_cache_time(path, None, '')}")
 
 
@@ -85,5 +94,7 @@ def routes(api_keys: bool) -> list[Any]:
         (r"/", PageHandler, {"page": "playground", "body": pages["playground"], "handler_name": "playground"}),
         (r"/docs", PageHandler, {"page": "docs", "body": pages["docs"], "handler_name": "docs"}),
         (r"/static/(playground\.js|playground\.css|docs-init\.js)", StaticHandler, {"path": str(STATIC)}),
-        (r"/docs/static/(.+)", StaticHandler, {"path": str(SWAGGER)}),
+        # only what /docs loads: not Swagger UI's own index.html, OAuth2 redirect page or source maps
+        (r"/docs/static/(" + "|".join(re.escape(name) for name in SWAGGER_FILES) + ")", StaticHandler,
+         {"path": str(SWAGGER)}),  # fmt: skip
     ]

@@ -174,12 +174,15 @@ async function capture(event) {
   }
 }
 
-// a link to the playground can carry parameters: /?url=...&width=...
+// a link to the playground can carry parameters: /?url=...&width=...; a group with a prefilled option is
+// opened, so that nothing a link sets (a webhook_url, headers_scope...) is sent without being seen
 function prefill() {
   const query = new URLSearchParams(location.search);
   for (const [name, value] of query) {
     const control = document.getElementById("f-" + name);
     if (!control) continue;
+    const group = control.closest("details");
+    if (group) group.open = true;
     if (control.type === "checkbox") control.checked = value === "true";
     else if (control.tagName === "TEXTAREA") control.value = query.getAll(name).join("\n");
     else control.value = value;
