@@ -42,3 +42,16 @@ def test_with_nothing_detected_it_stops_waiting_a_second_after_the_load():
     tracker.handle(report("top", "started", prehide=True), 1)
     assert not tracker.finished(time.monotonic())
     assert tracker.finished(time.monotonic() - 1.5)
+
+
+def test_a_page_calling_the_binding_in_a_loop_gets_bounded_answers():
+    """The binding lives in the page's world: the page itself can call it, as often as it likes."""
+    from service.browsers.consent import MAX_INITS, MAX_MESSAGES
+
+    tracker = ConsentTracker(RULES)
+    init = json.dumps({"type": "init", "url": "x"})
+    answered = [tracker.handle(init, context=1) for _ in range(MAX_INITS * 3)]
+    assert sum(1 for a in answered if a) == MAX_INITS  # the rules file is sent at most that often
+    evals = [tracker.handle(json.dumps({"type": "eval", "id": "e", "code": "1"}), 1) for _ in range(MAX_MESSAGES)]
+    assert sum(1 for a in evals if a) == MAX_MESSAGES - MAX_INITS * 3
+    assert tracker.handle(json.dumps({"type": "eval", "id": "e", "code": "1"}), 1) == []

@@ -25,6 +25,9 @@ RULES = "compact-rules.json"
 _FINISHED = {"nothingDetected", "optOutSucceeded", "optOutFailed", "optInSucceeded", "optInFailed", "done"}
 _BUSY = {"openPopupDetected", "runningOptOut", "runningOptIn"}
 NOTHING_FOUND_AFTER = 1.0  # seconds after the load without any consent popup detected: none is coming
+# the binding lives in the page's world, where the page can call it too: what one capture answers is bounded
+MAX_INITS = 32  # frames given the rules (each answer carries the whole rules file)
+MAX_MESSAGES = 1000  # messages handled in all
 CONFIG = {
     "enabled": True,
     "autoAction": "optOut",
@@ -85,9 +88,15 @@ class ConsentTracker:
     main: str | None = None  # the main frame's instance
     detected: bool = False  # a consent popup or platform was seen in some frame
     prehiding: set[str] = field(default_factory=set)  # instances that still hide known popups
+    inits: int = 0  # rules sent
+    messages: int = 0  # messages handled
 
     def handle(self, payload: str, context: int) -> list[tuple[str, dict[str, Any]]]:
-        """The commands (to the frame's session) that answer one message of a content script."""
+        """The commands (to the frame's session) that answer one message of a content script; nothing once
+        the capture's bounds are reached (a page calling the binding in a loop gets no more answers)."""
+        self.messages += 1
+        if self.messages > MAX_MESSAGES or len(payload) > 65536:
+            return []
         try:
             message = json.loads(payload)
         except ValueError:
@@ -96,6 +105,9 @@ class ConsentTracker:
             return []
         kind = message.get("type")
         if kind == "init":
+            self.inits += 1
+            if self.inits > MAX_INITS:
+                return []
             return [("Runtime.evaluate", {"expression": _deliver(self.rules.init), "contextId": context})]
         if kind == "eval":  # a rule's snippet, run in the page's world of the frame that asked
             code = json.dumps(str(message.get("code", "")))
