@@ -95,6 +95,9 @@ def routes(api_keys: bool) -> list[Any]:
         (r"/docs", PageHandler, {"page": "docs", "body": pages["docs"], "handler_name": "docs"}),
         (r"/static/(playground\.js|playground\.css|docs-init\.js)", StaticHandler, {"path": str(STATIC)}),
         # only what /docs loads: not Swagger UI's own index.html, OAuth2 redirect page or source maps
-        (r"/docs/static/(" + "|".join(re.escape(name) for name in SWAGGER_FILES) + ")", StaticHandler,
-         {"path": str(SWAGGER)}),  # fmt: skip
+        (
+            r"/docs/static/(" + "|".join(re.escape(name) for name in SWAGGER_FILES) + ")",
+            StaticHandler,
+            {"path": str(SWAGGER)},
+        ),  # fmt: skip
     ]
