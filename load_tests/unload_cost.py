@@ -60,7 +60,13 @@ class Tab:
     def __init__(self, width: int, height: int) -> None:
         port = free_port()
         self._profile = tempfile.TemporaryDirectory()
-        args = [CHROMIUM, *CHROME_ARGS, f"--remote-debugging-port={port}", f"--user-data-dir={self._profile.name}"]
+        args = [
+            CHROMIUM,
+            *CHROME_ARGS,
+            "--no-sandbox",
+            f"--remote-debugging-port={port}",
+            f"--user-data-dir={self._profile.name}",
+        ]
         self._process = Proc.start("chromium", args)
         try:
             version = f"http://127.0.0.1:{port}/json/version"

@@ -79,6 +79,12 @@ class Settings:
         "SNAPSHOT_CHROMEDRIVER_PATH", "/usr/bin/chromedriver", "ChromeDriver for local captures."
     )
     chromium_path: str = _setting("SNAPSHOT_CHROMIUM_PATH", "/usr/bin/chromium", "Chromium for local captures.")
+    chrome_sandbox: bool = _setting(
+        "SNAPSHOT_CHROME_SANDBOX",
+        False,
+        "Run Chromium's own sandbox (no `--no-sandbox`): needs a non-root user and a seccomp profile that "
+        "allows user namespaces (RuntimeDefault does not; see docs/operations.md).",
+    )
     pool_size: int = _setting(
         "SNAPSHOT_POOL_SIZE", 2, "Concurrent captures (and browser sessions) on the Grid backend."
     )

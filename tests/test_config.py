@@ -84,3 +84,11 @@ def test_the_settings_page_documents_every_setting_with_its_default():
         assert env in documented, f"{env} is missing from docs/settings.md"
         assert documented[env].strip() == default, f"{env}: docs say {documented[env]!r}, code says {default!r}"
     assert set(documented) == {env for env, _, _ in settings_table()}
+
+
+def test_chromium_runs_without_its_sandbox_unless_the_operator_turns_it_on():
+    from service.browsers.chrome import chrome_options
+
+    assert "--no-sandbox" in chrome_options(Settings(), local=True).arguments
+    assert "--no-sandbox" not in chrome_options(Settings(chrome_sandbox=True), local=True).arguments
+    assert "--no-sandbox" not in chrome_options(Settings(chrome_sandbox=True), local=False).arguments

@@ -39,6 +39,49 @@ def image() -> str:
     return TAG
 
 
+RENDERERS = """
+import os
+own = os.readlink("/proc/self/ns/user")
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    if pid == str(os.getpid()):
+        continue  # this script's command line names the flag too
+    try:
+        if b"--type=renderer" not in open(f"/proc/{pid}/cmdline", "rb").read():
+            continue
+        seccomp = [line.split()[1] for line in open(f"/proc/{pid}/status") if line.startswith("Seccomp:")][0]
+        print(seccomp, os.readlink(f"/proc/{pid}/ns/user") != own)
+    except OSError:
+        pass
+"""
+
+
+def test_where_the_pod_allows_user_namespaces_chromium_runs_its_own_sandbox(image, pages):
+    """SNAPSHOT_CHROME_SANDBOX=true, unprivileged, with a seccomp profile that allows user namespaces
+    (here unconfined; in a cluster a Localhost profile): captures work, and every renderer runs in its own
+    user namespace under a seccomp-bpf filter (Chromium's sandbox), which --no-sandbox would not give."""
+    name = f"snapshot-sandbox-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    run = [
+        "podman", "run", "-d", "--name", name, "--read-only", "--user", "10001:10001", "--cap-drop", "ALL",
+        "--security-opt", "seccomp=unconfined", "--tmpfs", "/tmp:rw,size=512m", "--network", "host",
+        "-e", f"SNAPSHOT_PORT={port}", "-e", "SNAPSHOT_HOST=127.0.0.1", "-e", f"SNAPSHOT_ALLOW_NETWORKS={LOOPBACK}",
+        "-e", "SNAPSHOT_CHROME_SANDBOX=true", image,
+    ]  # fmt: skip
+    subprocess.run(run, check=True, capture_output=True, timeout=60)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: requests.get(f"{url}/readyz", timeout=2).status_code == 200, 60, "the container")
+        query = {"url": pages.base + "/quadrants", "width": 200, "height": 120}
+        capture = requests.get(f"{url}/create_snap", params=query, timeout=60)
+        assert capture.status_code == 200, capture.text
+        found = subprocess.run(["podman", "exec", name, "/opt/snapshot/bin/python", "-c", RENDERERS],
+                               capture_output=True, text=True, check=True, timeout=30).stdout.split("\n")  # fmt: skip
+        renderers = [line.split() for line in found if line.strip()]
+        assert renderers and all(r == ["2", "True"] for r in renderers), renderers
+    finally:
+        subprocess.run(["podman", "rm", "-f", name], capture_output=True)
+
+
 def test_the_image_runs_read_only_unprivileged_captures_and_stops_cleanly_on_sigterm(image, pages):
     name = f"snapshot-test-{uuid.uuid4().hex[:8]}"
     port = free_port()

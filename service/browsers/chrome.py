@@ -8,7 +8,6 @@ from service.config import Settings
 
 CHROME_ARGS = (
     "--headless=new",
-    "--no-sandbox",
     "--disable-gpu",
     "--disable-dev-shm-usage",
     "--disable-background-networking",
@@ -41,6 +40,10 @@ def chrome_options(
     options = webdriver.ChromeOptions()
     for arg in CHROME_ARGS:
         options.add_argument(arg)
+    if not settings.chrome_sandbox:
+        # the sandbox needs user namespaces, which container runtimes' default seccomp profiles refuse
+        # (Chromium then does not start); SNAPSHOT_CHROME_SANDBOX turns it on where the pod allows them
+        options.add_argument("--no-sandbox")
     if proxy_url:
         # every connection through the filtering proxy: loopback too ("<-loopback>"), no QUIC (UDP
         # bypasses HTTP proxies), no WebRTC UDP outside the proxy, no DNS prefetching
