@@ -18,7 +18,7 @@ from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.remote.client_config import ClientConfig
 
-from service.browsers.cdp import CdpConnection
+from service.browsers.cdp import MAX_MESSAGE, CdpConnection
 from service.browsers.chrome import chrome_options
 from service.browsers.consent import ConsentRules
 from service.browsers.grid import CdpEndpoint, GridApi
@@ -79,7 +79,7 @@ def _open(
     )
 
 
-def _connect(endpoints: list[CdpEndpoint], timeout: float, max_message: int) -> CdpConnection:
+def _connect(endpoints: list[CdpEndpoint], timeout: float, max_message: int = MAX_MESSAGE) -> CdpConnection:
     """A DevTools connection to the first endpoint that accepts one (all but the last are tried briefly)."""
     for endpoint in endpoints[:-1]:
         try:
