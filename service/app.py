@@ -48,9 +48,9 @@ from service.handlers import (
     ReadyzHandler,
 )
 from service.health import CheckFn, Readiness, executable_check, grid_check, redis_check
-from service.jobs import BackgroundJobs
 from service.limits import ClientLimiter
 from service.logs import configure_logging, request_logger
+from service.maintenance import Maintenance
 from service.metrics import Metrics
 from service.netpolicy import NetworkPolicy
 from service.options import Endpoint, list_params
@@ -278,13 +278,13 @@ async def start_proxy(settings: Settings, policy: NetworkPolicy, metrics: Metric
 async def drain(
     components: Components,
     server: tornado.httpserver.HTTPServer,
-    jobs: BackgroundJobs,
+    maintenance: Maintenance,
     proxy: EgressProxy | None,
 ) -> None:
     """The shutdown, in order: no longer ready and no new requests or jobs, no new connections; the
     captures in flight and the jobs this replica holds finished (up to ``SNAPSHOT_SHUTDOWN_GRACE``;
     with Redis only their captures: other replicas take over their queue and webhooks), connections
-    closed, background jobs stopped, every browser session closed, the proxy stopped."""
+    closed, maintenance loops stopped, every browser session closed, the proxy stopped."""
     log.info("shutting down: no longer ready, finishing captures in flight")
     settings, runner = components.settings, components.jobs
     components.readiness.shutting_down = True
@@ -302,7 +302,7 @@ async def drain(
         await asyncio.sleep(0.1)
     await server.close_all_connections()
     await runner.cancel()
-    jobs.cancel()
+    maintenance.cancel()
     await runner.store.close()
     await asyncio.get_running_loop().run_in_executor(None, components.close)
     if proxy is not None:
@@ -325,14 +325,22 @@ async def serve(settings: Settings) -> None:
         f"grid {settings.grid_url}" if settings.grid_url else "local",
         components.storage.name,
     )
-    jobs = BackgroundJobs(components)
-    jobs.start()
+    maintenance = Maintenance(
+        settings,
+        snapshotter=components.snapshotter,
+        storage=components.storage,
+        metrics=components.metrics,
+        executor=components.io_executor,
+        grid=components.grid,
+        instance=components.instance,
+    )
+    maintenance.start()
     components.jobs.start()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
     await stop.wait()
-    await drain(components, server, jobs, proxy)
+    await drain(components, server, maintenance, proxy)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,5 +1,7 @@
-"""How ``SNAPSHOT_*`` environment variables become typed values (``service/config.py``): one parser per
-field type, and the fields that need their own."""
+"""How ``SNAPSHOT_*`` environment variables become typed values (``service/config.py``): a setting's
+declaration (``setting``: its variable, default, help and limits), one parser per field type and the
+fields that need their own, and the reading of a settings class from the environment with every
+problem collected (``read``)."""
 
 from __future__ import annotations
 
@@ -7,11 +9,74 @@ import base64
 import binascii
 import dataclasses
 import ipaddress
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+T = TypeVar("T")
+
+
+def setting(
+    env: str,
+    default: Any,
+    help: str,
+    *,
+    secret: bool = False,
+    minimum: float | None = None,
+    maximum: float | None = None,
+    above: float | None = None,
+    choices: Sequence[str] | None = None,
+) -> Any:
+    """A settings field: its environment variable, default, one-line help, and the limits its value
+    must keep (``minimum``/``maximum`` inclusive, ``above`` exclusive, ``choices``)."""
+    limits = {"minimum": minimum, "maximum": maximum, "above": above, "choices": choices}
+    metadata = {"env": env, "help": help, "secret": secret, **limits}
+    return dataclasses.field(default=default, metadata=metadata, repr=not secret)
+
+
+def limit_problem(f: dataclasses.Field[Any], value: Any) -> str | None:
+    """What is wrong with ``value`` against the limits ``f`` declares, or None."""
+    meta = f.metadata
+    low, high, above, choices = meta["minimum"], meta["maximum"], meta["above"], meta["choices"]
+    if choices is not None and value not in choices and str(value).upper() not in choices:
+        return "must be " + " or ".join(repr(c) if c == "" else c for c in choices)
+    if low is not None and high is not None and not low <= value <= high:
+        return f"must be between {low} and {high}"
+    if low is not None and value < low:
+        return "must be 0 or more" if low == 0 else f"must be at least {low}"
+    if above is not None and value <= above:
+        return "must be a positive number" + (" of seconds" if isinstance(value, float) else "")
+    return None
+
+
+def read(
+    cls: type[T], environ: Mapping[str, str], overrides: Mapping[str, Any], rules: Callable[[T], list[str]]
+) -> tuple[T, list[str]]:
+    """An instance of the settings dataclass ``cls`` from ``environ`` (and ``overrides``), and every
+    problem: values that do not parse, values out of their declared limits, and ``rules(settings)``
+    (what depends on several settings)."""
+    values: dict[str, Any] = {}
+    problems: list[str] = []
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        env = f.metadata["env"]
+        if env not in environ:
+            continue
+        parse = SPECIAL.get(f.name) or PARSERS[str(f.type)]
+        raw = environ[env]
+        try:
+            values[f.name] = parse(raw)
+        except ValueError as exc:
+            shown = "***" if f.metadata["secret"] else repr(raw)
+            reason = str(exc) if not str(exc).startswith("invalid literal") else f"must be {f.type}"
+            problems.append(f"{env}={shown}: {reason}")
+    values.update(overrides)
+    settings = cls(**values)
+    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+        problem = limit_problem(f, getattr(settings, f.name))
+        if problem is not None:
+            problems.append(f"{f.metadata['env']}: {problem}")
+    return settings, problems + rules(settings)
 
 
 def _parse_bool(raw: str) -> bool:

@@ -9,6 +9,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from service.cookies import parse_cookie
 from service.errors import InvalidRequest
 from service.options import (
     DEFAULTS,
@@ -45,7 +46,6 @@ FORBIDDEN_HEADERS = frozenset(
     }
 )
 _HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}")
-_SAME_SITE = {"strict": "Strict", "lax": "Lax", "none": "None"}
 
 Value = str | bool | int | float | None
 
@@ -93,44 +93,6 @@ def parse_value(f: dataclasses.Field[Any], values: Sequence[Value]) -> Any:
     if not isinstance(value, str):
         raise ValueError("must be text")
     return value
-
-
-def _domain_matches(host: str, domain: str) -> bool:
-    domain = domain.lower().lstrip(".")
-    return host == domain or (host.endswith("." + domain) and not host.replace(".", "").isdigit())
-
-
-def parse_cookie(raw: str, target_host: str) -> dict[str, Any]:
-    """A CDP ``Network.CookieParam`` (without url/domain defaults) from ``name=value; Attr...``."""
-    parts = [p.strip() for p in raw.split(";")]
-    name, sep, value = parts[0].partition("=")
-    if not sep or not name.strip() or any(c in raw for c in "\r\n\x00"):
-        raise ValueError("must be `name=value` followed by `; Attribute` pairs")
-    cookie: dict[str, Any] = {"name": name.strip(), "value": value.strip()}
-    for attribute in parts[1:]:
-        if not attribute:
-            continue
-        key, _, val = attribute.partition("=")
-        key = key.strip().lower()
-        if key == "domain":
-            if not _domain_matches(target_host, val.strip()):
-                raise ValueError(f"Domain {val.strip()!r} does not contain the target's host {target_host}")
-            cookie["domain"] = val.strip()
-        elif key == "path":
-            cookie["path"] = val.strip() or "/"
-        elif key == "secure":
-            cookie["secure"] = True
-        elif key == "httponly":
-            cookie["httpOnly"] = True
-        elif key == "samesite":
-            if val.strip().lower() not in _SAME_SITE:
-                raise ValueError("SameSite must be Strict, Lax or None")
-            cookie["sameSite"] = _SAME_SITE[val.strip().lower()]
-        else:
-            raise ValueError(f"unknown cookie attribute {key!r}")
-    if cookie.get("sameSite") == "None" and not cookie.get("secure"):
-        raise ValueError("SameSite=None needs Secure (Chrome refuses such a cookie)")
-    return cookie
 
 
 def _check(options: CaptureOptions, settings: Settings, target_host: str) -> list[tuple[str, str]]:

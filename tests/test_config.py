@@ -92,3 +92,19 @@ def test_chromium_runs_without_its_sandbox_unless_the_operator_turns_it_on():
     assert "--no-sandbox" in chrome_options(Settings(), local=True).arguments
     assert "--no-sandbox" not in chrome_options(Settings(chrome_sandbox=True), local=True).arguments
     assert "--no-sandbox" not in chrome_options(Settings(chrome_sandbox=True), local=False).arguments
+
+
+def test_importing_the_settings_loads_no_client_library():
+    code = (
+        "import sys, service.config; "
+        "print(sorted(m for m in ('websocket', 'selenium', 'boto3', 'redis', 'tornado') if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"
+
+
+def test_each_isolation_mode_a_setting_may_name_is_implemented():
+    from service.browsers.isolation import ISOLATIONS
+    from service.config import ISOLATION_MODES
+
+    assert tuple(ISOLATIONS) == ISOLATION_MODES

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import subprocess
+
+import pytest
 import time
 
 from load_tests.cpu import CpuMeter, process_ticks
@@ -173,6 +175,7 @@ def test_analysis_without_scaling_reports_none():
     assert report["time_to_scale_up_s"] is None and report["time_to_scale_down_after_load_s"] is None
 
 
+@pytest.mark.integration  # a real Chromium
 def test_the_unload_cost_loop_unloads_only_in_reset_mode_and_leaves_no_browser():
     before = browser_processes()
     reset, clears = measure(count=2, rounds=1, cards=20)

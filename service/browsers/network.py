@@ -14,7 +14,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from service.capture import CaptureRequest
-from service.option_checks import parse_cookie
 from service.options import RESOURCE_TYPES
 
 
@@ -100,14 +99,3 @@ class RequestRules:
             kept = [{"name": k, "value": v} for k, v in request.get("headers", {}).items() if k.lower() not in extra]
             params["headers"] = kept + [{"name": k, "value": v} for k, v in self.headers]
         return "Fetch.continueRequest", params
-
-
-def cookie_params(request: CaptureRequest) -> list[dict[str, Any]]:
-    """``Network.setCookies`` entries: for the target's URL when a cookie names no Domain."""
-    cookies = []
-    for raw in request.options.cookies:
-        cookie = parse_cookie(raw, request.target.host)
-        if "domain" not in cookie:
-            cookie["url"] = request.url
-        cookies.append(cookie)
-    return cookies

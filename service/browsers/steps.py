@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 from service.browsers.cdp import CdpError, CdpInterrupted, CdpTimeout
 from service.browsers.consent import BINDING, ConsentTracker, frame_setup
-from service.browsers.network import RequestRules, cookie_params
+from service.browsers.network import RequestRules
 from service.browsers.page import DISABLE_ANIMATIONS_CSS, Page, PageInfo
 from service.capture import CaptureRequest
+from service.cookies import cookie_params
 from service.errors import CaptureTimeout, ScriptFailed, TargetHttpError
 from service.options import Endpoint
 
@@ -78,7 +79,7 @@ def prepare(session: BrowserSession, request: CaptureRequest, deadline: float) -
         calls += frame_setup(session.consent_rules)
     if session.rules is not None or session.consent is not None:
         change("frames", "Target.setAutoAttach", _AUTO_ATTACH)
-    cookies = cookie_params(request)
+    cookies = cookie_params(o.cookies, request.target.host, request.url)
     if cookies:  # removed by every reset with all other cookies
         calls.append(("Network.setCookies", {"cookies": cookies}))
     if calls:

@@ -1,45 +1,62 @@
-"""The service's background jobs, each a named unit: one documented loop that catches, logs and
-carries on.  Start-up only starts them (``BackgroundJobs.start``); shutdown cancels them."""
+"""The service's maintenance loops (not the clients' async jobs: ``service/delivery``), each a named
+unit: one documented loop that catches, logs and carries on.  Start-up only starts them
+(``Maintenance.start``); shutdown cancels them."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any, TypeVar
+from concurrent.futures import Executor
+from typing import Any, TypeVar
 
 from service.browsers.chrome import INSTANCE_CAPABILITY
-from service.browsers.grid import find_orphans
+from service.browsers.grid import GridApi, find_orphans
+from service.config import Settings
 from service.delivery.cache import sweep_local
-from service.storage import LocalStorage
+from service.metrics import Metrics
+from service.snapshots import Snapshotter
+from service.storage import LocalStorage, Storage
 
-if TYPE_CHECKING:
-    from service.app import Components
-
-log = logging.getLogger("snapshot.jobs")
+log = logging.getLogger("snapshot.maintenance")
 T = TypeVar("T")
 
 GRID_POLL_INTERVAL = 10.0  # seconds between two reads of the Grid's capacity (metrics)
 CACHE_SWEEP_INTERVAL = 60.0  # seconds between two sweeps of expired local cache entries
 
 
-class BackgroundJobs:
-    def __init__(self, components: Components) -> None:
-        self.components = components
-        self.settings = components.settings
+class Maintenance:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        snapshotter: Snapshotter,
+        storage: Storage,
+        metrics: Metrics,
+        executor: Executor,
+        grid: GridApi | None,
+        instance: str,
+    ) -> None:
+        self.settings = settings
+        self.snapshotter = snapshotter
+        self.storage = storage
+        self.metrics = metrics
+        self.executor = executor  # blocking calls: the Grid's API, file sweeps
+        self.grid = grid
+        self.instance = instance  # this replica's id, on its Grid sessions
         self._tasks: list[asyncio.Task[None]] = []
 
     async def _blocking(self, fn: Callable[..., T], *args: Any) -> T:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.components.io_executor, fn, *args)
+        return await loop.run_in_executor(self.executor, fn, *args)
 
     def start(self) -> None:
-        jobs: list[Callable[[], Coroutine[Any, Any, None]]] = [self.warm_sessions, self.reap_idle_sessions]
-        if self.components.grid is not None:
-            jobs += [self.poll_grid_capacity, self.sweep_orphans]
-        if isinstance(self.components.storage, LocalStorage):
-            jobs.append(self.sweep_cache)
-        self._tasks = [asyncio.create_task(job(), name=job.__name__) for job in jobs]
+        loops: list[Callable[[], Coroutine[Any, Any, None]]] = [self.warm_sessions, self.reap_idle_sessions]
+        if self.grid is not None:
+            loops += [self.poll_grid_capacity, self.sweep_orphans]
+        if isinstance(self.storage, LocalStorage):
+            loops.append(self.sweep_cache)
+        self._tasks = [asyncio.create_task(loop(), name=loop.__name__) for loop in loops]
 
     def cancel(self) -> None:
         for task in self._tasks:
@@ -49,7 +66,7 @@ class BackgroundJobs:
         """Once, at start-up: open sessions ahead of demand.  Locally up to the pool size; on the Grid
         only into slots that are free now, so warming never queues on the Grid or takes slots from its
         other clients."""
-        snapshotter, grid = self.components.snapshotter, self.components.grid
+        snapshotter, grid = self.snapshotter, self.grid
         if snapshotter.grid is not None and grid is not None:
             try:
                 status = await self._blocking(grid.status)
@@ -66,7 +83,7 @@ class BackgroundJobs:
         interval = min(15.0, max(0.5, self.settings.session_idle_timeout / 2))
         while True:
             await asyncio.sleep(interval)
-            for backend in self.components.snapshotter.backends:
+            for backend in self.snapshotter.backends:
                 try:
                     backend.reap_idle()
                 except Exception:
@@ -76,7 +93,7 @@ class BackgroundJobs:
         """Every minute (local storage only; on S3 a bucket lifecycle rule does it): remove cache entries
         that expired, keeping them ``SNAPSHOT_S3_PRESIGN_EXPIRES`` longer so a ``file_url`` handed out
         just before expiry stays readable, and other files older than ``SNAPSHOT_LOCAL_FILE_TTL``."""
-        storage = self.components.storage
+        storage = self.storage
         assert isinstance(storage, LocalStorage)
         while True:
             await asyncio.sleep(CACHE_SWEEP_INTERVAL)
@@ -88,7 +105,7 @@ class BackgroundJobs:
 
     async def poll_grid_capacity(self) -> None:
         """Every 10 s: the Grid's slots and queue as this replica sees them, for the metrics."""
-        grid, metrics = self.components.grid, self.components.metrics
+        grid, metrics = self.grid, self.metrics
         assert grid is not None
         while True:
             try:
@@ -116,13 +133,13 @@ class BackgroundJobs:
 
     def end_orphans(self) -> int:
         """One sweep (blocking); returns how many sessions it ended."""
-        grid, backend = self.components.grid, self.components.snapshotter.grid
+        grid, backend = self.grid, self.snapshotter.grid
         assert grid is not None and backend is not None
         settings = self.settings
         orphans = find_orphans(
             grid.sessions(),
             capability=INSTANCE_CAPABILITY,
-            instance=self.components.instance,
+            instance=self.instance,
             ours=backend.pool.session_ids(),
             own_grace=settings.session_timeout + 30,
             foreign_max_age=settings.session_max_age + settings.capture_timeout + 10,
@@ -140,6 +157,6 @@ class BackgroundJobs:
             except OSError as exc:
                 log.warning("orphaned Grid session %s could not be ended: %s", orphan.id, exc)
                 continue
-            self.components.metrics.orphans_ended.inc()
+            self.metrics.orphans_ended.inc()
             ended += 1
         return ended

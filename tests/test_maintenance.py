@@ -1,4 +1,4 @@
-"""The background jobs' rules, in-process: which Grid sessions the orphan sweep ends.  The sweep
+"""The maintenance loops' rules, in-process: which Grid sessions the orphan sweep ends.  The sweep
 against a real Grid with a crashed replica's sessions: ``test_faults.py``."""
 
 from __future__ import annotations
