@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import math
 import subprocess
+import time
 
 import pytest
-import time
 
 from load_tests.cpu import CpuMeter, process_ticks
 from load_tests.load import parse_size, run_workers
