@@ -1,5 +1,5 @@
-"""What one capture is, in the words every layer shares: the typed request, its phases and their
-timings, the backend it runs on and the outcome it ends with.
+"""What one capture is, in the words every layer shares: its phases and their timings, the backend it
+runs on and the outcome it ends with (the typed request is ``service.params.CaptureRequest``).
 
 The enums are the label values of the metrics (``service/metrics.py``) and the words of the request
 log, so a dashboard, a log line and an error name an outcome the same way.
@@ -12,11 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from service.options import CaptureOptions, Endpoint
-    from service.urls import TargetUrl
 
 
 class Backend(StrEnum):
@@ -52,24 +47,6 @@ class Outcome(StrEnum):
     STORAGE_ERROR = "storage_error"
     CANCELLED = "cancelled"
     INTERNAL = "internal"
-
-
-@dataclass(frozen=True)
-class CaptureRequest:
-    """A capture as the client asked for it, parsed and validated (``service/params.py``): the
-    published parameters, the options (``service/options.py``) and what it produces (an image or a
-    PDF).  The browser session runs its steps from this."""
-
-    target: TargetUrl
-    width: int  # the viewport, CSS pixels
-    height: int
-    localmode: bool
-    options: CaptureOptions
-    endpoint: Endpoint
-
-    @property
-    def url(self) -> str:
-        return self.target.url
 
 
 @dataclass

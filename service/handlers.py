@@ -18,7 +18,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from service.auth import ApiKeys
 from service.browsers.backend import CaptureBackend
 from service.browsers.breaker import CircuitBreaker
-from service.capture import CaptureRequest, Outcome
+from service.capture import Outcome
 from service.config import Settings
 from service.delivery.jobs import Job
 from service.delivery.renderer import Renderer
@@ -31,7 +31,7 @@ from service.limits import ClientLimiter
 from service.metrics import Metrics
 from service.openapi import OPENAPI
 from service.options import Endpoint
-from service.params import parse_capture_request
+from service.params import CaptureRequest, parse_capture_request
 from service.snapshots import Capture, Snapshotter
 from service.storage import LocalStorage
 from service.web import BaseHandler, JsonErrors, ParamsHandler, client_ip, request_id

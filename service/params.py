@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TypeVar
 
-from service.capture import CaptureRequest
 from service.config import Settings
 from service.errors import InvalidRequest
 from service.option_checks import OptionProblems, Value, parse_options
-from service.options import Endpoint, kind, options_for, param
+from service.options import CaptureOptions, Endpoint, kind, options_for, param
 from service.urls import TargetUrl, parse_target_url
 
 PUBLISHED = ("url", "width", "height", "localmode")
@@ -31,6 +31,24 @@ _FALSE = {"false", "0", "no", "off", ""}
 
 Params = Mapping[str, Sequence[Value]]
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CaptureRequest:
+    """A capture as the client asked for it, parsed and validated (``service/params.py``): the
+    published parameters, the options (``service/options.py``) and what it produces (an image or a
+    PDF).  The browser session runs its steps from this."""
+
+    target: TargetUrl
+    width: int  # the viewport, CSS pixels
+    height: int
+    localmode: bool
+    options: CaptureOptions
+    endpoint: Endpoint
+
+    @property
+    def url(self) -> str:
+        return self.target.url
 
 
 def _text(values: Sequence[Value] | None) -> str | None:

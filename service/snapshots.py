@@ -17,7 +17,7 @@ from typing import TypeVar
 from service.browsers.backend import CaptureBackend
 from service.browsers.breaker import CircuitBreaker
 from service.browsers.shots import Shot
-from service.capture import Backend, CaptureRequest, Phase, Timings
+from service.capture import Backend, Phase, Timings
 from service.config import Settings
 from service.errors import (
     BackendUnavailable,
@@ -29,6 +29,7 @@ from service.errors import (
 )
 from service.metrics import Metrics
 from service.netpolicy import NetworkPolicy
+from service.params import CaptureRequest
 from service.storage import Storage
 
 T = TypeVar("T")

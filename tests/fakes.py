@@ -16,8 +16,9 @@ from PIL import Image
 
 from service.browsers.page import PageInfo
 from service.browsers.shots import Shot
-from service.capture import CaptureRequest, Phase, Timings
+from service.capture import Phase, Timings
 from service.errors import BackendUnavailable, CaptureTimeout, ClientGone, SnapshotError
+from service.params import CaptureRequest
 
 _ids = itertools.count(1)
 

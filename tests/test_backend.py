@@ -14,9 +14,10 @@ import pytest
 
 from service.browsers.backend import CaptureBackend
 from service.browsers.pool import SessionPool
-from service.capture import Backend, CaptureRequest, Phase, Timings
+from service.capture import Backend, Phase, Timings
 from service.errors import BackendUnavailable, CaptureTimeout, ClientGone, Overloaded, TargetUnreachable
 from service.options import CaptureOptions, Endpoint
+from service.params import CaptureRequest
 from service.urls import parse_target_url
 from tests.fakes import FakeBrowser, Hold
 

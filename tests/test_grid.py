@@ -13,9 +13,10 @@ from service.browsers.cdp import CdpConnection, CdpTimeout
 from service.browsers.factories import _connect, grid_session_factory
 from service.browsers.grid import CdpEndpoint, GridApi
 from service.browsers.session import BrowserSession
-from service.capture import CaptureRequest, Timings
+from service.capture import Timings
 from service.config import Settings
 from service.options import CaptureOptions, Endpoint
+from service.params import CaptureRequest
 from service.urls import parse_target_url
 from tests.conftest import open_png
 from tests.servers import Grid, PageServer, free_port

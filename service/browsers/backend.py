@@ -18,8 +18,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from service.browsers.pool import SessionPool
 from service.browsers.shots import Shot
-from service.capture import Backend, CaptureRequest, Phase, Timings
+from service.capture import Backend, Phase, Timings
 from service.errors import BackendUnavailable, CaptureTimeout, Overloaded
+from service.params import CaptureRequest
 
 log = logging.getLogger("snapshot.backend")
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from service.capture import CaptureRequest
 from service.options import RESOURCE_TYPES
+from service.params import CaptureRequest
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from service.browsers.shots import Shot
-from service.capture import CaptureRequest, Timings
+from service.capture import Timings
 from service.errors import BackendUnavailable
+from service.params import CaptureRequest
 
 log = logging.getLogger("snapshot.pool")
 

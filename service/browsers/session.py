@@ -35,7 +35,7 @@ from service.browsers.consent import ConsentRules, ConsentTracker
 from service.browsers.isolation import Isolation, has_credentials, origin_of
 from service.browsers.network import RequestRules
 from service.browsers.shots import OutputLimits, Shot
-from service.capture import Backend, CaptureRequest, Phase, Timings
+from service.capture import Backend, Phase, Timings
 from service.errors import (
     BackendUnavailable,
     CaptureFailed,
@@ -45,6 +45,7 @@ from service.errors import (
     SnapshotError,
     TargetUnreachable,
 )
+from service.params import CaptureRequest
 
 log = logging.getLogger("snapshot.browser")
 

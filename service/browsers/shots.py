@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from service.browsers.page import Page, PageInfo
-from service.capture import CaptureRequest
 from service.errors import BackendUnavailable, OutputTooLarge
 from service.images import DEFAULT_QUALITY, image_size, pdf_pages, stitch
 from service.options import PAPER_FORMATS, Endpoint
+from service.params import CaptureRequest
 
 if TYPE_CHECKING:
     from service.browsers.session import BrowserSession

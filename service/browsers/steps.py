@@ -16,10 +16,10 @@ from service.browsers.cdp import CdpError, CdpInterrupted, CdpTimeout
 from service.browsers.consent import BINDING, ConsentTracker, frame_setup
 from service.browsers.network import RequestRules
 from service.browsers.page import DISABLE_ANIMATIONS_CSS, Page, PageInfo
-from service.capture import CaptureRequest
 from service.cookies import cookie_params
 from service.errors import CaptureTimeout, ScriptFailed, TargetHttpError
 from service.options import Endpoint
+from service.params import CaptureRequest
 
 if TYPE_CHECKING:
     from service.browsers.session import BrowserSession

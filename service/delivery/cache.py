@@ -17,9 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from service.capture import CaptureRequest
 from service.delivery.results import Result
 from service.images import EXTENSIONS
+from service.params import CaptureRequest
 from service.snapshots import Snapshotter
 
 log = logging.getLogger("snapshot.cache")

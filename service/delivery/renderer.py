@@ -8,12 +8,12 @@ import threading
 import time
 
 from service.browsers.backend import CaptureBackend
-from service.capture import CaptureRequest
 from service.delivery.cache import CaptureCache, cache_key
 from service.delivery.flight import Flights
 from service.delivery.results import Result
 from service.images import EXTENSIONS
 from service.metrics import Metrics
+from service.params import CaptureRequest
 from service.snapshots import Snapshotter
 
 
