@@ -325,15 +325,8 @@ async def serve(settings: Settings) -> None:
         f"grid {settings.grid_url}" if settings.grid_url else "local",
         components.storage.name,
     )
-    maintenance = Maintenance(
-        settings,
-        snapshotter=components.snapshotter,
-        storage=components.storage,
-        metrics=components.metrics,
-        executor=components.io_executor,
-        grid=components.grid,
-        instance=components.instance,
-    )
+    c = components
+    maintenance = Maintenance(settings, c.snapshotter, c.storage, c.metrics, c.io_executor, c.grid, c.instance)
     maintenance.start()
     components.jobs.start()
     stop = asyncio.Event()

@@ -29,7 +29,6 @@ class Maintenance:
     def __init__(
         self,
         settings: Settings,
-        *,
         snapshotter: Snapshotter,
         storage: Storage,
         metrics: Metrics,

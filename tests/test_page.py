@@ -1,4 +1,4 @@
-"""``Page``'s use of the isolated world made as the page committed (``BrowserSession.isolated_world``),
+"""``Page``'s use of the isolated world made as the page committed (``Tab.isolated_world``),
 with a small fake of the session: the logic alone, the real browser path is in test_grid.py."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 
 from service.browsers.cdp import CdpError
 from service.browsers.page import Page
-from service.browsers.session import BrowserSession
+from service.browsers.tab import Tab
 
 
 class FakeSession:
@@ -32,7 +32,7 @@ class FakeSession:
 
 
 def page_of(session: FakeSession) -> Page:
-    return Page(cast(BrowserSession, session), time.monotonic() + 5)
+    return Page(cast(Tab, session), time.monotonic() + 5)
 
 
 def test_a_prepared_world_whose_document_went_is_replaced_once():

@@ -23,8 +23,8 @@ from service.browsers.chrome import chrome_options
 from service.browsers.consent import ConsentRules
 from service.browsers.grid import CdpEndpoint, GridApi
 from service.browsers.isolation import ISOLATIONS
-from service.browsers.session import BrowserSession
-from service.browsers.shots import OutputLimits
+from service.browsers.session import BrowserSession, SessionConfig
+from service.browsers.shots import OutputSettings
 from service.capture import Backend
 from service.config import Settings
 from service.errors import BackendUnavailable
@@ -51,7 +51,7 @@ def _open(
         raise BackendUnavailable(f"no browser session could be started: {reason}") from None
     cdp = None
     try:
-        cdp = _connect(endpoints(driver), settings.session_timeout, OutputLimits.of(settings).max_message)
+        cdp = _connect(endpoints(driver), settings.session_timeout, OutputSettings.of(settings).max_message)
         # a page that starts a download gets an error, and nothing is written to the browser's disk
         cdp.command("Browser.setDownloadBehavior", {"behavior": "deny"}, timeout=settings.session_timeout)
         # every window, frame and worker's URL as it changes: the reset clears the storage of each origin
@@ -65,18 +65,8 @@ def _open(
         except Exception:
             pass
         raise BackendUnavailable(f"the browser's DevTools connection failed: {exc}") from None
-    isolation = ISOLATIONS[settings.isolation]()
-    limits = OutputLimits.of(settings)
-    return BrowserSession(
-        driver,
-        cdp,
-        backend,
-        settings.page_load_timeout,
-        isolation,
-        limits=limits,
-        consent_rules=consent_rules,
-        fast_png=settings.png_encoding == "speed",
-    )
+    config = SessionConfig(settings.page_load_timeout, OutputSettings.of(settings), consent_rules)
+    return BrowserSession(driver, cdp, backend, ISOLATIONS[settings.isolation](), config)
 
 
 def _connect(endpoints: list[CdpEndpoint], timeout: float, max_message: int = MAX_MESSAGE) -> CdpConnection:

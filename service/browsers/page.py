@@ -17,7 +17,7 @@ from service.browsers.cdp import CdpError
 from service.errors import InvalidRequest, ScriptFailed, SelectorNotFound
 
 if TYPE_CHECKING:
-    from service.browsers.session import BrowserSession
+    from service.browsers.tab import Tab
 
 FONTS_CAP_MS = 2000  # web fonts are waited for, at most this long
 
@@ -114,11 +114,11 @@ class PageInfo:
 class Page:
     """The snippets of one capture, run in its own isolated world of the tab's current document."""
 
-    def __init__(self, session: BrowserSession, deadline: float, interrupted: Callable[[], bool] | None = None) -> None:
-        self.session = session
+    def __init__(self, tab: Tab, deadline: float, interrupted: Callable[[], bool] | None = None) -> None:
+        self.tab = tab
         self.deadline = deadline
         self.interrupted = interrupted  # ends a wait early (the page started leaving)
-        self.context, self._prepared = session.isolated_world(deadline, interrupted)
+        self.context, self._prepared = tab.isolated_world(deadline, interrupted)
 
     def call(self, function: str, *args: Any, deadline: float | None = None, main_world: bool = False) -> Any:
         expression = f"({function})({', '.join(json.dumps(a) for a in args)})"
@@ -127,14 +127,14 @@ class Page:
             params["contextId"] = self.context
         until = deadline or self.deadline
         try:
-            result = self.session.command("Runtime.evaluate", params, until, interrupted=self.interrupted)
+            result = self.tab.command("Runtime.evaluate", params, until, interrupted=self.interrupted)
         except CdpError:
             if main_world or not self._prepared:
                 raise
             # the world made as the page committed did not outlive its document: a new one, once
-            self.context, self._prepared = self.session.isolated_world(until, self.interrupted)
+            self.context, self._prepared = self.tab.isolated_world(until, self.interrupted)
             params["contextId"] = self.context
-            result = self.session.command("Runtime.evaluate", params, until, interrupted=self.interrupted)
+            result = self.tab.command("Runtime.evaluate", params, until, interrupted=self.interrupted)
         if "exceptionDetails" in result:
             details = result["exceptionDetails"]
             text = (details.get("exception") or {}).get("description") or details.get("text") or "an exception"

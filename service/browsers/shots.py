@@ -14,28 +14,34 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from service.browsers.page import Page, PageInfo
+from service.browsers.tab import Tab
 from service.errors import BackendUnavailable, OutputTooLarge
 from service.images import DEFAULT_QUALITY, image_size, pdf_pages, stitch
 from service.options import PAPER_FORMATS, Endpoint
 from service.params import CaptureRequest
 
 if TYPE_CHECKING:
-    from service.browsers.session import BrowserSession
     from service.config import Settings
 
 TILE_LIMIT = 8192  # device pixels: taller captures are taken in tiles (Chrome repeats or blanks beyond)
 
 
 @dataclass(frozen=True)
-class OutputLimits:
+class OutputSettings:
+    """How captures make their output, and how large it may be (from the settings)."""
+
     max_full_page_height: int = 32768
     max_pixels: int = 33_554_432
     max_bytes: int = 50_000_000
     max_pdf_pages: int = 100
+    fast_png: bool = True  # PNGs encoded for speed rather than size (SNAPSHOT_PNG_ENCODING)
 
     @classmethod
-    def of(cls, settings: Settings) -> OutputLimits:
-        return cls(settings.max_full_page_height, settings.max_pixels, settings.max_image_bytes, settings.max_pdf_pages)
+    def of(cls, settings: Settings) -> OutputSettings:
+        return cls(
+            settings.max_full_page_height, settings.max_pixels, settings.max_image_bytes, settings.max_pdf_pages,
+            fast_png=settings.png_encoding == "speed",
+        )  # fmt: skip
 
     @property
     def max_message(self) -> int:
@@ -57,86 +63,85 @@ class Shot:
     truncated: bool = False  # a full page cut at its maximum height
 
 
-def _image_params(session: BrowserSession, image_format: str, quality: int | None = None) -> dict[str, Any]:
+def _image_params(output: OutputSettings, image_format: str, quality: int | None = None) -> dict[str, Any]:
     params: dict[str, Any] = {"format": image_format, "fromSurface": True}
     if image_format == "png":
         # zlib's fastest setting, unfiltered: the same pixels in about 45% more bytes, for about 30 ms
         # less browser CPU (and latency) per 1000x1000 capture (SNAPSHOT_PNG_ENCODING)
-        params["optimizeForSpeed"] = session.fast_png
+        params["optimizeForSpeed"] = output.fast_png
     else:
         params["quality"] = quality if quality is not None else DEFAULT_QUALITY
     return params
 
 
-def take(session: BrowserSession, page: Page | None, request: CaptureRequest, info: PageInfo, deadline: float) -> Shot:
+def take(
+    tab: Tab, output: OutputSettings, page: Page | None, request: CaptureRequest, info: PageInfo, deadline: float
+) -> Shot:
     o = request.options
     if request.endpoint is Endpoint.PDF:
-        return _checked(session, Shot(pdf(session, request, deadline), "pdf", info, page_height=info.height))
+        return _checked(output, Shot(pdf(tab, output, request, deadline), "pdf", info, page_height=info.height))
     dsf = o.device_scale_factor
     if o.full_page:
-        return _checked(session, full_page(session, request, info, deadline))
-    image = _image_params(session, o.format, o.quality)
+        return _checked(output, full_page(tab, output, request, info, deadline))
+    image = _image_params(output, o.format, o.quality)
     if o.selector is not None or o.clip_x is not None:
         if o.selector is not None:
-            rect = (page or Page(session, deadline)).rect(o.selector, "selector")
+            rect = (page or Page(tab, deadline)).rect(o.selector, "selector")
             pad = o.selector_padding
             x, y = max(0.0, rect["x"] - pad), max(0.0, rect["y"] - pad)
             clip = {"x": x, "y": y, "width": rect["width"] + 2 * pad, "height": rect["height"] + 2 * pad}
             pixels = math.ceil(clip["width"] * dsf) * math.ceil(clip["height"] * dsf)
-            if pixels > session.limits.max_pixels:  # refused before the browser makes it
+            if pixels > output.max_pixels:  # refused before the browser makes it
                 raise OutputTooLarge(
-                    f"the selector's box is {pixels} pixels, more than the {session.limits.max_pixels} allowed"
+                    f"the selector's box is {pixels} pixels, more than the {output.max_pixels} allowed"
                 )
         else:
             clip = {"x": float(o.clip_x or 0), "y": float(o.clip_y or 0)}
             clip |= {"width": float(o.clip_width or 1), "height": float(o.clip_height or 1)}
         params = {**image, "clip": {**clip, "scale": 1}, "captureBeyondViewport": True}
-        data = session.screenshot(params, deadline)
+        data = tab.screenshot(params, deadline)
         width, height = image_size(data, o.format)
-        return _checked(session, Shot(data, o.format, info, width, height, info.height))
-    data = session.screenshot(image, deadline)
+        return _checked(output, Shot(data, o.format, info, width, height, info.height))
+    data = tab.screenshot(image, deadline)
     size = image_size(data, o.format)
-    if size != (request.width * dsf, request.height * dsf):
-        session.broken = True
+    if size != (request.width * dsf, request.height * dsf):  # the session is replaced
         raise BackendUnavailable(
             f"the browser returned {size} instead of {(request.width * dsf, request.height * dsf)}"
         )
-    return _checked(session, Shot(data, o.format, info, *size, page_height=info.height))
+    return _checked(output, Shot(data, o.format, info, *size, page_height=info.height))
 
 
-def _checked(session: BrowserSession, shot: Shot) -> Shot:
-    limits = session.limits
-    if len(shot.data) > limits.max_bytes:
-        raise OutputTooLarge(f"the {shot.format} is {len(shot.data)} bytes, more than the {limits.max_bytes} allowed")
+def _checked(output: OutputSettings, shot: Shot) -> Shot:
+    if len(shot.data) > output.max_bytes:
+        raise OutputTooLarge(f"the {shot.format} is {len(shot.data)} bytes, more than the {output.max_bytes} allowed")
     return shot
 
 
-def full_page(session: BrowserSession, request: CaptureRequest, info: PageInfo, deadline: float) -> Shot:
+def full_page(tab: Tab, output: OutputSettings, request: CaptureRequest, info: PageInfo, deadline: float) -> Shot:
     o = request.options
     dsf = o.device_scale_factor
     width = request.width
-    metrics = session.command("Page.getLayoutMetrics", {}, deadline)
+    metrics = tab.command("Page.getLayoutMetrics", {}, deadline)
     page_height = max(request.height, math.ceil(metrics["cssContentSize"]["height"]))
-    limits = session.limits
+    limits = output
     cap = min(o.full_page_max_height or limits.max_full_page_height, limits.max_full_page_height)
     cap = min(cap, limits.max_pixels // (width * dsf * dsf))
     height = min(page_height, cap)
     tile = TILE_LIMIT // dsf
     if height <= tile:
         clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
-        data = session.screenshot(
-            {**_image_params(session, o.format, o.quality), "clip": clip, "captureBeyondViewport": True}, deadline
+        data = tab.screenshot(
+            {**_image_params(output, o.format, o.quality), "clip": clip, "captureBeyondViewport": True}, deadline
         )
     else:
         tiles = []
         for top in range(0, height, tile):
             clip = {"x": 0, "y": top, "width": width, "height": min(tile, height - top), "scale": 1}
-            params = {**_image_params(session, "png"), "clip": clip, "captureBeyondViewport": True}
-            tiles.append(session.screenshot(params, deadline))
+            params = {**_image_params(output, "png"), "clip": clip, "captureBeyondViewport": True}
+            tiles.append(tab.screenshot(params, deadline))
         data = stitch(tiles, o.format, o.quality)
     size = image_size(data, o.format)
-    if size != (width * dsf, height * dsf):
-        session.broken = True
+    if size != (width * dsf, height * dsf):  # the session is replaced
         raise BackendUnavailable(f"the browser returned {size} instead of {(width * dsf, height * dsf)}")
     return Shot(data, o.format, info, *size, page_height=page_height, truncated=height < page_height)
 
@@ -144,14 +149,14 @@ def full_page(session: BrowserSession, request: CaptureRequest, info: PageInfo, 
 PDF_CHUNK = 1 << 20  # bytes of PDF per IO.read: the CDP messages stay small whatever the PDF's size
 
 
-def pdf(session: BrowserSession, request: CaptureRequest, deadline: float) -> bytes:
+def pdf(tab: Tab, output: OutputSettings, request: CaptureRequest, deadline: float) -> bytes:
     """The page printed; one page more than allowed is printed at most (to tell that there are more), and
     the PDF is read as a stream, given up as soon as it is over the byte limit."""
     o = request.options
-    limits = session.limits
+    limits = output
     paper_width, paper_height = PAPER_FORMATS[o.pdf_paper_format]
     margin = o.margin_inches
-    printed = session.command(
+    printed = tab.command(
         "Page.printToPDF",
         {
             "landscape": o.pdf_landscape,
@@ -171,14 +176,14 @@ def pdf(session: BrowserSession, request: CaptureRequest, deadline: float) -> by
     data = bytearray()
     try:
         while True:
-            chunk = session.command("IO.read", {"handle": stream, "size": PDF_CHUNK}, deadline)
+            chunk = tab.command("IO.read", {"handle": stream, "size": PDF_CHUNK}, deadline)
             data += base64.b64decode(chunk["data"]) if chunk.get("base64Encoded") else chunk["data"].encode()
             if len(data) > limits.max_bytes:
                 raise OutputTooLarge(f"the PDF is more than the {limits.max_bytes} bytes allowed")
             if chunk.get("eof"):
                 break
     finally:
-        session.cdp.send("IO.close", {"handle": stream}, session.tab_session)  # nobody waits for its answer
+        tab.send("IO.close", {"handle": stream})  # nobody waits for its answer
     pages = pdf_pages(bytes(data))
     if pages > limits.max_pdf_pages:
         raise OutputTooLarge(f"the PDF has more than the {limits.max_pdf_pages} pages allowed")

@@ -2,27 +2,28 @@
 after (``after_load``: waits and page changes), and how each override is undone (``UNDO``).
 
 Without options neither adds a command but the page's description (``Page.info``): a capture with no
-options is what it always was.  Everything ``prepare`` changes is recorded in ``session.changed`` and
-undone by the isolation mode before the session serves another capture.
+options is what it always was.  Everything ``prepare`` sets up lives in the capture's ``CaptureScope``
+(what it changed in the tab is ``scope.changed``, undone by the isolation mode before the session serves
+another capture); the functions here take the ``Tab`` and that scope, never the session.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from service.browsers.cdp import CdpError, CdpInterrupted, CdpTimeout
-from service.browsers.consent import BINDING, ConsentTracker, frame_setup
+from service.browsers.consent import BINDING, ConsentRules, ConsentTracker, frame_setup
 from service.browsers.network import RequestRules
 from service.browsers.page import DISABLE_ANIMATIONS_CSS, Page, PageInfo
+from service.browsers.scope import CaptureScope
+from service.browsers.shots import OutputSettings
+from service.browsers.tab import LEAVE_WAIT, Tab
 from service.cookies import cookie_params
 from service.errors import CaptureTimeout, ScriptFailed, TargetHttpError
 from service.options import Endpoint
 from service.params import CaptureRequest
-
-if TYPE_CHECKING:
-    from service.browsers.session import BrowserSession
 
 # what prepare may change in a tab, and the command that puts it back
 UNDO: dict[str, tuple[str, dict[str, Any]]] = {
@@ -40,18 +41,19 @@ _AUTO_ATTACH = {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": T
 _INTERCEPT_ALL = {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]}
 _CLICK_NAVIGATION_WAIT = 0.5  # seconds a click is given to start a navigation
 CONSENT_WAIT = 5.0  # seconds after the load autoconsent gets to deal with consent popups, at most
-LEAVE_WAIT = 2.0  # seconds the service waits for the page a page that left goes to, at most
 log = logging.getLogger("snapshot.browser")
 
 
-def prepare(session: BrowserSession, request: CaptureRequest, deadline: float) -> None:
+def prepare(
+    tab: Tab, scope: CaptureScope, consent_rules: ConsentRules | None, request: CaptureRequest, deadline: float
+) -> None:
     """The tab's overrides for this capture, sent in one batch before the page loads."""
     o = request.options
     calls: list[tuple[str, dict[str, Any]]] = []
 
     def change(what: str, method: str, params: dict[str, Any]) -> None:
         calls.append((method, params))
-        session.changed.add(what)
+        scope.changed.add(what)
 
     if o.user_agent:
         change("user_agent", "Emulation.setUserAgentOverride", {"userAgent": o.user_agent})
@@ -67,82 +69,76 @@ def prepare(session: BrowserSession, request: CaptureRequest, deadline: float) -
     if o.styles or o.hide_selectors or o.disable_animations or o.scripts:
         change("bypass_csp", "Page.setBypassCSP", {"enabled": True})  # the page's CSP would refuse them
     if o.wait_until in ("networkidle0", "networkidle2"):
-        session.lifecycle.clear()
+        tab.lifecycle.clear()
         change("lifecycle", "Page.setLifecycleEventsEnabled", {"enabled": True})
     rules = RequestRules.of(request)
     if rules is not None:
-        session.rules = rules
+        scope.rules = rules
         change("fetch", "Fetch.enable", _INTERCEPT_ALL)
-    if o.block_cookie_banners and session.consent_rules is not None:
-        session.consent = ConsentTracker(session.consent_rules)
-        session.changed.add("consent")
-        calls += frame_setup(session.consent_rules)
-    if session.rules is not None or session.consent is not None:
+    if o.block_cookie_banners and consent_rules is not None:
+        scope.consent = ConsentTracker(consent_rules)
+        scope.changed.add("consent")
+        calls += frame_setup(consent_rules)
+    if scope.rules is not None or scope.consent is not None:
         change("frames", "Target.setAutoAttach", _AUTO_ATTACH)
     cookies = cookie_params(o.cookies, request.target.host, request.url)
     if cookies:  # removed by every reset with all other cookies
         calls.append(("Network.setCookies", {"cookies": cookies}))
     if calls:
-        results = session.cdp.batch(
-            [(method, params, session.tab_session) for method, params in calls], timeout=deadline - time.monotonic()
-        )
+        results = tab.batch(calls, deadline)
         for (method, _), result in zip(calls, results, strict=True):
             if method == "Page.addScriptToEvaluateOnNewDocument":
-                session.consent_script = result["identifier"]
+                scope.consent_script = result["identifier"]
 
 
-def undo(session: BrowserSession) -> list[tuple[str, dict[str, Any]]]:
-    """The commands that put back what ``prepare`` changed (and forgets it)."""
-    calls = [UNDO[what] for what in sorted(session.changed) if what in UNDO]
-    if "consent" in session.changed:
+def undo(scope: CaptureScope) -> list[tuple[str, dict[str, Any]]]:
+    """The commands that put back what ``prepare`` changed in the tab (the scope itself is dropped whole)."""
+    calls = [UNDO[what] for what in sorted(scope.changed) if what in UNDO]
+    if "consent" in scope.changed:
         calls += [("Runtime.removeBinding", {"name": BINDING}), ("Runtime.disable", {})]
-        if session.consent_script is not None:
-            calls.append(("Page.removeScriptToEvaluateOnNewDocument", {"identifier": session.consent_script}))
-    session.changed.clear()
-    session.rules = session.consent = session.consent_script = None
-    session.frame_sessions.clear()
-    session.frames.clear()
+        if scope.consent_script is not None:
+            calls.append(("Page.removeScriptToEvaluateOnNewDocument", {"identifier": scope.consent_script}))
     return calls
 
 
-def on_frame_event(session: BrowserSession, source: str, method: str, params: dict[str, Any]) -> None:
+def on_frame_event(tab: Tab, scope: CaptureScope, source: str, method: str, params: dict[str, Any]) -> None:
     """Events of the tab and of the cross-site iframes attached for the options: paused requests,
     autoconsent's messages, new iframes (set up like the tab, then let go)."""
-    if method == "Page.frameNavigated" and source == session.tab_session:
+    if method == "Page.frameNavigated" and source == tab.session:
         frame = params["frame"]
-        session.frames[frame["id"]] = (frame.get("securityOrigin", ""), frame.get("parentId"))
-    elif method == "Fetch.requestPaused" and session.rules is not None:
-        answer, answer_params = session.rules.answer(params, _initiator(session, source, params))
-        session.cdp.send(answer, answer_params, source)
-    elif method == "Runtime.bindingCalled" and session.consent is not None and params.get("name") == BINDING:
-        log.debug("session %s: autoconsent says %s", session.id, str(params.get("payload", ""))[:300])
-        for command, command_params in session.consent.handle(params.get("payload", ""), params["executionContextId"]):
-            session.cdp.send(command, command_params, source)
+        scope.frames[frame["id"]] = (frame.get("securityOrigin", ""), frame.get("parentId"))
+    elif method == "Fetch.requestPaused" and scope.rules is not None:
+        answer, answer_params = scope.rules.answer(params, _initiator(tab, scope, source, params))
+        tab.send(answer, answer_params, source)
+    elif method == "Runtime.bindingCalled" and scope.consent is not None and params.get("name") == BINDING:
+        log.debug("tab %s: autoconsent says %s", tab.target, str(params.get("payload", ""))[:300])
+        for command, command_params in scope.consent.handle(params.get("payload", ""), params["executionContextId"]):
+            tab.send(command, command_params, source)
     elif method == "Target.attachedToTarget":
         child = params["sessionId"]
         if params.get("targetInfo", {}).get("type") == "iframe":
-            session.frame_sessions.add(child)
-            setup = frame_setup(session.consent.rules) if session.consent is not None else []
-            setup += [("Fetch.enable", _INTERCEPT_ALL)] if session.rules is not None else []
+            scope.frame_sessions.add(child)
+            setup = frame_setup(scope.consent.rules) if scope.consent is not None else []
+            setup += [("Fetch.enable", _INTERCEPT_ALL)] if scope.rules is not None else []
             for command, command_params in [*setup, ("Target.setAutoAttach", _AUTO_ATTACH)]:
-                session.cdp.send(command, command_params, child)
-        session.cdp.send("Runtime.runIfWaitingForDebugger", {}, child)
+                tab.send(command, command_params, child)
+        tab.send("Runtime.runIfWaitingForDebugger", {}, child)
 
 
-def _initiator(session: BrowserSession, source: str, paused: dict[str, Any]) -> str | None:
+def _initiator(tab: Tab, scope: CaptureScope, source: str, paused: dict[str, Any]) -> str | None:
     """The origin of the frame a paused request comes from; None when unknown or a cross-site frame's."""
-    if source != session.tab_session:
+    if source != tab.session:
         return None  # a cross-site iframe's own process
     frame = paused.get("frameId")
     if paused.get("resourceType") == "Document":
-        if frame == session.target:  # the tab's own navigation: the target, and where it redirects
-            return session.rules.target_url if session.rules is not None else None
-        frame = session.frames.get(frame or "", ("", None))[1]  # a frame's document: its parent asks
-    return session.frames.get(frame or "", (None, None))[0]
+        if frame == tab.target:  # the tab's own navigation: the target, and where it redirects
+            return scope.rules.target_url if scope.rules is not None else None
+        frame = scope.frames.get(frame or "", ("", None))[1]  # a frame's document: its parent asks
+    return scope.frames.get(frame or "", (None, None))[0]
 
 
 def after_load(
-    session: BrowserSession, request: CaptureRequest, deadline: float, waits_end: float
+    tab: Tab, scope: CaptureScope, output: OutputSettings, request: CaptureRequest, deadline: float, waits_end: float
 ) -> tuple[Page | None, PageInfo]:
     """Scripts, waits and page changes on the loaded page, in this order: cookie banners,  ``scripts``,
     ``wait_for_selector``, ``click``, ``hide_selectors`` / ``styles`` / ``disable_animations``,
@@ -152,15 +148,13 @@ def after_load(
 
     def current() -> Page:
         nonlocal page
-        page = page or Page(session, deadline)
+        page = page or Page(tab, deadline)
         return page
 
-    if session.consent is not None:
-        loaded_at, tracker = time.monotonic(), session.consent
+    if scope.consent is not None:
+        loaded_at, tracker = time.monotonic(), scope.consent
         try:
-            session.wait(
-                "cookie banners", lambda: tracker.finished(loaded_at), min(waits_end, loaded_at + CONSENT_WAIT)
-            )
+            tab.wait("cookie banners", lambda: tracker.finished(loaded_at), min(waits_end, loaded_at + CONSENT_WAIT))
         except CdpTimeout:
             pass  # what autoconsent could not finish in time stays (its prehiding included)
     for source in o.scripts:
@@ -169,7 +163,7 @@ def after_load(
     if not appeared and not o.best_attempt:
         raise CaptureTimeout(f"no visible element matched wait_for_selector={o.wait_for_selector!r} in time")
     if o.click:
-        page = _click(session, current(), o.click, deadline, waits_end)
+        page = _click(tab, current(), o.click, deadline, waits_end)
     css = "".join(f"{selector} {{ display: none !important; }}\n" for selector in o.hide_selectors)
     css += "".join(f"{style}\n" for style in o.styles)
     css += DISABLE_ANIMATIONS_CSS if o.disable_animations else ""
@@ -177,64 +171,62 @@ def after_load(
         current().add_style(css)
     if o.full_page and o.full_page_scroll:
         budget = int(1000 * max(0.0, min(10.0, (waits_end - time.monotonic()) / 2)))
-        limit = session.limits.max_full_page_height
+        limit = output.max_full_page_height
         max_height = min(o.full_page_max_height or limit, limit)
         current().scroll_through(o.full_page_scroll_by or request.height, o.full_page_scroll_delay, max_height, budget)
     if o.delay:
-        session.pause(min(o.delay / 1000, max(0.0, waits_end - time.monotonic())))
-    page, info = describe(session, page, deadline)
+        tab.pause(min(o.delay / 1000, max(0.0, waits_end - time.monotonic())))
+    page, info = describe(tab, page, deadline)
     if o.fail_on_http_error and info.http_status >= 400:
         raise TargetHttpError(f"the page answered HTTP {info.http_status}")
     return page, info
 
 
-def describe(session: BrowserSession, page: Page | None, deadline: float) -> tuple[Page | None, PageInfo]:
+def describe(tab: Tab, page: Page | None, deadline: float) -> tuple[Page | None, PageInfo]:
     """The page's description.  A page that navigates itself elsewhere right after loading (a script
     or meta refresh) takes its document with it: then the page it went to is described, once loaded
     (briefly waited for); a page that keeps leaving is left undescribed (status 0)."""
     for _ in range(2):
-        navigations, loads = session.navigations, session.loads
+        navigations, loads = tab.navigations, tab.loads
 
         def leaving(before: int = navigations) -> bool:
-            return session.navigations > before
+            return tab.navigations > before
 
         try:
             if page is None:
-                page = Page(session, deadline, leaving)
+                page = Page(tab, deadline, leaving)
             page.interrupted = leaving
             info = page.info()
             page.interrupted = None
             return page, info
         except (CdpError, CdpInterrupted, ScriptFailed) as exc:
-            if session.navigations == navigations:
+            if tab.navigations == navigations:
                 raise
-            log.debug("session %s: the page navigated while it was described (%s)", session.id, exc)
+            log.debug("tab %s: the page navigated while it was described (%s)", tab.target, exc)
             page = None
         try:
-            session.wait_for_load(loads, min(deadline, time.monotonic() + LEAVE_WAIT))
+            tab.wait_for_load(loads, min(deadline, time.monotonic() + LEAVE_WAIT))
         except CdpTimeout:
             pass
     return None, PageInfo()
 
 
-def _click(session: BrowserSession, page: Page, selector: str, deadline: float, waits_end: float) -> Page:
+def _click(tab: Tab, page: Page, selector: str, deadline: float, waits_end: float) -> Page:
     """A real mouse click in the middle of the element; if it starts a navigation, the page it leads
     to once loaded (in a new isolated world)."""
     rect = page.rect(selector, "click", scroll_into_view=True)
-    navigations, loads = session.navigations, session.loads
+    navigations, loads = tab.navigations, tab.loads
     point = {"x": rect["viewX"], "y": rect["viewY"], "button": "left", "clickCount": 1}
-    session.command("Input.dispatchMouseEvent", {"type": "mousePressed", **point}, deadline)
-    session.command("Input.dispatchMouseEvent", {"type": "mouseReleased", **point}, deadline)
+    tab.command("Input.dispatchMouseEvent", {"type": "mousePressed", **point}, deadline)
+    tab.command("Input.dispatchMouseEvent", {"type": "mouseReleased", **point}, deadline)
     try:
-        session.wait(
-            "a navigation", lambda: session.navigations > navigations, time.monotonic() + _CLICK_NAVIGATION_WAIT
-        )
+        tab.wait("a navigation", lambda: tab.navigations > navigations, time.monotonic() + _CLICK_NAVIGATION_WAIT)
     except CdpTimeout:
         return page
-    session.settled = False
+    tab.settled = False
     try:
-        session.wait_for_load(loads, waits_end)
+        tab.wait_for_load(loads, waits_end)
     except CdpTimeout:
-        return Page(session, deadline)  # best attempt or not, the deadline decides what happens next
-    session.settled = True
-    return Page(session, deadline)
+        return Page(tab, deadline)  # best attempt or not, the deadline decides what happens next
+    tab.settled = True
+    return Page(tab, deadline)

@@ -1,0 +1,52 @@
+"""Everything one capture sets up or learns in the tab, in one object with the capture's lifetime.
+
+A ``CaptureScope`` is made when a capture starts and dropped whole by the reset once the isolation
+mode has undone what it records (``steps.undo``) and cleared what it saw: nothing a capture's options
+set is cleared field by field, so a new stateful option cannot leak into the next capture by a
+forgotten line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from service.browsers.consent import ConsentTracker
+from service.browsers.network import RequestRules
+
+
+def origin_of(url: str) -> str | None:
+    """``scheme://host[:port]`` of an http(s) URL (credentials in it left out), else None."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    try:
+        port = parts.port
+    except ValueError:
+        return None
+    return f"{parts.scheme}://{host}" + (f":{port}" if port is not None else "")
+
+
+def has_credentials(url: str) -> bool:
+    parts = urlsplit(url)
+    return parts.scheme in ("http", "https") and "@" in parts.netloc
+
+
+@dataclass
+class CaptureScope:
+    rules: RequestRules | None = None  # its request rules, while Fetch is enabled
+    consent: ConsentTracker | None = None  # its autoconsent conversation, with block_cookie_banners
+    consent_script: str | None = None  # autoconsent's Page.addScriptToEvaluateOnNewDocument identifier
+    frame_sessions: set[str] = field(default_factory=set)  # cross-site iframes attached for the options
+    changed: set[str] = field(default_factory=set)  # what its options changed in the tab (steps.UNDO)
+    frames: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # frame id -> (origin, parent id)
+    seen_origins: set[str] = field(default_factory=set)  # of every frame, window and worker it had
+    credentials_seen: bool = False  # a frame navigated to a URL with credentials (the session is replaced)
+
+    def saw(self, url: str) -> None:
+        """A frame, window or worker had ``url``: its origin's storage is cleared by the reset."""
+        origin = origin_of(url)
+        if origin is not None:
+            self.seen_origins.add(origin)
+            self.credentials_seen = self.credentials_seen or has_credentials(url)
