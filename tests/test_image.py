@@ -39,6 +39,21 @@ def image() -> str:
     return TAG
 
 
+def run_hardened(image: str, options: list[str], env: dict[str, str]) -> tuple[str, str]:
+    """The image started as a cluster runs it (read-only, UID 10001, no capabilities), with ``options``
+    and ``env`` added; its container name and URL."""
+    name = f"snapshot-test-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    settings = {"SNAPSHOT_PORT": str(port), "SNAPSHOT_HOST": "127.0.0.1", "SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, **env}
+    run = [
+        "podman", "run", "-d", "--name", name, "--read-only", "--user", "10001:10001", "--cap-drop", "ALL",
+        "--tmpfs", "/tmp:rw,size=512m", "--network", "host", *options,
+        *(arg for key, value in settings.items() for arg in ("-e", f"{key}={value}")), image,
+    ]  # fmt: skip
+    subprocess.run(run, check=True, capture_output=True, timeout=60)
+    return name, f"http://127.0.0.1:{port}"
+
+
 RENDERERS = """
 import os
 own = os.readlink("/proc/self/ns/user")
@@ -59,16 +74,7 @@ def test_where_the_pod_allows_user_namespaces_chromium_runs_its_own_sandbox(imag
     """SNAPSHOT_CHROME_SANDBOX=true, unprivileged, with a seccomp profile that allows user namespaces
     (here unconfined; in a cluster a Localhost profile): captures work, and every renderer runs in its own
     user namespace under a seccomp-bpf filter (Chromium's sandbox), which --no-sandbox would not give."""
-    name = f"snapshot-sandbox-{uuid.uuid4().hex[:8]}"
-    port = free_port()
-    run = [
-        "podman", "run", "-d", "--name", name, "--read-only", "--user", "10001:10001", "--cap-drop", "ALL",
-        "--security-opt", "seccomp=unconfined", "--tmpfs", "/tmp:rw,size=512m", "--network", "host",
-        "-e", f"SNAPSHOT_PORT={port}", "-e", "SNAPSHOT_HOST=127.0.0.1", "-e", f"SNAPSHOT_ALLOW_NETWORKS={LOOPBACK}",
-        "-e", "SNAPSHOT_CHROME_SANDBOX=true", image,
-    ]  # fmt: skip
-    subprocess.run(run, check=True, capture_output=True, timeout=60)
-    url = f"http://127.0.0.1:{port}"
+    name, url = run_hardened(image, ["--security-opt", "seccomp=unconfined"], {"SNAPSHOT_CHROME_SANDBOX": "true"})
     try:
         wait_until(lambda: requests.get(f"{url}/readyz", timeout=2).status_code == 200, 60, "the container")
         query = {"url": pages.base + "/quadrants", "width": 200, "height": 120}
@@ -83,16 +89,7 @@ def test_where_the_pod_allows_user_namespaces_chromium_runs_its_own_sandbox(imag
 
 
 def test_the_image_runs_read_only_unprivileged_captures_and_stops_cleanly_on_sigterm(image, pages):
-    name = f"snapshot-test-{uuid.uuid4().hex[:8]}"
-    port = free_port()
-    run = [
-        "podman", "run", "-d", "--name", name, "--read-only", "--user", "10001:10001", "--cap-drop", "ALL",
-        "--security-opt", "no-new-privileges", "--tmpfs", "/tmp:rw,size=512m", "--network", "host",
-        "-e", f"SNAPSHOT_PORT={port}", "-e", "SNAPSHOT_HOST=127.0.0.1", "-e", f"SNAPSHOT_ALLOW_NETWORKS={LOOPBACK}",
-        "-e", "SNAPSHOT_SHUTDOWN_GRACE=20", image,
-    ]  # fmt: skip
-    subprocess.run(run, check=True, capture_output=True, timeout=60)
-    url = f"http://127.0.0.1:{port}"
+    name, url = run_hardened(image, ["--security-opt", "no-new-privileges"], {"SNAPSHOT_SHUTDOWN_GRACE": "20"})
     try:
         wait_until(lambda: requests.get(f"{url}/readyz", timeout=2).status_code == 200, 60, "the container")
         fields = "{{.Config.User}} {{.HostConfig.ReadonlyRootfs}}"
