@@ -62,7 +62,9 @@ def read(
         env = f.metadata["env"]
         if env not in environ:
             continue
-        parse = SPECIAL.get(f.name) or PARSERS[str(f.type)]
+        parse = SPECIAL.get(f.name) or PARSERS.get(str(f.type))
+        if parse is None:  # a programming error: a setting of a type nobody parses
+            raise TypeError(f"setting {f.name}: no parser for its type {f.type}")
         raw = environ[env]
         try:
             values[f.name] = parse(raw)

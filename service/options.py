@@ -316,11 +316,17 @@ def options_for(endpoint: Endpoint) -> list[dataclasses.Field[Any]]:
     return [f for f in FIELDS if endpoint in f.metadata["endpoints"]]
 
 
+_KINDS = {"bool": "bool", "int": "int", "int | None": "int", "str": "str", "str | None": "str"}
+_KINDS["tuple[str, ...]"] = "list"
+
+
 def kind(f: dataclasses.Field[Any]) -> str:
-    """bool, int, str or list."""
-    return {"bool": "bool", "int": "int", "int | None": "int", "str": "str", "str | None": "str"}.get(
-        str(f.type), "list"
-    )
+    """bool, int, str or list; an option of any other type is a programming error (OpenAPI, built at
+    import from every option, says so at once)."""
+    try:
+        return _KINDS[str(f.type)]
+    except KeyError:
+        raise TypeError(f"option {f.name}: no parser for its type {f.type}") from None
 
 
 def to_params(options: CaptureOptions) -> list[tuple[str, str]]:

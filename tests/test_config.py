@@ -108,3 +108,11 @@ def test_each_isolation_mode_a_setting_may_name_is_implemented():
     from service.config import ISOLATION_MODES
 
     assert tuple(ISOLATIONS) == ISOLATION_MODES
+
+
+def test_every_setting_has_a_parser_for_its_type():
+    import dataclasses
+
+    from service.envvars import PARSERS, SPECIAL
+
+    assert [f.name for f in dataclasses.fields(Settings) if f.name not in SPECIAL and str(f.type) not in PARSERS] == []

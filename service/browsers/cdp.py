@@ -2,8 +2,9 @@
 
 The service drives Chromium over CDP directly: through the Grid's ``se/cdp`` websocket (the node
 relays it to the browser) or, for a local ChromeDriver, to the browser's own debugging port.  WebDriver
-BiDi, which ChromeDriver implements with a JavaScript mapper running in a hidden tab, cost about 45 ms
-of browser CPU per capture more here; on a machine whose browsers are CPU-bound that is throughput.
+BiDi, which ChromeDriver implements with a JavaScript mapper running in a hidden tab, costs more
+browser CPU per capture (measured in the benchmark history); where browsers are CPU-bound that is
+throughput.
 
 Calls block on the socket (no polling), run in the capture worker thread that owns the session, and
 every call has a timeout.  One connection carries the browser's commands and, with ``session``, those
@@ -97,8 +98,8 @@ class CdpConnection:
         self, url: str, *, timeout: float, headers: list[str] | None = None, max_message: int = MAX_MESSAGE
     ) -> None:
         self.url = url
-        # websocket-client validates UTF-8 in pure Python (about 20 ms of CPU per screenshot message
-        # here); the text is decoded strictly for json anyway
+        # websocket-client validates UTF-8 in pure Python (costly on a screenshot's message); the text is
+        # decoded strictly for json anyway
         self._ws = websocket.create_connection(
             url,
             timeout=timeout,

@@ -23,10 +23,10 @@ CHROME_ARGS = (
     # A screenshot service never goes back, and each reset navigates the tab to about:blank: with the
     # back/forward cache and proactive BrowsingInstance swaps on, every such navigation keeps the old
     # page alive (frozen, in the cache) and the next capture starts a new renderer process.  Off, a
-    # reset costs about 40 ms instead of 100 ms, and the last page is really gone.
+    # reset costs less than half as much, and the last page is really gone (docs/benchmarks.md).
     "--disable-features=BackForwardCache,ProactivelySwapBrowsingInstance,RenderDocument",
     # An off-the-record profile keeps cookies, storage and the HTTP cache in memory: nothing a page
-    # stored reaches the disk, and emptying them after each capture costs about 11 ms less CPU.
+    # stored reaches the disk, and emptying them after each capture costs less CPU.
     "--incognito",
 )
 

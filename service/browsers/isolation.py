@@ -27,8 +27,8 @@ from service.errors import BackendUnavailable
 _CLEANUP_TIMEOUT = 5.0
 # What a reset clears for every origin the page touched (Storage.clearDataForOrigin; "local_storage"
 # covers the tab's sessionStorage too, which test_isolation checks).  Cookies are
-# deleted browser-wide separately; "all" would add the GPU shader cache (not page data) and costs three
-# times as much CPU per reset here.
+# deleted browser-wide separately; "all" would add the GPU shader cache (not page data) at several times
+# the CPU per reset.
 STORAGE_TYPES = ",".join(
     (
         "local_storage",

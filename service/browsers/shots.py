@@ -66,8 +66,8 @@ class Shot:
 def _image_params(output: OutputSettings, image_format: str, quality: int | None = None) -> dict[str, Any]:
     params: dict[str, Any] = {"format": image_format, "fromSurface": True}
     if image_format == "png":
-        # zlib's fastest setting, unfiltered: the same pixels in about 45% more bytes, for about 30 ms
-        # less browser CPU (and latency) per 1000x1000 capture (SNAPSHOT_PNG_ENCODING)
+        # zlib's fastest setting, unfiltered: the same pixels in more bytes, for less browser CPU and
+        # latency per capture (SNAPSHOT_PNG_ENCODING; the figures in docs/operations.md)
         params["optimizeForSpeed"] = output.fast_png
     else:
         params["quality"] = quality if quality is not None else DEFAULT_QUALITY
