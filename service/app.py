@@ -240,7 +240,7 @@ def make_app(components: Components) -> tornado.web.Application:
         (r"/healthz", HealthzHandler),
         (r"/readyz", ReadyzHandler, {"readiness": components.readiness, "breaker": components.snapshotter.breaker}),
         (r"/metrics", MetricsHandler, {"metrics": components.metrics}),
-        (r"/openapi.json", OpenApiHandler),
+        (r"/openapi.json", OpenApiHandler, {"settings_": settings}),
     ]
     if settings.playground:
         routes += playground_routes(bool(settings.api_keys))

@@ -4,7 +4,6 @@ domain exceptions to JSON errors."""
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import threading
 import time
@@ -29,7 +28,7 @@ from service.health import Readiness
 from service.images import BY_EXTENSION
 from service.limits import ClientLimiter
 from service.metrics import Metrics
-from service.openapi import OPENAPI
+from service.openapi import served
 from service.options import Endpoint
 from service.params import CaptureRequest, parse_capture_request
 from service.snapshots import Capture, Snapshotter
@@ -275,10 +274,11 @@ class JobsHandler(BaseHandler):
 
 class OpenApiHandler(BaseHandler):
     handler_name = "openapi"
+    settings_: Settings
 
     def get(self) -> None:
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps(OPENAPI))
+        self.finish(served(self.settings_))  # made once, for this service's settings
 
 
 class MetricsHandler(BaseHandler):

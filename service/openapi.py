@@ -1,12 +1,20 @@
 """The OpenAPI 3.0 description of the service, served at ``/openapi.json``.  The capture parameters
-come from the option model (``service/options.py``), so the document cannot drift from the parser."""
+come from the option model (``service/options.py``) and their limits from the settings, so the
+document cannot drift from the parser.
+
+It describes what a generated client can call: each status answers one kind of content.  GET answers
+the file itself (``response_type`` image or empty) and POST where it is stored (json or empty); the
+service also takes the other combinations (``docs/api.md``), which one typed client could not parse."""
 
 from __future__ import annotations
 
+import functools
+import json
 from dataclasses import Field
 from typing import Any
 
 from service import __version__
+from service.config import Settings
 from service.options import FIELDS, Endpoint, kind, param
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -35,12 +43,23 @@ _ERRORS = {
     "503": _error("No browser or storage available, or the service is shutting down; see Retry-After."),
     "504": _error("The capture did not finish before its deadline."),
 }
-_PUBLISHED: list[tuple[str, bool, str, dict[str, Any]]] = [
-    ("url", True, "The http(s) URL to capture.", {"type": "string", "maxLength": 2048}),
-    ("width", True, "Width of the viewport (and of the image) in CSS pixels.", {"type": "integer", "minimum": 1}),
-    ("height", True, "Height of the viewport (and of the image) in CSS pixels.", {"type": "integer", "minimum": 1}),
-    ("localmode", False, "Capture with a browser next to the service instead of the Grid.", {"type": "boolean"}),
-]
+# what each method's answer can be, of the choices the option model allows
+_RESPONSE_TYPES = {"get": ("image", "empty"), "post": ("json", "empty")}
+
+
+def _published(settings: Settings) -> list[tuple[str, bool, str, dict[str, Any]]]:
+    """The published parameters: (name, required, description, schema), their limits the settings'."""
+    size = {"type": "integer", "minimum": 1}
+    return [
+        ("url", True, "The http(s) URL to capture.", {"type": "string", "maxLength": settings.max_url_length}),
+        ("width", True, "Width of the viewport (and of the image) in CSS pixels.",
+         {**size, "maximum": settings.max_width}),
+        ("height", True, "Height of the viewport (and of the image) in CSS pixels.",
+         {**size, "maximum": settings.max_height}),
+        ("localmode", False, "Capture with a browser next to the service instead of the Grid.", {"type": "boolean"}),
+    ]  # fmt: skip
+
+
 _SIGNED = [
     {"name": "expires", "in": "query", "required": False, "description": "Signed URLs: unix time it expires.",
      "schema": {"type": "string"}},
@@ -49,11 +68,12 @@ _SIGNED = [
 ]  # fmt: skip
 
 
-def option_schema(f: Field[Any]) -> dict[str, Any]:
+def option_schema(f: Field[Any], method: str = "get") -> dict[str, Any]:
     meta = f.metadata
     scalar: dict[str, Any] = {"type": {"bool": "boolean", "int": "integer"}.get(kind(f), "string")}
     if meta["choices"]:
-        scalar["enum"] = list(meta["choices"])
+        allowed = _RESPONSE_TYPES[method] if param(f) == "response_type" else meta["choices"]
+        scalar["enum"] = [choice for choice in meta["choices"] if choice in allowed]
     if meta["minimum"] is not None:
         scalar["minimum"] = meta["minimum"]
     if meta["maximum"] is not None:
@@ -72,12 +92,12 @@ def _fields(endpoint: Endpoint) -> list[Field[Any]]:
     return [f for f in FIELDS if endpoint in f.metadata["endpoints"]]
 
 
-def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
+def _parameters(endpoint: Endpoint, settings: Settings) -> list[dict[str, Any]]:
     required = endpoint is Endpoint.SNAP
     params = [
         {"name": name, "in": "query", "required": needed and (required or name == "url"), "description": text,
          "schema": schema}
-        for name, needed, text, schema in _PUBLISHED
+        for name, needed, text, schema in _published(settings)
     ]  # fmt: skip
     for f in _fields(endpoint):
         entry: dict[str, Any] = {"name": param(f), "in": "query", "required": False, "description": _description(f),
@@ -88,10 +108,10 @@ def _parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
     return params
 
 
-def _body(endpoint: Endpoint) -> dict[str, Any]:
+def _body(endpoint: Endpoint, settings: Settings) -> dict[str, Any]:
     required = ["url", "width", "height"] if endpoint is Endpoint.SNAP else ["url"]
-    properties = {name: {**schema, "description": text} for name, _, text, schema in _PUBLISHED}
-    properties |= {param(f): {**option_schema(f), "description": _description(f)} for f in _fields(endpoint)}
+    properties = {name: {**schema, "description": text} for name, _, text, schema in _published(settings)}
+    properties |= {param(f): {**option_schema(f, "post"), "description": _description(f)} for f in _fields(endpoint)}
     schema = {"type": "object", "required": required, "properties": properties, "additionalProperties": False}
     return {
         "required": False,
@@ -157,17 +177,13 @@ _JOB = {
 }
 
 
-def _operations(endpoint: Endpoint) -> dict[str, Any]:
+def _operations(endpoint: Endpoint, settings: Settings) -> dict[str, Any]:
     if endpoint is Endpoint.SNAP:
         what, media = "image", ["image/png", "image/jpeg", "image/webp"]
     else:
         what, media = "PDF", ["application/pdf"]
     binary = {"schema": {"type": "string", "format": "binary"}}
     answers = {
-        "200": {
-            "description": f"The {what} (response_type=image), or where it is stored (response_type=json).",
-            "content": {**dict.fromkeys(media, binary), "application/json": {"schema": _STORED}},
-        },
         "202": {
             "description": "async=true: the job is queued; see its status_url.",
             "content": {"application/json": {"schema": _ACCEPTED}},
@@ -177,8 +193,9 @@ def _operations(endpoint: Endpoint) -> dict[str, Any]:
     return {
         "get": {
             "summary": f"Capture a page and return the {what}",
-            "parameters": _parameters(endpoint) + _SIGNED,
+            "parameters": _parameters(endpoint, settings) + _SIGNED,
             "responses": {
+                "200": {"description": f"The {what}.", "content": dict.fromkeys(media, binary)},
                 **answers,
                 "304": {"description": "If-None-Match: the client already has this picture (its ETag)."},
                 **_ERRORS,
@@ -186,15 +203,29 @@ def _operations(endpoint: Endpoint) -> dict[str, Any]:
         },
         "post": {
             "summary": f"Capture a page, store the {what} and return its URL",
-            "requestBody": _body(endpoint),
-            "responses": {**answers, **_ERRORS},
+            "requestBody": _body(endpoint, settings),
+            "responses": {
+                "200": {"description": "Where it is stored.", "content": {"application/json": {"schema": _STORED}}},
+                **answers,
+                **_ERRORS,
+            },
         },
     }
 
 
 _PLAIN_JSON = {"description": "Status.", "content": {"application/json": {"schema": {"type": "object"}}}}
 
-OPENAPI: dict[str, Any] = {
+
+def document(settings: Settings) -> dict[str, Any]:
+    """The document for a service with ``settings``."""
+    return {**_DOCUMENT, "paths": {
+        "/create_snap": _operations(Endpoint.SNAP, settings),
+        "/create_pdf": _operations(Endpoint.PDF, settings),
+        **_DOCUMENT["paths"],
+    }}  # fmt: skip
+
+
+_DOCUMENT: dict[str, Any] = {
     "openapi": "3.0.3",
     "info": {
         "title": "Snapshot API",
@@ -203,8 +234,6 @@ OPENAPI: dict[str, Any] = {
         "Parameters are the same in the query string, in form bodies and in a JSON body.",
     },
     "paths": {
-        "/create_snap": _operations(Endpoint.SNAP),
-        "/create_pdf": _operations(Endpoint.PDF),
         "/jobs/{id}": {
             "get": {
                 "summary": "An async job: its state, result or error, and its webhook attempts",
@@ -266,3 +295,11 @@ OPENAPI: dict[str, Any] = {
         }
     },
 }
+
+OPENAPI = document(Settings())  # with the default settings (tests, docs)
+
+
+@functools.cache
+def served(settings: Settings) -> bytes:
+    """The document as ``/openapi.json`` serves it, made once per settings."""
+    return json.dumps(document(settings)).encode()

@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
 import pytest
 import requests
 import schemathesis
@@ -14,6 +22,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from tests.conftest import open_png
+
+ROOT = Path(__file__).resolve().parent.parent
 CHECKS = [
     not_a_server_error,
     response_schema_conformance,
@@ -80,3 +91,47 @@ def test_the_document_describes_every_endpoint_and_error(fuzzed_service):
     }
     responses = document["paths"]["/create_snap"]["get"]["responses"]
     assert {"200", "400", "401", "403", "413", "429", "502", "503", "504"} <= set(responses)
+
+
+def test_a_client_generated_from_the_served_spec_makes_the_basic_calls(local_service, pages, tmp_path):
+    """What a new user does: generate a client with openapi-python-client from /openapi.json (and the
+    configuration in docs/) and call the service with it: the image's bytes, a stored file, an async job
+    and its status, an error."""
+    (tmp_path / "openapi.json").write_bytes(requests.get(f"{local_service.url}/openapi.json", timeout=10).content)
+    tool = Path(sys.executable).parent / "openapi-python-client"
+    env = {**os.environ, "PATH": f"{tool.parent}:{os.environ['PATH']}"}  # it formats the code with ruff
+    subprocess.run(
+        [str(tool), "generate", "--path", str(tmp_path / "openapi.json"), "--meta", "none",
+         "--config", str(ROOT / "docs" / "openapi-python-client.yaml"), "--output-path", str(tmp_path / "snapclient")],
+        check=True, capture_output=True, env=env, timeout=120,
+    )  # fmt: skip
+    sys.path.insert(0, str(tmp_path))
+    try:
+        client_module = importlib.import_module("snapclient")
+        snap_get = importlib.import_module("snapclient.api.default.get_create_snap")
+        snap_post = importlib.import_module("snapclient.api.default.post_create_snap")
+        job_get = importlib.import_module("snapclient.api.default.get_jobs_id")
+        models = importlib.import_module("snapclient.models")
+        with client_module.Client(base_url=local_service.url, timeout=httpx.Timeout(60)) as client:
+            red = pages.base + "/color/ff0000"
+
+            image = snap_get.sync(client=client, url_query=red, width=30, height=20)
+            assert open_png(image.payload.read()).size == (30, 20)
+
+            stored = snap_post.sync(client=client, body=models.PostCreateSnapJsonBody(url=red, width=30, height=20))
+            assert stored.status == "success"
+            assert open_png(requests.get(stored.file_url, timeout=10).content).getpixel((15, 10)) == (255, 0, 0)
+
+            accepted = snap_get.sync(client=client, url_query=red, width=30, height=20, async_=True)
+            deadline = time.monotonic() + 60
+            while (job := job_get.sync(accepted.id, client=client)).status not in ("succeeded", "failed"):
+                assert time.monotonic() < deadline, job
+                time.sleep(0.2)
+            assert job.status == "succeeded" and requests.get(job.result.file_url, timeout=10).status_code == 200
+
+            error = snap_get.sync(client=client, url_query="ftp://example.com/", width=30, height=20)
+            assert isinstance(error, models.Error) and error.error == "invalid_scheme"
+    finally:
+        sys.path.remove(str(tmp_path))
+        for name in [m for m in sys.modules if m == "snapclient" or m.startswith("snapclient.")]:
+            del sys.modules[name]
