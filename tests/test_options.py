@@ -12,6 +12,7 @@ import pytest
 import requests
 from PIL import Image
 
+from service.browsers.shots import TILE_LIMIT
 from service.images import pdf_pages
 from tests.conftest import LOOPBACK, open_png
 from tests.servers import PageServer
@@ -130,6 +131,33 @@ def test_a_tall_lazy_page_is_captured_whole_with_every_image_and_no_repeated_ban
         top = i * 1000
         assert image.getpixel((150, top + 100)) == band_color(i), f"band {i}"
         assert image.getpixel((100, top + 500)) == band_color((i + 7) % BANDS), f"the lazy image of band {i}"
+
+
+SEAMS = (TILE_LIMIT // 2, TILE_LIMIT)  # CSS px where tiles meet, at scale 2 and at scale 1
+MARKERS = {-2: (0, 128, 0), -1: (255, 0, 0), 0: (0, 0, 255), 1: (255, 255, 0)}  # rows around each seam
+
+
+def _seams(query: dict[str, str]) -> str:
+    lines = "".join(
+        f"<div style='position:absolute;left:0;right:0;top:{seam + offset}px;height:1px;background:rgb{color}'></div>"
+        for seam in SEAMS
+        for offset, color in MARKERS.items()
+    )
+    return f"<!doctype html><body style='margin:0'><div style='position:relative;height:9000px'>{lines}</div></body>"
+
+
+@pytest.mark.parametrize("scale", [1, 2])
+def test_the_rows_on_both_sides_of_each_tile_seam_are_where_the_page_has_them(snap, service, option_pages, scale):
+    """A full page taller than one capture is taken in tiles of TILE_LIMIT device pixels: marker lines on
+    both sides of every seam land on their own rows (a tile one pixel off moves them)."""
+    option_pages.routes["/seams"] = _seams
+    image = ok(snap(service, "/seams", 60, 200, full_page="true", device_scale_factor=str(scale))).convert("RGB")
+    assert image.size == (60 * scale, 9000 * scale)
+    for seam in SEAMS:
+        for offset, color in MARKERS.items():
+            for row in range((seam + offset) * scale, (seam + offset + 1) * scale):
+                assert image.getpixel((30, row)) == color, f"row {row} (seam {seam}{offset:+d}, scale {scale})"
+        assert image.getpixel((30, (seam + 3) * scale)) == WHITE
 
 
 def test_a_100vh_hero_is_not_stretched_by_a_full_page_capture(snap, service, option_pages):
