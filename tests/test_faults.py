@@ -280,7 +280,9 @@ def test_orphaned_sessions_are_ended_and_other_clients_are_left_alone(snap, star
     other = raw_session()  # another Grid client
     own_orphan = None
     try:
-        service = start(grid_env(grid, pool_size=1, session_max_age=2, capture_timeout=2, session_timeout=2))
+        # short lives make both sweeps come soon; the deadlines leave room for a session opened on a busy
+        # machine (2 s gave a 504 while another process used a core)
+        service = start(grid_env(grid, pool_size=1, session_max_age=2, capture_timeout=8, session_timeout=5))
         assert snap(service, COLOR, 60, 40).status_code == 200  # a free slot: no excuse for a 504
         sessions = [s for s in GridApi(grid.url).sessions() if s.capabilities.get("snapshot:instance")]
         instance = next(s.capabilities["snapshot:instance"] for s in sessions if s.id != orphan.session_id)
