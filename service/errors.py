@@ -10,6 +10,14 @@ from __future__ import annotations
 from service.capture import Outcome
 
 
+def error_body(code: str, message: str, details: list[dict[str, str]] | None = None) -> dict[str, object]:
+    """The one shape of every error clients see: HTTP answers, failed jobs, readiness."""
+    body: dict[str, object] = {"status": "error", "error": code, "message": message}
+    if details:
+        body["details"] = details
+    return body
+
+
 class SnapshotError(Exception):
     status = 500
     code = "internal_error"
@@ -28,10 +36,7 @@ class SnapshotError(Exception):
 
     def body(self) -> dict[str, object]:
         """The JSON error body clients see (HTTP answers, failed jobs)."""
-        body: dict[str, object] = {"status": "error", "error": self.code, "message": self.public or self.message}
-        if self.details:
-            body["details"] = self.details
-        return body
+        return error_body(self.code, self.public or self.message, self.details)
 
 
 class InvalidRequest(SnapshotError):

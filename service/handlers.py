@@ -23,7 +23,7 @@ from service.delivery.jobs import Job
 from service.delivery.renderer import Renderer
 from service.delivery.results import Result
 from service.delivery.worker import JobRunner
-from service.errors import Blocked
+from service.errors import Blocked, error_body
 from service.health import Readiness
 from service.images import BY_EXTENSION
 from service.limits import ClientLimiter
@@ -305,7 +305,7 @@ class ReadyzHandler(BaseHandler):
 
     async def get(self) -> None:
         if self.readiness.shutting_down:
-            self.write_json({"status": "error", "error": "shutting_down", "checks": {}}, 503)
+            self.write_json({**error_body("shutting_down", "the service is shutting down"), "checks": {}}, 503)
             return
         results = await self.readiness.results()
         optional = self.readiness.optional
@@ -320,7 +320,7 @@ class ReadyzHandler(BaseHandler):
         if failed:
             message = "; ".join(f"{name}: {why}" for name, why in failed.items())
             self.error_code, self.error_message = "not_ready", message  # in the request log too
-            self.write_json({"status": "error", "error": "not_ready", "message": message, "checks": checks}, 503)
+            self.write_json({**error_body("not_ready", message), "checks": checks}, 503)
         else:
             self.write_json({"status": "ok", "checks": checks})
 

@@ -15,7 +15,7 @@ import tornado.netutil
 import tornado.web
 
 from service.capture import Outcome
-from service.errors import InvalidRequest, SnapshotError
+from service.errors import InvalidRequest, SnapshotError, error_body
 from service.option_checks import Value
 
 log = logging.getLogger("snapshot.http")
@@ -82,10 +82,6 @@ class JsonErrors(tornado.web.RequestHandler):
         self.error_message = message
         self.outcome = Outcome.INVALID if status < 500 else Outcome.INTERNAL
         self.write_json(error_body(code, message or ""), status)
-
-
-def error_body(code: str, message: str) -> dict[str, Any]:
-    return {"status": "error", "error": code, "message": message}
 
 
 def client_ip(request: tornado.httputil.HTTPServerRequest, forwarded_hops: int) -> str:
