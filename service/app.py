@@ -15,7 +15,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-import redis.asyncio
 import tornado.httpserver
 import tornado.web
 
@@ -30,11 +29,8 @@ from service.browsers.nodes import NodeLoss
 from service.browsers.pool import SessionFactory, SessionPool
 from service.capture import Backend
 from service.config import Settings, SettingsError
-from service.delivery.cache import CaptureCache
-from service.delivery.flight import Flights
-from service.delivery.jobs import JobStore, MemoryJobs, RedisJobs
+from service.delivery.assembly import make_delivery
 from service.delivery.renderer import Renderer
-from service.delivery.webhooks import WebhookSender
 from service.delivery.worker import JobRunner
 from service.egress import EgressProxy
 from service.handlers import (
@@ -82,36 +78,6 @@ class Components:
         self.io_executor.shutdown(wait=False, cancel_futures=True)
         self.dns_executor.shutdown(wait=False, cancel_futures=True)
         self.readiness.executor.shutdown(wait=False, cancel_futures=True)
-
-
-def _delivery(settings: Settings, snapshotter: Snapshotter, metrics: Metrics, instance: str,
-              resolver: ThreadPoolExecutor) -> tuple[Renderer, JobRunner]:  # fmt: skip
-    """The cache, single flight and async jobs: shared by the replicas through Redis when
-    ``SNAPSHOT_REDIS_URL`` is set, else in this process."""
-    store: JobStore
-    if settings.redis_url:
-        shared = redis.asyncio.Redis.from_url(settings.redis_url, decode_responses=True)
-        flights = Flights(shared)
-        store = RedisJobs(
-            shared, instance, ttl=settings.job_ttl, visibility=settings.job_visibility_timeout,
-            retained=settings.job_retained,
-        )  # fmt: skip
-    else:
-        flights = Flights()
-        store = MemoryJobs(settings.job_ttl, retained=settings.job_retained)
-    renderer = Renderer(snapshotter, CaptureCache(snapshotter), flights, metrics)
-    webhooks = None
-    if settings.webhook_secret:
-        reach = NetworkPolicy(allow=settings.webhook_allow_networks, deny=settings.deny_networks)  # not the captures'
-        webhooks = WebhookSender(
-            settings.webhook_secret,
-            reach,
-            settings.webhook_timeout,
-            resolver=resolver,
-            ports=settings.webhook_ports,
-            concurrency=settings.webhook_concurrency,
-        )
-    return renderer, JobRunner(store, renderer, webhooks, settings, metrics)
 
 
 def _backend(
@@ -168,11 +134,12 @@ def build(
     consent_rules = ConsentRules.load(settings.autoconsent_dir)
     if consent_rules is None:
         log.info("no autoconsent rules in %s: block_cookie_banners is refused", settings.autoconsent_dir)
-    grid = None
+    grid = local = None
     if grid_api is not None:
-        factory = factories.get(Backend.GRID) or grid_session_factory(settings, instance, proxy_url, consent_rules)
-        grid = _backend(Backend.GRID, factory, settings, settings.pool_size, metrics, grid_api)
-    local = None
+        made = grid_session_factory(settings, instance, proxy_url, consent_rules, grid_api)
+        grid = _backend(
+            Backend.GRID, factories.get(Backend.GRID) or made, settings, settings.pool_size, metrics, grid_api
+        )
     fallback = grid is not None and settings.grid_fallback == "local"
     if grid is None or settings.allow_localmode or fallback:
         factory = factories.get(Backend.LOCAL) or local_session_factory(settings, proxy_url, consent_rules)
@@ -205,7 +172,7 @@ def build(
     if settings.redis_url:
         checks["redis"] = redis_check(settings.redis_url)
     readiness = Readiness(checks, ThreadPoolExecutor(max_workers=2, thread_name_prefix="readyz"), optional=optional)
-    renderer, jobs = _delivery(settings, snapshotter, metrics, instance, dns_executor)
+    renderer, jobs = make_delivery(settings, snapshotter, metrics, instance, dns_executor)
     return Components(
         settings=settings,
         snapshotter=snapshotter,

@@ -29,7 +29,7 @@ from service.capture import Backend
 from service.config import Settings
 from service.errors import BackendUnavailable
 
-SessionFactory = Callable[[], BrowserSession]
+BrowserSessionFactory = Callable[[], BrowserSession]  # a pool's SessionFactory, for real browsers
 _DEVTOOLS_TIMEOUT = 5.0
 _DIRECT_TIMEOUT = 3.0  # seconds a Grid node gets to accept a direct DevTools connection
 log = logging.getLogger("snapshot.browser")
@@ -88,11 +88,16 @@ def _connect(endpoints: list[CdpEndpoint], timeout: float, max_message: int = MA
 
 
 def grid_session_factory(
-    settings: Settings, instance: str = "", proxy_url: str | None = None, consent_rules: ConsentRules | None = None
-) -> SessionFactory:
+    settings: Settings,
+    instance: str = "",
+    proxy_url: str | None = None,
+    consent_rules: ConsentRules | None = None,
+    grid: GridApi | None = None,
+) -> BrowserSessionFactory:
+    """Sessions on the Grid; ``grid`` is the service's one ``GridApi`` (it remembers nodes that refused)."""
     assert settings.grid_url is not None
     grid_url = settings.grid_url
-    grid = GridApi(grid_url, settings.grid_auth)
+    grid = grid or GridApi(grid_url, settings.grid_auth)
 
     def create() -> webdriver.Remote:
         auth = settings.grid_auth
@@ -128,7 +133,7 @@ def _local_cdp_endpoints(driver: webdriver.Remote) -> list[CdpEndpoint]:
 
 def local_session_factory(
     settings: Settings, proxy_url: str | None = None, consent_rules: ConsentRules | None = None
-) -> SessionFactory:
+) -> BrowserSessionFactory:
     """ChromeDriver + Chromium started here.  Each gets its own TMPDIR, removed when the session closes:
     Chromium leaves a directory (its singleton socket) in TMPDIR behind every time it exits, which a
     long-running service that recycles sessions would pile up."""
