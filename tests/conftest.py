@@ -22,7 +22,6 @@ holds sessions, or if Chromium/ChromeDriver processes started by the suite are s
 
 from __future__ import annotations
 
-import io
 import ipaddress
 import os
 import shutil
@@ -33,7 +32,6 @@ from typing import Any
 
 import pytest
 import requests
-from PIL import Image
 
 from service.config import Settings
 from tests.fakes import FakeBrowser
@@ -51,8 +49,8 @@ from tests.servers import (
     start_s3,
     start_service,
 )
+from tests.support import LOOPBACK
 
-LOOPBACK = "127.0.0.0/8"
 _run_dir = ""
 
 
@@ -213,9 +211,3 @@ def app(browser: FakeBrowser, tmp_path: Path) -> Iterator[Callable[..., InProces
     yield _app
     for service in started:
         service.close()
-
-
-def open_png(data: bytes) -> Image.Image:
-    image = Image.open(io.BytesIO(data))
-    assert image.format == "PNG"
-    return image.convert("RGB")

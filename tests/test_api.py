@@ -14,8 +14,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.conftest import LOOPBACK, open_png
 from tests.servers import free_port
+from tests.support import LOOPBACK, open_png
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from service.auth import ApiKeys, Unauthorized, sign
-from tests.conftest import LOOPBACK, open_png
+from tests.support import LOOPBACK, open_png
 
 KEYS = ApiKeys(("k1", "k2"))
 PARAMS = {"url": "https://example.com/", "width": "10", "height": "20"}

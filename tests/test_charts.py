@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import kubernetes_validate
 import pytest
@@ -13,10 +12,8 @@ from helm_python.chart import Chart, lint
 
 from scripts.chart_schema import FIXED_BY_CHART
 from service.config import Settings, settings_table
+from tests.support import GRID_CHART, ROOT, SERVICE_CHART, by_kind, docs, scenarios
 
-ROOT = Path(__file__).resolve().parent.parent
-SERVICE_CHART = ROOT / "deploy" / "helm" / "snapshot"
-GRID_CHART = ROOT / "deploy" / "grid" / "selenium-grid"
 K8S = "1.30.0"
 
 # custom resources: kind -> required paths (dotted) that must be present and non-empty
@@ -28,31 +25,10 @@ CUSTOM = {
 }
 
 
-def scenarios(chart: Path) -> list[tuple[str, dict]]:
-    return [(p.stem, yaml.safe_load(p.read_text()) or {}) for p in sorted((chart / "ci").glob("*-values.yaml"))]
-
-
-def render(chart: Path, values: dict, name: str) -> dict[str, list[dict]]:
-    out = Chart.load(str(chart)).render(values=values, name=name, namespace="snapshot")
-    return {
-        path: [d for d in yaml.safe_load_all(text) if d]
-        for path, text in out.items()
-        if not path.endswith("NOTES.txt") and text.strip()
-    }
-
-
-def docs(chart: Path, values: dict, name: str) -> list[dict]:
-    return [d for group in render(chart, values, name).values() for d in group]
-
-
 def dig(doc: dict, dotted: str):
     for part in dotted.split("."):
         doc = doc.get(part) if isinstance(doc, dict) else None
     return doc
-
-
-def by_kind(manifests: list[dict], kind: str) -> list[dict]:
-    return [d for d in manifests if d["kind"] == kind]
 
 
 ALL = [(SERVICE_CHART, "snapshot", n, v) for n, v in scenarios(SERVICE_CHART)] + [

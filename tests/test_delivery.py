@@ -19,7 +19,7 @@ from PIL import Image
 from service.errors import TargetUnreachable
 from tests.fakes import Hold
 from tests.servers import WEBHOOK_SECRET
-from tests.test_handlers import assert_error, metric, params
+from tests.support import assert_error, metric, params
 
 METADATA = {"final_url", "http_status", "page_title", "image_width", "image_height", "page_height", "format",
             "bytes", "render_ms", "cache", "request_id", "truncated"}  # fmt: skip

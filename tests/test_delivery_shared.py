@@ -18,8 +18,8 @@ import pytest
 import requests
 from PIL import Image
 
-from tests.conftest import LOOPBACK
 from tests.servers import WEBHOOK_ENV, start_service
+from tests.support import LOOPBACK
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ import pytest
 import requests
 
 from service.egress import _Refused, parse_target
-from tests.conftest import open_png
 from tests.servers import PageServer, free_port
+from tests.support import open_png
 
 pytestmark = pytest.mark.integration
 

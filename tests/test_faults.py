@@ -16,8 +16,8 @@ from selenium import webdriver
 
 from service.browsers.grid import GridApi
 from service.browsers.nodes import NodeLoss
-from tests.conftest import LOOPBACK, open_png
 from tests.servers import free_port, start_grid, start_s3, wait_until
+from tests.support import LOOPBACK, open_png
 
 pytestmark = pytest.mark.integration
 

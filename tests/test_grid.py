@@ -18,8 +18,8 @@ from service.config import Settings
 from service.options import CaptureOptions, Endpoint
 from service.params import CaptureRequest
 from service.urls import parse_target_url
-from tests.conftest import open_png
 from tests.servers import Grid, PageServer, free_port
+from tests.support import open_png
 
 pytestmark = pytest.mark.integration
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.conftest import LOOPBACK, open_png
 from tests.servers import start_grid
+from tests.support import LOOPBACK, open_png
 
 pytestmark = pytest.mark.integration
 

@@ -13,7 +13,7 @@ import yaml
 from helm_python.chart import Chart
 
 from service.config import Settings
-from tests.test_charts import GRID_CHART, SERVICE_CHART, by_kind, docs, scenarios
+from tests.support import GRID_CHART, SERVICE_CHART, by_kind, docs, scenarios
 
 NAMESPACE = "snapshot"
 DETECTED_CHROME = "140.0"  # what a node advertises when SE_NODE_BROWSER_VERSION is not set

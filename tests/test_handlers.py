@@ -18,25 +18,7 @@ from PIL import Image
 from service.auth import sign
 from service.errors import BackendUnavailable, TargetUnreachable
 from tests.fakes import Hold
-
-PAGE = "http://127.0.0.1:9/page"
-
-
-def params(**extra: object) -> dict[str, object]:
-    return {"url": PAGE, "width": 40, "height": 30, **extra}
-
-
-def assert_error(response, status: int, code: str) -> dict:
-    assert response.code == status, response.body
-    assert response.headers["Content-Type"].startswith("application/json")
-    body = json.loads(response.body)
-    assert body["status"] == "error" and body["error"] == code
-    assert isinstance(body["message"], str) and body["message"]
-    return body
-
-
-def metric(service, name: str, **labels: str) -> float | None:
-    return service.components.metrics.registry.get_sample_value(name, labels)
+from tests.support import PAGE, assert_error, metric, params
 
 
 def test_get_returns_the_png_with_its_timings_and_backend(app, browser):

@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from tests.conftest import LOOPBACK, open_png
+from tests.support import LOOPBACK, open_png
 
 pytestmark = pytest.mark.integration
 

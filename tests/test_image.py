@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.conftest import LOOPBACK, open_png
 from tests.servers import ROOT, free_port, wait_until
+from tests.support import LOOPBACK, open_png
 
 pytestmark = pytest.mark.integration
 

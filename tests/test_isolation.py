@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import LOOPBACK, open_png
 from tests.servers import wait_until
+from tests.support import LOOPBACK, open_png
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ import tornado.httputil
 from service.errors import Overloaded
 from service.limits import ClientLimiter
 from service.web import client_ip
-from tests.conftest import LOOPBACK
+from tests.support import LOOPBACK
 
 
 class Clock:

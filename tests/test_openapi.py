@@ -22,7 +22,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import open_png
+from tests.support import open_png
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKS = [

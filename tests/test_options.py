@@ -14,8 +14,8 @@ from PIL import Image
 
 from service.browsers.shots import TILE_LIMIT
 from service.images import pdf_pages
-from tests.conftest import LOOPBACK, open_png
 from tests.servers import PageServer
+from tests.support import LOOPBACK, open_png
 
 pytestmark = pytest.mark.integration
 

@@ -23,7 +23,7 @@ from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
 
 from service.options import FIELDS, param
-from tests.conftest import LOOPBACK
+from tests.support import LOOPBACK
 
 # --- in-process
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import LOOPBACK
 from tests.servers import wait_until
+from tests.support import LOOPBACK
 
 pytestmark = pytest.mark.integration
 

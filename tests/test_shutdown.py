@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from tests.conftest import LOOPBACK
 from tests.servers import wait_until
+from tests.support import LOOPBACK
 
 pytestmark = pytest.mark.integration
 
