@@ -11,6 +11,7 @@ import signal
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -122,9 +123,10 @@ def build(
     metrics: Metrics | None = None,
     proxy_url: str | None = None,
     factories: dict[Backend, SessionFactory] | None = None,
+    clock: Callable[[], float] = time.time,
 ) -> Components:
-    """Everything the service runs on.  ``factories`` replaces the browser session factories
-    (in-process tests give their own)."""
+    """Everything the service runs on.  ``factories`` replaces the browser session factories and
+    ``clock`` the wall clock cache entries age by (in-process tests give their own)."""
     metrics = metrics or Metrics()
     instance = uuid.uuid4().hex[:12]
     io_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="io")  # storage
@@ -172,7 +174,7 @@ def build(
     if settings.redis_url:
         checks["redis"] = redis_check(settings.redis_url)
     readiness = Readiness(checks, ThreadPoolExecutor(max_workers=2, thread_name_prefix="readyz"), optional=optional)
-    renderer, jobs = make_delivery(settings, snapshotter, metrics, instance, dns_executor)
+    renderer, jobs = make_delivery(settings, snapshotter, metrics, instance, dns_executor, clock)
     return Components(
         settings=settings,
         snapshotter=snapshotter,

@@ -179,7 +179,8 @@ class CaptureHandler(ParamsHandler):
     async def _image(self, request: CaptureRequest, result: Result) -> None:
         ttl = request.options.cache_ttl
         self.set_header("ETag", result.etag)
-        self.set_header("Cache-Control", f"private, max-age={max(0, ttl - result.age())}" if ttl else "no-store")
+        age = self.renderer.age(result)
+        self.set_header("Cache-Control", f"private, max-age={max(0, ttl - age)}" if ttl else "no-store")
         if self.check_etag_header():  # If-None-Match: the client has this picture
             self.set_status(304)
             await self.finish()
@@ -201,7 +202,7 @@ class CaptureHandler(ParamsHandler):
         for name, value in result.headers().items():
             self.set_header(name, value)
         if result.cache == "hit":
-            self.set_header("Age", str(result.age()))
+            self.set_header("Age", str(self.renderer.age(result)))
         if result.capture is not None:
             self.set_header("Server-Timing", result.capture.timings.server_timing())
 

@@ -26,6 +26,7 @@ import ipaddress
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -195,7 +196,8 @@ def browser() -> FakeBrowser:
 def app(browser: FakeBrowser, tmp_path: Path) -> Iterator[Callable[..., InProcessService]]:
     started: list[InProcessService] = []
 
-    def _app(**overrides: Any) -> InProcessService:
+    def _app(clock: Callable[[], float] = time.time, **overrides: Any) -> InProcessService:
+        """The app with ``overrides`` of its settings; ``clock`` is the wall clock its cache ages by."""
         loopback = (ipaddress.ip_network(LOOPBACK),)
         defaults = {
             "allow_networks": loopback,
@@ -204,7 +206,7 @@ def app(browser: FakeBrowser, tmp_path: Path) -> Iterator[Callable[..., InProces
             "local_storage_dir": str(tmp_path / "files"),
         }
         settings = Settings.from_env({}, **{**defaults, **overrides})
-        service = InProcessService(settings, browser)
+        service = InProcessService(settings, browser, clock)
         started.append(service)
         return service
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -22,12 +24,12 @@ TIMEOUT = 30.0
 
 
 class InProcessService:
-    def __init__(self, settings: Settings, browser: FakeBrowser) -> None:
+    def __init__(self, settings: Settings, browser: FakeBrowser, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.browser = browser
         policy = NetworkPolicy(allow=settings.allow_networks, deny=settings.deny_networks)
         factories = {Backend.GRID: browser.factory, Backend.LOCAL: browser.factory}
-        self.components: Components = build(settings, policy, factories=factories)  # type: ignore[arg-type]
+        self.components: Components = build(settings, policy, factories=factories, clock=clock)  # type: ignore[arg-type]
         self.loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self.loop.run_forever, name="inprocess-ioloop", daemon=True)
         self._thread.start()

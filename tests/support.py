@@ -18,6 +18,19 @@ SERVICE_CHART = ROOT / "deploy" / "helm" / "snapshot"
 GRID_CHART = ROOT / "deploy" / "grid" / "selenium-grid"
 
 
+class Clock:
+    """A wall clock a test moves (``advance``) instead of sleeping through a TTL."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
 def open_png(data: bytes) -> Image.Image:
     image = Image.open(io.BytesIO(data))
     assert image.format == "PNG"

@@ -19,7 +19,7 @@ from PIL import Image
 from service.errors import TargetUnreachable
 from tests.fakes import Hold
 from tests.servers import WEBHOOK_SECRET
-from tests.support import assert_error, metric, params
+from tests.support import Clock, assert_error, metric, params
 
 METADATA = {"final_url", "http_status", "page_title", "image_width", "image_height", "page_height", "format",
             "bytes", "render_ms", "cache", "request_id", "truncated"}  # fmt: skip
@@ -84,13 +84,15 @@ def test_metadata_in_json_and_as_headers(app):
 
 
 def test_a_cached_capture_is_served_with_age_and_etag_then_304(app, browser):
-    service = app()
+    clock = Clock()
+    service = app(clock=clock)
     first = service.fetch("/create_snap", params=params(cache_ttl=60))
-    assert first.headers["X-Snapshot-Cache"] == "miss" and first.headers["Cache-Control"].startswith("private")
-    time.sleep(1.1)
+    assert first.headers["X-Snapshot-Cache"] == "miss" and first.headers["Cache-Control"] == "private, max-age=60"
+    clock.advance(7)
     second = service.fetch("/create_snap", params=params(cache_ttl=60))
     assert second.code == 200 and second.body == first.body
-    assert second.headers["X-Snapshot-Cache"] == "hit" and int(second.headers["Age"]) >= 1
+    assert second.headers["X-Snapshot-Cache"] == "hit" and second.headers["Age"] == "7"
+    assert second.headers["Cache-Control"] == "private, max-age=53"
     assert second.headers["ETag"] == first.headers["ETag"]
     assert len(browser.captures) == 1
     again = service.fetch("/create_snap", params=params(cache_ttl=60), headers={"If-None-Match": first.headers["ETag"]})
@@ -121,14 +123,15 @@ def test_the_cache_key_covers_every_option_and_the_salt(app, browser):
 
 
 def test_an_entry_expires_after_its_ttl_and_fresh_replaces_it(app, browser):
-    service = app()
+    clock = Clock()
+    service = app(clock=clock)
     service.fetch("/create_snap", params=params(cache_ttl=1))
-    time.sleep(1.2)
+    clock.advance(1.2)
     assert service.fetch("/create_snap", params=params(cache_ttl=1)).headers["X-Snapshot-Cache"] == "miss"
     assert len(browser.captures) == 2
     fresh = service.fetch("/create_snap", params=params(cache_ttl=60, fresh="true"))
     assert fresh.headers["X-Snapshot-Cache"] == "miss" and len(browser.captures) == 3
-    time.sleep(1.1)
+    clock.advance(1.1)
     # an entry kept for 60 s is still too old for a request that accepts 1 s
     assert service.fetch("/create_snap", params=params(cache_ttl=1)).headers["X-Snapshot-Cache"] == "miss"
     assert service.fetch("/create_snap", params=params(cache_ttl=60)).headers["X-Snapshot-Cache"] == "hit"

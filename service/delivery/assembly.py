@@ -3,6 +3,8 @@ the replicas through Redis when ``SNAPSHOT_REDIS_URL`` is set, else in this proc
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from concurrent.futures import Executor
 
 import redis.asyncio
@@ -20,7 +22,12 @@ from service.snapshots import Snapshotter
 
 
 def make_delivery(
-    settings: Settings, snapshotter: Snapshotter, metrics: Metrics, instance: str, resolver: Executor
+    settings: Settings,
+    snapshotter: Snapshotter,
+    metrics: Metrics,
+    instance: str,
+    resolver: Executor,
+    clock: Callable[[], float] = time.time,
 ) -> tuple[Renderer, JobRunner]:
     """The cache, single flight and async jobs, and the webhooks' sender (its own reach, on ``resolver``)."""
     store: JobStore
@@ -34,7 +41,7 @@ def make_delivery(
     else:
         flights = Flights()
         store = MemoryJobs(settings.job_ttl, retained=settings.job_retained)
-    renderer = Renderer(snapshotter, CaptureCache(snapshotter), flights, metrics)
+    renderer = Renderer(snapshotter, CaptureCache(snapshotter, clock), flights, metrics)
     webhooks = None
     if settings.webhook_secret:
         reach = NetworkPolicy(allow=settings.webhook_allow_networks, deny=settings.deny_networks)  # not the captures'

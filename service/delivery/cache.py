@@ -14,6 +14,7 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +45,10 @@ def cache_key(request: CaptureRequest, tenant: str) -> str:
 
 
 class CaptureCache:
-    def __init__(self, snapshotter: Snapshotter) -> None:
+    def __init__(self, snapshotter: Snapshotter, clock: Callable[[], float] = time.time) -> None:
         self.snapshotter = snapshotter
         self.storage = snapshotter.storage
+        self.clock = clock  # the wall clock entries expire by (tests give their own)
 
     def _meta_key(self, key: str) -> str:
         return self.storage.key_for(f"{PREFIX}{key}.json")
@@ -69,7 +71,7 @@ class CaptureCache:
         except (ValueError, KeyError, TypeError):
             log.warning("cache entry %s is unreadable; rendering again", key)
             return None
-        now = time.time()
+        now = self.clock()
         if now >= expires_at or result.age(now) >= max_age:
             return None
         return result

@@ -23,6 +23,10 @@ class Renderer:
         self.cache = cache
         self.flights = flights
         self.metrics = metrics
+        self.clock = cache.clock  # when results are rendered, and how old they are
+
+    def age(self, result: Result) -> int:
+        return result.age(self.clock())
 
     async def result(
         self,
@@ -37,7 +41,7 @@ class Renderer:
         ``cancel`` abandons an uncached render (a cached one finishes for whoever else waits)."""
         ttl = request.options.cache_ttl
         if ttl == 0:
-            result = Result.of(await self.snapshotter.capture(request, backend, cancel))
+            result = Result.of(await self.snapshotter.capture(request, backend, cancel), self.clock())
             if store:
                 await self._store(result)
             return result
@@ -50,7 +54,7 @@ class Renderer:
         self.metrics.cache_lookups.labels("miss").inc()
 
         async def render() -> Result:
-            rendered = Result.of(await self.snapshotter.capture(request, backend))
+            rendered = Result.of(await self.snapshotter.capture(request, backend), self.clock())
             await self.cache.put(key, rendered, ttl)
             return rendered
 

@@ -5,7 +5,6 @@ cache."""
 from __future__ import annotations
 
 import hashlib
-import time
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
@@ -30,7 +29,7 @@ class Result:
     capture: Capture | None = field(default=None, repr=False)  # this request's own render
 
     @classmethod
-    def of(cls, capture: Capture) -> Result:
+    def of(cls, capture: Capture, rendered_at: float) -> Result:
         shot, info = capture.shot, capture.shot.info
         meta: dict[str, Any] = {
             "final_url": info.final_url,
@@ -44,14 +43,15 @@ class Result:
             "render_ms": round(capture.elapsed * 1000),
             "truncated": shot.truncated,
         }
-        return cls(shot.format, meta, etag_of(shot.data), time.time(), data=shot.data, capture=capture)
+        return cls(shot.format, meta, etag_of(shot.data), rendered_at, data=shot.data, capture=capture)
 
     @property
     def media_type(self) -> str:
         return MEDIA_TYPES[self.format]
 
-    def age(self, now: float | None = None) -> int:
-        return max(0, int((now if now is not None else time.time()) - self.rendered_at))
+    def age(self, now: float) -> int:
+        """Whole seconds since it was rendered, at ``now`` (the renderer's clock)."""
+        return max(0, int(now - self.rendered_at))
 
     def metadata(self, request_id: str) -> dict[str, Any]:
         """The ``metadata=true`` fields of a JSON answer."""
