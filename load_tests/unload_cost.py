@@ -4,7 +4,7 @@ a capture (navigate, load, PNG screenshot) and then either
 - ``reset``: the reset's sequence: about:blank (the page unloads: its pagehide and unload handlers
   run), then cookies, the page's origin's storage and the HTTP cache cleared; or
 - ``clears``: the same clears with no navigation: the page stays loaded until the next capture
-  navigates away (what ``tests/test_isolation.py`` forbids: its unload writes would outlive the clears).
+  navigates away (what ``tests/integration/test_isolation.py`` forbids: its unload writes would outlive the clears).
 
 The two alternate ``--rounds`` times (the machine drifts), ``--count`` cycles each, and the table gives
 the capture's p50, whole-machine CPU per cycle and its split per process kind. The difference is the

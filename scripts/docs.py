@@ -12,7 +12,7 @@
 - each chart's README.md, the values table: from its values.yaml (defaults and ``# --`` comments).
 
 A chart value is described once, by the ``# --`` comment above it in values.yaml (helm-docs' style);
-``tests/test_docs.py`` fails when anything here is out of date or a value has no description.
+``tests/unit/test_docs.py`` fails when anything here is out of date or a value has no description.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ if [[ "${1:-}" == "--fast" ]]; then
     echo "test.sh --fast: no .venv yet; run scripts/test.sh (or scripts/setup.sh --test) once" >&2
     exit 2
   fi
-  exec .venv/bin/python -m pytest -m "not integration" -q "$@"
+  exec .venv/bin/python -m pytest tests/unit -m "not integration" -q "$@"
 fi
 scripts/setup.sh --test
 scripts/check.sh

@@ -4,13 +4,11 @@ chart value is described where it is defined, and the README's links lead somewh
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
 from scripts.docs import GRID_CHART, SERVICE_CHART, out_of_date, undocumented, value_docs
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT
 
 
 def test_every_generated_table_and_schema_is_current():

@@ -22,9 +22,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.support import open_png
+from tests.support import (
+    ROOT,
+    open_png,
+)
 
-ROOT = Path(__file__).resolve().parent.parent
 CHECKS = [
     not_a_server_error,
     response_schema_conformance,

@@ -6,7 +6,6 @@ import json
 import re
 import subprocess
 import time
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -16,7 +15,8 @@ from tests.servers import start_prometheus, wait_until
 
 pytestmark = pytest.mark.integration
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT  # noqa: E402
+
 RULES = ROOT / "deploy" / "helm" / "snapshot" / "files" / "snapshot-rules.yaml"
 RULE_TESTS = ROOT / "deploy" / "helm" / "snapshot" / "files" / "snapshot-rules.test.yaml"
 DASHBOARD = ROOT / "deploy" / "helm" / "snapshot" / "files" / "snapshot-dashboard.json"

@@ -6,15 +6,12 @@ import math
 import subprocess
 import time
 
-import pytest
-
+from load_tests.autoscale import Sample, analyze, sample_from
 from load_tests.cpu import CpuMeter, process_ticks
 from load_tests.load import parse_size, run_workers
 from load_tests.sidebyside import ratios
 from load_tests.stats import RunResult, percentile, table
-from load_tests.unload_cost import measure
 from service.browsers.grid import GridStatus, parse_nodes
-from tests.servers import browser_processes
 
 
 def test_percentiles_are_nearest_rank():
@@ -119,16 +116,14 @@ def test_grid_status_counts_slots_of_nodes_that_are_up():
     assert not down.up
 
 
-# --- load_tests/autoscale.py on recorded API answers
-
-from load_tests.autoscale import Sample, analyze, sample_from  # noqa: E402
-
 DEPLOYMENT = {
     "kind": "Deployment",
     "metadata": {"name": "selenium-grid-node-chrome"},
     "spec": {"replicas": 3},
     "status": {"replicas": 3, "readyReplicas": 2},
 }
+
+
 PODS = {
     "kind": "PodList",
     "items": [
@@ -146,6 +141,8 @@ PODS = {
         },
     ],
 }
+
+
 GRAPHQL = {"data": {"grid": {"sessionQueueSize": 4}}}
 
 
@@ -173,15 +170,3 @@ def test_analysis_reports_scale_up_ready_and_scale_down_times():
 def test_analysis_without_scaling_reports_none():
     report = analyze([Sample(0, 2, 2, 0), Sample(10, 2, 2, 0)], load_end=5)
     assert report["time_to_scale_up_s"] is None and report["time_to_scale_down_after_load_s"] is None
-
-
-@pytest.mark.integration  # a real Chromium
-def test_the_unload_cost_loop_unloads_only_in_reset_mode_and_leaves_no_browser():
-    before = browser_processes()
-    reset, clears = measure(count=2, rounds=1, cards=20)
-    assert (reset.mode, clears.mode) == ("reset", "clears")
-    assert reset.loads == 4 and clears.loads == 2  # the reset's about:blank is a second load per cycle
-    for result in (reset, clears):
-        assert result.cycles == 2 and len(result.capture_ms) == 2 and result.cpu_ms[0] > 0
-        assert result.row()["capture p50"] > 0
-    assert browser_processes() - before == set()

@@ -6,13 +6,11 @@ import ipaddress
 import re
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from service.config import Settings, SettingsError, settings_table
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.support import ROOT
 
 
 def test_defaults_are_the_embedded_default():

@@ -1,0 +1,20 @@
+"""The load tools (pure logic, and the unload-cost loop on a real Chromium) and the Grid status parser."""
+
+from __future__ import annotations
+
+import pytest
+
+from load_tests.unload_cost import measure
+from tests.servers import browser_processes
+
+
+@pytest.mark.integration  # a real Chromium
+def test_the_unload_cost_loop_unloads_only_in_reset_mode_and_leaves_no_browser():
+    before = browser_processes()
+    reset, clears = measure(count=2, rounds=1, cards=20)
+    assert (reset.mode, clears.mode) == ("reset", "clears")
+    assert reset.loads == 4 and clears.loads == 2  # the reset's about:blank is a second load per cycle
+    for result in (reset, clears):
+        assert result.cycles == 2 and len(result.capture_ms) == 2 and result.cpu_ms[0] > 0
+        assert result.row()["capture p50"] > 0
+    assert browser_processes() - before == set()
