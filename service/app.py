@@ -212,7 +212,7 @@ def make_app(components: Components) -> tornado.web.Application:
         (r"/openapi.json", OpenApiHandler, {"settings_": settings}),
     ]
     if settings.playground:
-        routes += playground_routes(bool(settings.api_keys))
+        routes += playground_routes(settings)
     if isinstance(components.storage, LocalStorage):
         files = r"/files/([A-Za-z0-9._-]+\.(?:png|jpg|webp|pdf))"
         routes.append((files, FilesHandler, {"path": str(components.storage.directory), "storage": components.storage}))

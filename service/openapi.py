@@ -16,6 +16,7 @@ from typing import Any
 from service import __version__
 from service.config import Settings
 from service.options import FIELDS, Endpoint, kind, param
+from service.params import PUBLISHED_PARAMS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 
@@ -48,16 +49,17 @@ _RESPONSE_TYPES = {"get": ("image", "empty"), "post": ("json", "empty")}
 
 
 def _published(settings: Settings) -> list[tuple[str, bool, str, dict[str, Any]]]:
-    """The published parameters: (name, required, description, schema), their limits the settings'."""
-    size = {"type": "integer", "minimum": 1}
-    return [
-        ("url", True, "The http(s) URL to capture.", {"type": "string", "maxLength": settings.max_url_length}),
-        ("width", True, "Width of the viewport (and of the image) in CSS pixels.",
-         {**size, "maximum": settings.max_width}),
-        ("height", True, "Height of the viewport (and of the image) in CSS pixels.",
-         {**size, "maximum": settings.max_height}),
-        ("localmode", False, "Capture with a browser next to the service instead of the Grid.", {"type": "boolean"}),
-    ]  # fmt: skip
+    """The published parameters (``params.PUBLISHED_PARAMS``): (name, required, description, schema), their
+    limits the settings'."""
+    rows = []
+    for p in PUBLISHED_PARAMS:
+        schema: dict[str, Any] = {"type": {str: "string", int: "integer", bool: "boolean"}[p.type]}
+        if p.type is int:
+            schema["minimum"] = 1
+        if p.limit is not None:
+            schema["maxLength" if p.type is str else "maximum"] = getattr(settings, p.limit)
+        rows.append((p.name, p.required, p.help, schema))
+    return rows
 
 
 _SIGNED = [

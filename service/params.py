@@ -20,7 +20,30 @@ from service.option_checks import OptionProblems, Value, parse_options
 from service.options import CaptureOptions, Endpoint, kind, options_for, param
 from service.urls import TargetUrl, parse_target_url
 
-PUBLISHED = ("url", "width", "height", "localmode")
+
+@dataclass(frozen=True)
+class Published:
+    """A parameter of the published API.  The parser, OpenAPI (``service/openapi.py``) and the playground's
+    form (``service/playground/form.py``) are made from these, as options are from ``CaptureOptions``."""
+
+    name: str
+    type: type[str] | type[int] | type[bool]
+    label: str
+    help: str
+    required: bool = False  # on /create_snap (/create_pdf needs only the url)
+    limit: str | None = None  # the setting that bounds it: a length for text, a maximum for numbers
+    example: str = ""  # the playground's initial value
+
+
+PUBLISHED_PARAMS = (
+    Published("url", str, "URL", "The http(s) URL to capture.", True, "max_url_length"),
+    Published("width", int, "Width (px)", "Width of the viewport (and of the image) in CSS pixels.", True,
+              "max_width", "1280"),
+    Published("height", int, "Height (px)", "Height of the viewport (and of the image) in CSS pixels.", True,
+              "max_height", "800"),
+    Published("localmode", bool, "Local mode", "Capture with a browser next to the service instead of the Grid."),
+)  # fmt: skip
+PUBLISHED = tuple(p.name for p in PUBLISHED_PARAMS)
 # signed GET URLs (service/auth.py); the empty name is the published POST example's `?=,`
 NOT_OPTIONS = frozenset({*PUBLISHED, "expires", "signature", ""})
 PDF_VIEWPORT = (1280, 800)  # the page's layout width for a PDF when none is given
@@ -87,7 +110,7 @@ def parse_bool(name: str, raw: str | None) -> bool:
 
 
 # the JSON type of each published parameter in a JSON body
-_PUBLISHED_JSON = {"url": str, "width": int, "height": int, "localmode": bool}
+_PUBLISHED_JSON = {p.name: p.type for p in PUBLISHED_PARAMS}
 _JSON_TYPES = {"bool": bool, "int": int, "str": str}
 _JSON_NAMES = {bool: "boolean", int: "integer", str: "string"}
 

@@ -8,19 +8,22 @@ import dataclasses
 from html import escape
 from typing import Any
 
+from service.config import Settings
 from service.options import FIELDS, Group, kind, param
+from service.params import PUBLISHED_PARAMS, Published
 
-# the published parameters, first and always shown: (name, label, control)
-_PUBLISHED = (
-    ("url", "URL", '<input id="f-url" name="url" type="url" required placeholder="https://example.com" '
-     'autocomplete="url" aria-describedby="err-url">'),
-    ("width", "Width (px)", '<input id="f-width" name="width" type="number" min="1" max="16384" value="1280" '
-     'inputmode="numeric" aria-describedby="err-width">'),
-    ("height", "Height (px)", '<input id="f-height" name="height" type="number" min="1" max="16384" value="800" '
-     'inputmode="numeric" aria-describedby="err-height">'),
-    ("localmode", "Local mode", '<input id="f-localmode" name="localmode" type="checkbox" value="true" '
-     'aria-describedby="err-localmode">'),
-)  # fmt: skip
+
+def _published_control(p: Published, settings: Settings) -> str:
+    """A published parameter's control (first and always shown), its limit this service's."""
+    common = f'id="f-{p.name}" name="{p.name}" aria-describedby="err-{p.name}"'
+    if p.type is bool:
+        return f'<input {common} type="checkbox" value="true">'
+    limit = getattr(settings, p.limit) if p.limit is not None else None
+    if p.type is int:
+        bound = f' max="{limit}"' if limit is not None else ""
+        return f'<input {common} type="number" min="1"{bound} value="{_attr(p.example)}" inputmode="numeric">'
+    bound = f' maxlength="{limit}"' if limit is not None else ""
+    return f'<input {common} type="url" required placeholder="https://example.com" autocomplete="url"{bound}>'
 
 
 def _attr(value: Any) -> str:
@@ -80,12 +83,12 @@ def _field(f: dataclasses.Field[Any]) -> str:
     )
 
 
-def form_html() -> str:
+def form_html(settings: Settings) -> str:
     """Every parameter's control, grouped; the published ones first."""
     published = "".join(
-        f'<div class="field"><label for="f-{name}">{label}</label>{control}'
-        f'<p id="err-{name}" class="error" role="alert" hidden></p></div>'
-        for name, label, control in _PUBLISHED
+        f'<div class="field"><label for="f-{p.name}">{escape(p.label)}</label>{_published_control(p, settings)}'
+        f'<p id="err-{p.name}" class="error" role="alert" hidden></p></div>'
+        for p in PUBLISHED_PARAMS
     )
     parts = [f'<fieldset class="published"><legend>Page</legend>{published}</fieldset>']
     for group in Group:
@@ -98,8 +101,3 @@ def form_html() -> str:
                 f'<legend class="visually-hidden">{title}</legend>{body}</fieldset></details>'
             )
     return "".join(parts)
-
-
-def parameter_names() -> list[str]:
-    """Every parameter the form has a control for (the published ones and every option)."""
-    return [name for name, _, _ in _PUBLISHED] + [param(f) for f in FIELDS]

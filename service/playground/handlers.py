@@ -13,6 +13,7 @@ import tornado.web
 from swagger_ui_bundle import swagger_ui_path
 
 from service import __version__
+from service.config import Settings
 from service.playground.form import form_html
 from service.web import BaseHandler, JsonErrors
 
@@ -35,8 +36,9 @@ SWAGGER_FILES = (
 _HARDENING = {"X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "X-Frame-Options": "DENY"}
 
 
-def render_pages(api_keys: bool) -> dict[str, bytes]:
+def render_pages(settings: Settings) -> dict[str, bytes]:
     """The playground and docs pages, from their templates."""
+    api_keys = bool(settings.api_keys)
     values = {
         "@VERSION@": __version__,
         "@API_KEYS@": "true" if api_keys else "false",
@@ -45,7 +47,7 @@ def render_pages(api_keys: bool) -> dict[str, bytes]:
             if api_keys
             else "This service takes requests without a key; a key is sent when given."
         ),
-        "@FORM@": form_html(),
+        "@FORM@": form_html(settings),
     }
     pages = {}
     for name in ("playground", "docs"):
@@ -88,8 +90,8 @@ class StaticHandler(JsonErrors, tornado.web.StaticFileHandler):
         self.set_header("Cache-Control", f"public, max-age={self.get_cache_time(path, None, '')}")
 
 
-def routes(api_keys: bool) -> list[Any]:
-    pages = render_pages(api_keys)
+def routes(settings: Settings) -> list[Any]:
+    pages = render_pages(settings)
     return [
         (r"/", PageHandler, {"page": "playground", "body": pages["playground"], "handler_name": "playground"}),
         (r"/docs", PageHandler, {"page": "docs", "body": pages["docs"], "handler_name": "docs"}),

@@ -73,3 +73,25 @@ def test_the_operator_can_switch_both_pages_off(app):
     service = app(playground=False)
     for path in ("/", "/docs", "/static/playground.js", "/docs/static/swagger-ui-bundle.js"):
         assert service.fetch(path).code == 404
+
+
+def test_the_published_parameters_and_their_limits_follow_the_model_and_the_settings(app):
+    """One source: ``params.PUBLISHED_PARAMS`` with this service's limits makes the form and the OpenAPI
+    document alike."""
+    import json
+
+    from service.params import PUBLISHED_PARAMS
+
+    service = app(max_width=2000, max_height=1500, max_url_length=500)
+    page = service.fetch("/").body.decode()
+    for p in PUBLISHED_PARAMS:
+        assert f'id="f-{p.name}"' in page and f">{p.label}</label>" in page
+    assert 'id="f-width" name="width" aria-describedby="err-width" type="number" min="1" max="2000"' in page
+    assert 'maxlength="500"' in page
+    spec = json.loads(service.fetch("/openapi.json").body)
+    documented = {p["name"]: p for p in spec["paths"]["/create_snap"]["get"]["parameters"]}
+    assert documented["width"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 2000}
+    assert documented["height"]["schema"]["maximum"] == 1500 and documented["url"]["schema"]["maxLength"] == 500
+    assert [name for name in documented if name in {p.name for p in PUBLISHED_PARAMS}] == [
+        p.name for p in PUBLISHED_PARAMS
+    ]
