@@ -7,15 +7,14 @@ counts as in the metrics and the request log.
 
 from __future__ import annotations
 
+from service.answers import ErrorBody, ErrorDetail, to_json
 from service.capture import Outcome
 
 
 def error_body(code: str, message: str, details: list[dict[str, str]] | None = None) -> dict[str, object]:
-    """The one shape of every error clients see: HTTP answers, failed jobs, readiness."""
-    body: dict[str, object] = {"status": "error", "error": code, "message": message}
-    if details:
-        body["details"] = details
-    return body
+    """The one shape of every error clients see (``answers.ErrorBody``): HTTP answers, failed jobs, readiness."""
+    items = [ErrorDetail(**d) for d in details] if details else None
+    return to_json(ErrorBody(code, message, details=items))
 
 
 class SnapshotError(Exception):

@@ -14,6 +14,7 @@ import tornado.httputil
 import tornado.web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from service.answers import Accepted, Stored, to_json
 from service.auth import ApiKeys
 from service.browsers.backend import CaptureBackend
 from service.browsers.breaker import CircuitBreaker
@@ -169,10 +170,9 @@ class CaptureHandler(ParamsHandler):
             await self.finish()
         elif response == "json":
             assert result.key is not None
-            body = {"file_url": self.snapshotter.storage.url_for(result.key, self._base_url()), "status": "success"}
-            if options.metadata:
-                body |= result.metadata(request_id(self.request))
-            self.write_json(body)
+            found = result.metadata(request_id(self.request)) if options.metadata else {}
+            file_url = self.snapshotter.storage.url_for(result.key, self._base_url())
+            self.write_json(to_json(Stored(file_url, **found)))
         else:
             await self._image(request, result)
 
@@ -238,9 +238,7 @@ class CaptureHandler(ParamsHandler):
         await self.jobs.submit(job)
         self.log_fields = {**(self.log_fields or {}), "job": job.id}
         status_url = f"{job.base_url}/jobs/{job.id}"
-        body: dict[str, object] = {"id": job.id, "status": job.status.value, "status_url": status_url}
-        if job.external_id is not None:
-            body["external_id"] = job.external_id
+        body = to_json(Accepted(job.id, status_url, external_id=job.external_id))
         self.set_header("Location", status_url)
         self.write_json(body, 202)
 

@@ -14,6 +14,7 @@ from dataclasses import Field
 from typing import Any
 
 from service import __version__
+from service.answers import Accepted, ErrorBody, JobView, Stored, schema
 from service.config import Settings
 from service.options import FIELDS, Endpoint, kind, param
 from service.params import PUBLISHED_PARAMS
@@ -125,58 +126,9 @@ def _body(endpoint: Endpoint, settings: Settings) -> dict[str, Any]:
     }
 
 
-_METADATA = {
-    "final_url": {"type": "string"},
-    "http_status": {"type": "integer", "description": "The document's HTTP status (0: unknown)."},
-    "page_title": {"type": "string"},
-    "image_width": {"type": "integer"},
-    "image_height": {"type": "integer"},
-    "page_height": {"type": "integer", "description": "CSS pixels of the whole page."},
-    "format": {"type": "string", "enum": ["png", "jpeg", "webp", "pdf"]},
-    "bytes": {"type": "integer"},
-    "render_ms": {"type": "integer"},
-    "truncated": {"type": "boolean"},
-    "cache": {"type": "string", "enum": ["hit", "miss"]},
-    "request_id": {"type": "string"},
-}
-_STORED = {
-    "type": "object",
-    "required": ["file_url", "status"],
-    "description": "Where the result is stored; with metadata=true also what the capture found.",
-    "properties": {"file_url": {"type": "string"}, "status": {"type": "string", "enum": ["success"]}, **_METADATA},
-}
-_ACCEPTED = {
-    "type": "object",
-    "required": ["id", "status", "status_url"],
-    "properties": {
-        "id": {"type": "string"},
-        "status": {"type": "string", "enum": ["queued"]},
-        "status_url": {"type": "string"},
-        "external_id": {"type": "string"},
-    },
-}
-_JOB = {
-    "type": "object",
-    "required": ["id", "status", "status_url", "created_at"],
-    "properties": {
-        "id": {"type": "string"},
-        "status": {"type": "string", "enum": ["queued", "running", "succeeded", "failed"]},
-        "status_url": {"type": "string"},
-        "external_id": {"type": "string"},
-        "created_at": {"type": "string", "format": "date-time"},
-        "started_at": {"type": "string", "format": "date-time", "nullable": True},
-        "finished_at": {"type": "string", "format": "date-time", "nullable": True},
-        "result": _STORED,
-        "error": _ERROR,
-        "webhook": {
-            "type": "object",
-            "properties": {
-                "state": {"type": "string", "enum": ["pending", "delivered", "failed"]},
-                "attempts": {"type": "array", "items": {"type": "object"}},
-            },
-        },
-    },
-}
+_STORED = schema(Stored)
+_ACCEPTED = schema(Accepted)
+_JOB = schema(JobView)
 
 
 def _operations(endpoint: Endpoint, settings: Settings) -> dict[str, Any]:
@@ -271,31 +223,7 @@ _DOCUMENT: dict[str, Any] = {
         },
         "/openapi.json": {"get": {"summary": "This document", "responses": {"200": _PLAIN_JSON}}},
     },
-    "components": {
-        "schemas": {
-            "Error": {
-                "type": "object",
-                "required": ["status", "error", "message"],
-                "properties": {
-                    "status": {"type": "string", "enum": ["error"]},
-                    "error": {"type": "string", "description": "A stable, machine-readable code."},
-                    "message": {"type": "string"},
-                    "details": {
-                        "type": "array",
-                        "description": "Validation errors: each parameter and what is wrong with it.",
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "parameter": {"type": "string"},
-                                "error": {"type": "string", "description": "This problem's own code."},
-                                "message": {"type": "string"},
-                            },
-                        },
-                    },
-                },
-            }
-        }
-    },
+    "components": {"schemas": {"Error": schema(ErrorBody)}},
 }
 
 OPENAPI = document(Settings())  # with the default settings (tests, docs)

@@ -18,6 +18,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from service.answers import JobView, Stored, Webhook, error_of, to_json
 from service.config import Settings
 from service.delivery.jobs import Admission, Delivery, Job, JobStatus, JobStore
 from service.delivery.renderer import Renderer
@@ -96,24 +97,23 @@ class JobRunner:
     def view(self, job: Job) -> dict[str, Any]:
         """The job as ``GET /jobs/{id}`` and its webhook show it; a stored result's ``file_url`` is made
         now (a presigned URL is signed again, valid for its whole lifetime)."""
-        view: dict[str, Any] = {
-            "id": job.id,
-            "status": job.status.value,
-            "status_url": f"{job.base_url}/jobs/{job.id}",
-            "created_at": _iso(job.created_at),
-            "started_at": _iso(job.started_at),
-            "finished_at": _iso(job.finished_at),
-        }
-        if job.external_id is not None:
-            view["external_id"] = job.external_id
+        view = JobView(
+            id=job.id,
+            status=job.status.value,
+            status_url=f"{job.base_url}/jobs/{job.id}",
+            created_at=_iso(job.created_at) or "",
+            started_at=_iso(job.started_at),
+            finished_at=_iso(job.finished_at),
+            external_id=job.external_id,
+        )
         if job.status is JobStatus.SUCCEEDED and job.result is not None:
             file_url = self.snapshotter.storage.url_for(job.result["key"], job.base_url)
-            view["result"] = {"file_url": file_url, "status": "success", **job.result["metadata"]}
-        if job.status is JobStatus.FAILED:
-            view["error"] = job.error
+            view.result = Stored(file_url, **job.result["metadata"])
+        if job.status is JobStatus.FAILED and job.error is not None:
+            view.error = error_of(job.error)
         if job.delivery is not None:
-            view["webhook"] = {"state": job.delivery.value, "attempts": job.attempts}
-        return view
+            view.webhook = Webhook(job.delivery.value, job.attempts)
+        return to_json(view)
 
     # --- the loops
 

@@ -1,0 +1,144 @@
+"""The JSON answers of the API as typed models: the handlers and the job runner build them, and the
+OpenAPI document derives their schemas from the same classes (``schema``), so neither can drift.
+
+A field whose value is None is left out of the JSON (optional), unless its metadata says ``nullable``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+# what a capture found, in a JSON answer with metadata=true (``delivery.results.Result.metadata``)
+Format = Literal["png", "jpeg", "webp", "pdf"]
+
+
+def _doc(text: str, **extra: Any) -> Any:
+    return field(default=None, metadata={"description": text, **extra})
+
+
+@dataclass
+class Stored:
+    """Where the result is stored; with metadata=true also what the capture found."""
+
+    file_url: str
+    status: Literal["success"] = "success"
+    final_url: str | None = None
+    http_status: int | None = _doc("The document's HTTP status (0: unknown).")
+    page_title: str | None = None
+    image_width: int | None = None
+    image_height: int | None = None
+    page_height: int | None = _doc("CSS pixels of the whole page.")
+    format: Format | None = None
+    bytes: int | None = None
+    render_ms: int | None = None
+    truncated: bool | None = None
+    cache: Literal["hit", "miss"] | None = None
+    request_id: str | None = None
+
+
+@dataclass
+class Accepted:
+    """async=true: the job is queued; see its status_url."""
+
+    id: str
+    status_url: str
+    status: Literal["queued"] = "queued"
+    external_id: str | None = None
+
+
+@dataclass
+class ErrorDetail:
+    parameter: str | None = None
+    error: str | None = _doc("This problem's own code.")
+    message: str | None = None
+
+
+@dataclass
+class ErrorBody:
+    error: str = field(metadata={"description": "A stable, machine-readable code."})
+    message: str
+    status: Literal["error"] = "error"
+    details: list[ErrorDetail] | None = _doc("Validation errors: each parameter and what is wrong with it.")
+
+
+@dataclass
+class Webhook:
+    state: Literal["pending", "delivered", "failed"]
+    attempts: list[dict[str, Any]]
+
+
+@dataclass
+class JobView:
+    """An async job as GET /jobs/{id} and its webhook show it."""
+
+    id: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    status_url: str
+    created_at: str = field(metadata={"format": "date-time"})
+    started_at: str | None = field(default=None, metadata={"format": "date-time", "nullable": True})
+    finished_at: str | None = field(default=None, metadata={"format": "date-time", "nullable": True})
+    external_id: str | None = None
+    result: Stored | None = None
+    error: ErrorBody | None = None
+    webhook: Webhook | None = None
+
+
+def error_of(body: dict[str, Any]) -> ErrorBody:
+    """An error body (``errors.error_body``, as a job keeps it) as its model."""
+    details = [ErrorDetail(**d) for d in body["details"]] if body.get("details") else None
+    return ErrorBody(body["error"], body["message"], details=details)
+
+
+def to_json(answer: Any) -> dict[str, Any]:
+    """The answer as JSON: fields that are None left out, unless nullable."""
+    out: dict[str, Any] = {}
+    for f in dataclasses.fields(answer):
+        value = getattr(answer, f.name)
+        if value is None and not f.metadata.get("nullable"):
+            continue
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            value = to_json(value)
+        elif isinstance(value, list):
+            value = [to_json(v) if dataclasses.is_dataclass(v) and not isinstance(v, type) else v for v in value]
+        out[f.name] = value
+    return out
+
+
+def _type_schema(annotation: Any) -> dict[str, Any]:
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        (inner,) = [a for a in args if a is not type(None)]
+        return _type_schema(inner)
+    if origin is Literal:
+        return {"type": "string", "enum": list(args)}
+    if origin is list:
+        return {"type": "array", "items": _type_schema(args[0])}
+    if origin is dict:
+        return {"type": "object"}
+    if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
+        return schema(annotation)
+    return {"type": {str: "string", int: "integer", bool: "boolean"}[annotation]}
+
+
+def schema(model: type) -> dict[str, Any]:
+    """The JSON Schema (OpenAPI 3.0) of an answer model."""
+    hints = typing.get_type_hints(model)
+    properties: dict[str, Any] = {}
+    required = []
+    for f in dataclasses.fields(model):
+        prop = _type_schema(hints[f.name])
+        prop |= {key: value for key, value in f.metadata.items() if key in ("description", "format", "nullable")}
+        properties[f.name] = prop
+        optional = f.default is None or f.metadata.get("nullable")
+        if not optional:
+            required.append(f.name)
+    out: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:  # OpenAPI 3.0: a required list is never empty
+        out["required"] = required
+    if model.__doc__ and not model.__doc__.startswith(model.__name__ + "("):
+        out["description"] = model.__doc__.splitlines()[0]
+    return out
