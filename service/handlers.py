@@ -15,7 +15,7 @@ import tornado.web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from service.answers import Accepted, Stored, to_json
-from service.auth import ApiKeys
+from service.auth import ApiKeys, Unauthorized
 from service.browsers.backend import CaptureBackend
 from service.browsers.breaker import CircuitBreaker
 from service.capture import Outcome
@@ -70,6 +70,7 @@ class CaptureHandler(ParamsHandler):
     def prepare(self) -> None:
         self.client_gone = threading.Event()
         self._start_body(self.settings_.max_body_size)
+        address = client_ip(self.request, self.settings_.client_hops)
         if self.api_keys.enabled:
             query = {
                 name: [v.decode("utf-8", "replace") for v in values]
@@ -77,13 +78,19 @@ class CaptureHandler(ParamsHandler):
             }
             headers = self.request.headers
             has_body = "Transfer-Encoding" in headers or headers.get("Content-Length", "0") not in ("", "0")
-            self.tenant = self.api_keys.check(
-                headers, query, method=self.request.method or "", path=self.request.path, has_body=has_body
-            )
+            try:
+                self.tenant = self.api_keys.check(
+                    headers, query, method=self.request.method or "", path=self.request.path, has_body=has_body
+                )
+            except Unauthorized:
+                self._limit(address)  # a client guessing keys is limited by its address
+                raise
         # per key when keys are on (many clients may share one address, one key may use many)
-        client = f"key:{self.tenant}" if self.tenant else client_ip(self.request, self.settings_.client_hops)
+        self._limit(f"key:{self.tenant}" if self.tenant else address)
+
+    def _limit(self, client: str) -> None:
         self.limiter.acquire(client)  # 429 for a client over its limits
-        self._client = client
+        self._client = client  # released when the request ends
 
     def on_connection_close(self) -> None:
         # the client hung up: abandon its capture and give the browser back
@@ -216,12 +223,7 @@ class CaptureHandler(ParamsHandler):
             except Blocked as exc:
                 raise Blocked(f"webhook_url: {exc.message}") from None
         # the target too is refused now, not in a job that fails later
-        await self.snapshotter.io(
-            self.snapshotter.policy.check,
-            request.target,
-            deadline=time.monotonic() + self.settings_.capture_timeout,
-            executor=self.snapshotter.dns_executor,
-        )
+        await self.snapshotter.check(request.target, time.monotonic() + self.settings_.capture_timeout)
         job = Job(
             id=Job.new_id(),
             endpoint=self.endpoint.value,
@@ -237,9 +239,8 @@ class CaptureHandler(ParamsHandler):
         )
         await self.jobs.submit(job)
         self.log_fields = {**(self.log_fields or {}), "job": job.id}
-        status_url = f"{job.base_url}/jobs/{job.id}"
-        body = to_json(Accepted(job.id, status_url, external_id=job.external_id))
-        self.set_header("Location", status_url)
+        body = to_json(Accepted(job.id, job.status_url, external_id=job.external_id))
+        self.set_header("Location", job.status_url)
         self.write_json(body, 202)
 
     def on_finish(self) -> None:

@@ -226,8 +226,6 @@ _DOCUMENT: dict[str, Any] = {
     "components": {"schemas": {"Error": schema(ErrorBody)}},
 }
 
-OPENAPI = document(Settings())  # with the default settings (tests, docs)
-
 
 @functools.cache
 def served(settings: Settings) -> bytes:

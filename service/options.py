@@ -321,8 +321,7 @@ _KINDS["tuple[str, ...]"] = "list"
 
 
 def kind(f: dataclasses.Field[Any]) -> str:
-    """bool, int, str or list; an option of any other type is a programming error (OpenAPI, built at
-    import from every option, says so at once)."""
+    """bool, int, str or list; an option of any other type is a programming error, said at once."""
     try:
         return _KINDS[str(f.type)]
     except KeyError:

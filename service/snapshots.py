@@ -31,6 +31,7 @@ from service.metrics import Metrics
 from service.netpolicy import NetworkPolicy
 from service.params import CaptureRequest
 from service.storage import Storage
+from service.urls import TargetUrl
 
 T = TypeVar("T")
 
@@ -111,6 +112,10 @@ class Snapshotter:
         except TimeoutError:
             raise CaptureTimeout("the capture did not finish before its deadline") from None
 
+    async def check(self, target: TargetUrl, deadline: float) -> None:
+        """The target against the network policy (resolved on the DNS executor); raises ``Blocked``."""
+        await self.io(self.policy.check, target, deadline=deadline, executor=self.dns_executor)
+
     async def capture(
         self, request: CaptureRequest, backend: CaptureBackend, cancel: threading.Event | None = None
     ) -> Capture:
@@ -126,7 +131,7 @@ class Snapshotter:
         deadline = started + timeout
         timings = Timings()
         with timings.measure(Phase.CHECK):
-            await self.io(self.policy.check, request.target, deadline=deadline, executor=self.dns_executor)
+            await self.check(request.target, deadline)
         try:
             shot = await backend.capture(request, deadline, timings, cancel)
         except BackendUnavailable:

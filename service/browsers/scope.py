@@ -8,6 +8,7 @@ forgotten line.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -35,6 +36,9 @@ def has_credentials(url: str) -> bool:
 
 @dataclass
 class CaptureScope:
+    cancel: threading.Event | None = None  # its client's disconnect flag: every command and wait watches it
+    lifecycle: dict[str, str] = field(default_factory=dict)  # lifecycle event -> the document it came for
+    loader: str | None = None  # the main frame's current document (lifecycle events, when it enables them)
     rules: RequestRules | None = None  # its request rules, while Fetch is enabled
     consent: ConsentTracker | None = None  # its autoconsent conversation, with block_cookie_banners
     consent_script: str | None = None  # autoconsent's Page.addScriptToEvaluateOnNewDocument identifier

@@ -112,7 +112,7 @@ class BrowserSession:
         """Make ``target`` (a tab) the one captures run in."""
         self.detach()
         attached = self.browser_command("Target.attachToTarget", {"targetId": target, "flatten": True}, deadline)
-        self.tab = Tab(self.cdp, target, attached["sessionId"], probe=self.probe)
+        self.tab = Tab(self.cdp, target, attached["sessionId"], probe=self.probe, scope=lambda: self.scope)
         self.tab.command("Page.enable", {}, deadline)
         return self.tab
 
@@ -138,9 +138,9 @@ class BrowserSession:
             raise CaptureTimeout("the capture deadline passed before a browser was free")
         self.uses += 1
         self.dirty = True
-        self.scope = CaptureScope()
+        self.scope = CaptureScope(cancel=cancel)
         try:
-            return self._capture(request, deadline, timings, cancel)
+            return self._capture(request, deadline, timings)
         except BackendUnavailable:
             self.broken = True
             raise
@@ -162,18 +162,15 @@ class BrowserSession:
             self.broken = True
             raise BackendUnavailable(f"the browser session failed: {exc}") from exc
         finally:
-            if self.tab is not None:
-                self.tab.cancel = None
+            self.scope.cancel = None  # the client's say ends with its capture: the reset is not its to cancel
 
-    def _capture(
-        self, request: CaptureRequest, deadline: float, timings: Timings, cancel: threading.Event | None
-    ) -> Shot:
+    def _capture(self, request: CaptureRequest, deadline: float, timings: Timings) -> Shot:
         o = request.options
         # with best_attempt, waits end early enough to leave time for the picture
         left = deadline - time.monotonic()
         waits_end = deadline - min(5.0, max(1.0, 0.2 * left)) if o.best_attempt else deadline
         tab = self.isolation.begin(self, deadline)
-        tab.cancel, tab.settled = cancel, False
+        tab.settled = False
         tab.set_viewport(request.width, request.height, o.device_scale_factor, deadline)
         steps.prepare(tab, self.scope, self.config.consent_rules, request, deadline)
         with timings.measure(Phase.NAVIGATE):
@@ -183,16 +180,15 @@ class BrowserSession:
         with timings.measure(Phase.SCREENSHOT):
             return shots.take(tab, self.config.output, page, request, info, deadline)
 
-    @staticmethod
-    def _loaded(tab: Tab, wait_until: str) -> Callable[[], bool]:
+    def _loaded(self, tab: Tab, wait_until: str) -> Callable[[], bool]:
         """Whether the page counts as loaded (``wait_until``) from now on."""
-        loads = tab.loads
+        loads, scope = tab.loads, self.scope
         if wait_until == "domcontentloaded":
             ready = tab.dom_ready
             return lambda: tab.dom_ready > ready or tab.loads > loads
         if wait_until in ("networkidle0", "networkidle2"):
             event = "networkIdle" if wait_until == "networkidle0" else "networkAlmostIdle"
-            return lambda: tab.loads > loads and tab.lifecycle.get(event) == tab.loader
+            return lambda: tab.loads > loads and scope.lifecycle.get(event) == scope.loader
         return lambda: tab.loads > loads
 
     def _navigate(self, tab: Tab, url: str, waits_end: float, wait_until: str, best_attempt: bool) -> None:

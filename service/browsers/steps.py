@@ -69,7 +69,6 @@ def prepare(
     if o.styles or o.hide_selectors or o.disable_animations or o.scripts:
         change("bypass_csp", "Page.setBypassCSP", {"enabled": True})  # the page's CSP would refuse them
     if o.wait_until in ("networkidle0", "networkidle2"):
-        tab.lifecycle.clear()
         change("lifecycle", "Page.setLifecycleEventsEnabled", {"enabled": True})
     rules = RequestRules.of(request)
     if rules is not None:
@@ -107,6 +106,11 @@ def on_frame_event(tab: Tab, scope: CaptureScope, source: str, method: str, para
     if method == "Page.frameNavigated" and source == tab.session:
         frame = params["frame"]
         scope.frames[frame["id"]] = (frame.get("securityOrigin", ""), frame.get("parentId"))
+    elif method == "Page.lifecycleEvent" and source == tab.session and params.get("frameId") == tab.target:
+        name, loader = str(params.get("name")), str(params.get("loaderId"))
+        if name == "init":
+            scope.loader = loader
+        scope.lifecycle[name] = loader
     elif method == "Fetch.requestPaused" and scope.rules is not None:
         answer, answer_params = scope.rules.answer(params, _initiator(tab, scope, source, params))
         tab.send(answer, answer_params, source)

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import base64
 import logging
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from service.browsers.cdp import CdpCancelled, CdpConnection, CdpError, CdpInterrupted, CdpTimeout
@@ -37,14 +36,12 @@ class Tab:
     target: str  # its CDP target id (also its main frame's id)
     session: str  # our CDP session attached to it
     probe: Callable[[], bool] | None = None  # does the browser session still exist? (Grid sessions)
-    cancel: threading.Event | None = None  # set while a capture runs: its client's disconnect flag
+    scope: Callable[[], CaptureScope] = CaptureScope  # the current capture's (its cancel flag)
     settled: bool = True  # no navigation of ours is still running in the tab
     loads: int = 0  # load events seen
     navigations: int = 0  # navigations seen starting in its main frame
     crashed: bool = False  # its renderer died
     dom_ready: int = 0  # DOMContentLoaded events seen
-    loader: str | None = None  # the main frame's current document (lifecycle events, when enabled)
-    lifecycle: dict[str, str] = field(default_factory=dict)  # lifecycle event -> the document it came for
     viewport: tuple[int, int, int] | None = None  # width, height, scale as last set
     world: tuple[int, int] | None = None  # an isolated world asked for as the page committed: (command, navigations)
 
@@ -58,11 +55,6 @@ class Tab:
             self.cdp.send("Page.handleJavaScriptDialog", {"accept": False}, self.session)
         elif method == "Page.domContentEventFired":
             self.dom_ready += 1
-        elif method == "Page.lifecycleEvent" and params.get("frameId") == self.target:
-            name, loader = params.get("name"), params.get("loaderId")
-            if name == "init":
-                self.loader = loader
-            self.lifecycle[str(name)] = str(loader)
         elif method == "Inspector.targetCrashed":
             self.crashed = True
 
@@ -82,7 +74,7 @@ class Tab:
                 params,
                 session=None if browser else self.session,
                 timeout=deadline - time.monotonic(),
-                cancel=self.cancel,
+                cancel=self.scope().cancel,
                 probe=self.probe,
                 interrupted=interrupted,
             )
@@ -101,7 +93,7 @@ class Tab:
         """Read events until ``until()``; raises ``CdpTimeout`` at ``deadline``."""
         try:
             self.cdp.wait(
-                what, lambda: until() or self.crashed, timeout=deadline - time.monotonic(), cancel=self.cancel,
+                what, lambda: until() or self.crashed, timeout=deadline - time.monotonic(), cancel=self.scope().cancel,
                 probe=self.probe,
             )  # fmt: skip
         except CdpCancelled:
@@ -153,7 +145,7 @@ class Tab:
             try:
                 answer = self.cdp.kept_answer(
                     prepared[0], "Page.createIsolatedWorld", timeout=deadline - time.monotonic(),
-                    cancel=self.cancel, probe=self.probe, interrupted=interrupted,
+                    cancel=self.scope().cancel, probe=self.probe, interrupted=interrupted,
                 )  # fmt: skip
                 return int(answer["executionContextId"]), True
             except CdpCancelled:

@@ -22,6 +22,7 @@ from service.delivery.results import Result
 from service.images import EXTENSIONS
 from service.params import CaptureRequest
 from service.snapshots import Snapshotter
+from service.storage import URL_KEY
 
 log = logging.getLogger("snapshot.cache")
 
@@ -108,8 +109,8 @@ def sweep_local(directory: Path, grace: float, file_ttl: float, now: float | Non
         except (OSError, ValueError, KeyError, TypeError) as exc:
             log.warning("cache entry %s could not be swept: %s", meta.name, exc)
     for path in directory.iterdir():
-        if path.name.startswith((PREFIX, ".url-key")) or not path.is_file():
-            continue  # cache entries go by their own expiry
+        if path.name.startswith(PREFIX) or path.name == URL_KEY or not path.is_file():
+            continue  # cache entries go by their own expiry; the links' key stays
         try:
             if path.stat().st_mtime + file_ttl <= now:
                 path.unlink(missing_ok=True)

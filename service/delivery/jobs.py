@@ -74,6 +74,10 @@ class Job:
         return self.status in (JobStatus.SUCCEEDED, JobStatus.FAILED)
 
     @property
+    def status_url(self) -> str:
+        return f"{self.base_url}/jobs/{self.id}"
+
+    @property
     def done(self) -> bool:
         """Finished, and its webhook (if any) delivered or given up."""
         return self.finished and self.delivery is not Delivery.PENDING

@@ -100,6 +100,7 @@ class WebhookSender:
         self.resolver = resolver  # None: the loop's default executor
         self.ports = ports
         self.slots = Slots(concurrency, max(1, concurrency // 2))
+        self._tls = ssl.create_default_context()  # the system's CAs, read once
 
     def sign(self, msg_id: str, body: str, now: datetime | None = None) -> dict[str, str]:
         now = now or datetime.now(tz=UTC)
@@ -175,7 +176,7 @@ class WebhookSender:
             "Connection": "close",
         }
         head = f"POST {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
-        tls = ssl.create_default_context() if target.scheme == "https" else None
+        tls = self._tls if target.scheme == "https" else None
         reader, writer = await asyncio.open_connection(
             address, target.port, ssl=tls, server_hostname=target.host if tls else None
         )

@@ -100,7 +100,7 @@ class JobRunner:
         view = JobView(
             id=job.id,
             status=job.status.value,
-            status_url=f"{job.base_url}/jobs/{job.id}",
+            status_url=job.status_url,
             created_at=_iso(job.created_at) or "",
             started_at=_iso(job.started_at),
             finished_at=_iso(job.finished_at),

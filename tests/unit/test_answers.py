@@ -4,8 +4,11 @@ OpenAPI document says are made from the same classes."""
 from __future__ import annotations
 
 from service.answers import Accepted, ErrorBody, ErrorDetail, JobView, Stored, error_of, schema, to_json
+from service.config import Settings
 from service.errors import InvalidRequest
-from service.openapi import OPENAPI
+from service.openapi import document
+
+OPENAPI_DEFAULT = document(Settings())  # the document with the default settings
 
 
 def test_optional_fields_are_left_out_and_nullable_ones_kept():
@@ -29,7 +32,7 @@ def test_every_answer_has_what_its_schema_requires_and_nothing_it_does_not_descr
 
 
 def test_the_document_uses_the_models():
-    assert OPENAPI["components"]["schemas"]["Error"] == schema(ErrorBody)
-    post = OPENAPI["paths"]["/create_snap"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+    assert OPENAPI_DEFAULT["components"]["schemas"]["Error"] == schema(ErrorBody)
+    post = OPENAPI_DEFAULT["paths"]["/create_snap"]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert post == schema(Stored)
     assert schema(ErrorDetail)["properties"]["error"]["description"] == "This problem's own code."

@@ -85,3 +85,10 @@ def test_with_keys_on_the_limits_are_per_key(app):
     assert service.fetch("/create_snap", headers={"X-API-Key": "key-a"}).code == 400
     assert service.fetch("/create_snap", headers={"X-API-Key": "key-a"}).code == 429
     assert service.fetch("/create_snap", headers={"X-API-Key": "key-b"}).code == 400  # same address, other key
+
+
+def test_a_client_guessing_keys_is_limited_by_its_address(app):
+    service = app(api_keys=("key-a",), client_rate=0.001, client_burst=1)
+    assert service.fetch("/create_snap", headers={"X-API-Key": "guess-1"}).code == 401
+    assert service.fetch("/create_snap", headers={"X-API-Key": "guess-2"}).code == 429
+    assert service.fetch("/create_snap", headers={"X-API-Key": "key-a"}).code == 400  # a real key: its own limits

@@ -12,12 +12,13 @@ from hypothesis import strategies as st
 
 from service.config import Settings
 from service.errors import InvalidRequest
-from service.openapi import OPENAPI
+from service.openapi import document
 from service.option_checks import OptionProblems, parse_options
 from service.options import FIELDS, CaptureOptions, Endpoint, kind, param, to_json, to_params
 from service.params import json_params, parse_capture_request
 
 SETTINGS = Settings(allow_scripts=True)
+OPENAPI_DEFAULT = document(Settings())  # the document with the default settings
 HOST = "example.com"
 
 
@@ -180,9 +181,9 @@ def test_a_pdf_needs_only_a_url():
 @pytest.mark.parametrize("endpoint", list(Endpoint))
 def test_the_openapi_document_lists_every_option_of_each_endpoint(endpoint):
     path = {Endpoint.SNAP: "/create_snap", Endpoint.PDF: "/create_pdf"}[endpoint]
-    documented = {p["name"] for p in OPENAPI["paths"][path]["get"]["parameters"]}
+    documented = {p["name"] for p in OPENAPI_DEFAULT["paths"][path]["get"]["parameters"]}
     options = {param(f) for f in FIELDS if endpoint in f.metadata["endpoints"]}
     assert options <= documented
     assert documented - options == {"url", "width", "height", "localmode", "expires", "signature"}
-    body = OPENAPI["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    body = OPENAPI_DEFAULT["paths"][path]["post"]["requestBody"]["content"]["application/json"]["schema"]
     assert set(body["properties"]) == options | {"url", "width", "height", "localmode"}
