@@ -22,6 +22,9 @@ FIXED_BY_CHART = frozenset(
         "SNAPSHOT_WEBHOOK_SECRET",
         "SNAPSHOT_JOB_SECRET_KEY",
         "SNAPSHOT_GRID_REGISTRATION_SECRET",
+        "SNAPSHOT_UPSTREAM_PROXY",
+        "SNAPSHOT_FILTER_LISTS_DIR",
+        "SNAPSHOT_TENANTS_FILE",
     }
 )
 
@@ -92,6 +95,11 @@ def service_chart_schema() -> Schema:
                 }
             ),
             "webhooks": obj({"existingSecret": s("string"), "key": s("string")}),
+            "upstreamProxy": obj(
+                {"existingSecret": s("string"), "key": s("string"), "port": s("integer", minimum=1, maximum=65535)}
+            ),
+            "filterLists": obj({"configMap": s("string")}),
+            "tenants": obj({"existingSecret": s("string"), "key": s("string")}),
             "s3": obj({"existingSecret": s("string"), "accessKeyId": s("string"), "secretAccessKey": s("string")}),
             "serviceAccount": obj(
                 {"create": enabled, "name": s("string"), "annotations": free(), "automount": s("boolean")}

@@ -16,9 +16,12 @@ SUDO=""
 
 say() { echo "setup: $*" >&2; }
 
-apt_packages=(chromium chromium-driver curl ca-certificates)
+# webext-ublock-origin-chromium: only for the EasyList and EasyPrivacy files it ships (block_ads, block_trackers)
+apt_packages=(chromium chromium-driver curl ca-certificates webext-ublock-origin-chromium)
 if ((want_test)); then
   apt_packages+=(openjdk-17-jre-headless prometheus redis-server)
+  # a real forward proxy as the corporate upstream of SNAPSHOT_UPSTREAM_PROXY (the binary, no system service)
+  apt_packages+=(tinyproxy-bin)
   # the image test: podman with runc, and mmdebstrap for a base image built from Debian packages
   apt_packages+=(podman runc mmdebstrap uidmap slirp4netns fuse-overlayfs netavark aardvark-dns)
 fi

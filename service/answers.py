@@ -36,6 +36,7 @@ class Stored:
     bytes: int | None = None
     render_ms: int | None = None
     truncated: bool | None = None
+    blocked_requests: int | None = _doc("Requests of the page the capture blocked (ads, trackers, block_* rules).")
     cache: Literal["hit", "miss"] | None = None
     request_id: str | None = None
 

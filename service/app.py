@@ -34,6 +34,7 @@ from service.delivery.assembly import make_delivery
 from service.delivery.renderer import Renderer
 from service.delivery.worker import JobRunner
 from service.egress import EgressProxy
+from service.filters import Filters
 from service.handlers import (
     CaptureHandler,
     FilesHandler,
@@ -54,6 +55,7 @@ from service.options import Endpoint, list_params
 from service.playground.handlers import routes as playground_routes
 from service.snapshots import Snapshotter
 from service.storage import LocalStorage, Storage, make_storage
+from service.upstream import Upstream
 
 log = logging.getLogger("snapshot")
 
@@ -136,15 +138,16 @@ def build(
     consent_rules = ConsentRules.load(settings.autoconsent_dir)
     if consent_rules is None:
         log.info("no autoconsent rules in %s: block_cookie_banners is refused", settings.autoconsent_dir)
+    filters = Filters.load(settings.filter_lists_dir)  # the engines, built once
     grid = local = None
     if grid_api is not None:
-        made = grid_session_factory(settings, instance, proxy_url, consent_rules, grid_api)
+        made = grid_session_factory(settings, instance, proxy_url, consent_rules, grid_api, filters)
         grid = _backend(
             Backend.GRID, factories.get(Backend.GRID) or made, settings, settings.pool_size, metrics, grid_api
         )
     fallback = grid is not None and settings.grid_fallback == "local"
     if grid is None or settings.allow_localmode or fallback:
-        factory = factories.get(Backend.LOCAL) or local_session_factory(settings, proxy_url, consent_rules)
+        factory = factories.get(Backend.LOCAL) or local_session_factory(settings, proxy_url, consent_rules, filters)
         local = _backend(Backend.LOCAL, factory, settings, settings.local_pool_size, metrics)
     storage = make_storage(settings)
     checks: dict[str, CheckFn] = {"storage": storage.check}
@@ -167,13 +170,19 @@ def build(
         dns_executor=dns_executor,
         metrics=metrics,
         consent=consent_rules is not None,
+        filters=filters,
         breaker=CircuitBreaker(settings.grid_fallback_threshold, settings.grid_fallback_cooldown, metrics.circuit)
         if fallback
         else None,
     )
     if settings.redis_url:
         checks["redis"] = redis_check(settings.redis_url)
-    readiness = Readiness(checks, ThreadPoolExecutor(max_workers=2, thread_name_prefix="readyz"), optional=optional)
+    readiness = Readiness(
+        checks,
+        ThreadPoolExecutor(max_workers=2, thread_name_prefix="readyz"),
+        optional=optional,
+        facts={"filter_lists": filters.describe()},
+    )
     renderer, jobs = make_delivery(settings, snapshotter, metrics, instance, dns_executor, clock)
     return Components(
         settings=settings,
@@ -235,9 +244,16 @@ def make_server(app: tornado.web.Application, settings: Settings) -> tornado.htt
     )
 
 
+def capture_policy(settings: Settings) -> NetworkPolicy:
+    """What captures may reach: checked by the API before a capture and by the proxy at every connection."""
+    forward = settings.upstream_proxy is not None and settings.upstream_unresolved == "forward"
+    return NetworkPolicy(allow=settings.allow_networks, deny=settings.deny_networks, forward_unresolved=forward)
+
+
 async def start_proxy(settings: Settings, policy: NetworkPolicy, metrics: Metrics) -> tuple[EgressProxy, str]:
     """The browsers' filtering proxy, and the URL browsers reach it at."""
-    proxy = EgressProxy(policy, on_verdict=lambda verdict: metrics.egress.labels(verdict).inc())
+    upstream = Upstream.of(settings.upstream_proxy, settings.upstream_no_proxy) if settings.upstream_proxy else None
+    proxy = EgressProxy(policy, on_verdict=lambda verdict: metrics.egress.labels(verdict).inc(), upstream=upstream)
     port = await proxy.start(settings.proxy_host, settings.proxy_port)
     proxy_url = settings.proxy_url or f"http://127.0.0.1:{port}"
     log.info("filtering proxy for the browsers on %s:%d (browsers use %s)", settings.proxy_host, port, proxy_url)
@@ -281,7 +297,7 @@ async def drain(
 
 async def serve(settings: Settings) -> None:
     metrics = Metrics()
-    policy = NetworkPolicy(allow=settings.allow_networks, deny=settings.deny_networks)  # API and proxy
+    policy = capture_policy(settings)  # API and proxy
     proxy, proxy_url = await start_proxy(settings, policy, metrics) if settings.egress_proxy else (None, None)
     components = build(settings, policy, metrics, proxy_url)
     server = make_server(make_app(components), settings)

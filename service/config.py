@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.config_delivery import DeliverySettings
+from service.config_egress import EgressSettings
 from service.envvars import Network, describe, read, whsec
 from service.envvars import setting as _setting
 
@@ -27,8 +28,9 @@ class SettingsError(ValueError):
 
 
 @dataclass(frozen=True)
-class Settings(DeliverySettings):
-    """Every setting: these, and where results go and how they are delivered (``DeliverySettings``)."""
+class Settings(EgressSettings, DeliverySettings):
+    """Every setting: these, where results go and how they are delivered (``DeliverySettings``), and how
+    browsers reach the network and who may use the service (``EgressSettings``)."""
 
     # --- server
     host: str = _setting("SNAPSHOT_HOST", "0.0.0.0", "Address the HTTP server binds to.")
@@ -182,21 +184,6 @@ class Settings(DeliverySettings):
         ".tools/autoconsent",
         "Directory of @duckduckgo/autoconsent's script and rules (`scripts/setup.sh` fetches them); "
         "missing: `block_cookie_banners` gets 400.",
-    )
-    egress_proxy: bool = _setting(
-        "SNAPSHOT_EGRESS_PROXY",
-        True,
-        "Route every browser connection through the built-in filtering proxy (checks each address).",
-    )
-    proxy_host: str = _setting("SNAPSHOT_PROXY_HOST", "127.0.0.1", "Address the filtering proxy binds to.")
-    proxy_port: int = _setting(
-        "SNAPSHOT_PROXY_PORT", 0, "Port of the filtering proxy; 0: any free port.", minimum=0, maximum=65535
-    )
-    proxy_url: str | None = _setting(
-        "SNAPSHOT_PROXY_URL",
-        None,
-        "URL browsers use to reach the proxy (Grid nodes: e.g. `http://snapshot-egress:3128`); "
-        "unset: http://127.0.0.1:<port>.",
     )
     client_max_in_flight: int = _setting(
         "SNAPSHOT_CLIENT_MAX_IN_FLIGHT",

@@ -9,6 +9,9 @@ an address it checked.  A refused destination is counted and gets ``403`` (CONNE
 report as a tunnel failure) or a closed connection (plain HTTP, which they report as an empty
 response): either way a network error, never a page.
 
+Behind it there may be the cluster's own proxy to the internet (``SNAPSHOT_UPSTREAM_PROXY``,
+:mod:`service.upstream`): what this proxy allowed goes on through that one; what it refused never does.
+
 It speaks the two forms browsers use: ``CONNECT host:port`` (HTTPS, WebSockets over TLS) and
 absolute-form HTTP requests (``GET http://host/path``), which it rewrites to origin-form with
 ``Connection: close`` so that one upstream connection never serves another destination.
@@ -25,7 +28,8 @@ from collections.abc import Callable
 from urllib.parse import urlsplit
 
 from service.errors import InvalidRequest
-from service.netpolicy import NetworkPolicy
+from service.netpolicy import Address, NetworkPolicy
+from service.upstream import Upstream, UpstreamRefused
 from service.urls import canonical_host
 
 log = logging.getLogger("snapshot.egress")
@@ -88,8 +92,10 @@ class EgressProxy:
         connect_timeout: float = 10.0,
         max_lifetime: float = 300.0,
         on_verdict: Callable[[str], None] | None = None,
+        upstream: Upstream | None = None,
     ) -> None:
         self.policy = policy
+        self.upstream = upstream
         self.connect_timeout = connect_timeout
         self.max_lifetime = max_lifetime
         self._on_verdict = on_verdict or (lambda verdict: None)
@@ -130,7 +136,7 @@ class EgressProxy:
         try:
             method, target, version = lines[0].split(" ", 2)
             host, port, path = parse_target(method.upper(), target)
-            upstream = await self._connect(host, port)
+            up_reader, up_writer, via = await self._connect(host, port, path, self.policy)
         except _Refused as refused:
             self._on_verdict("blocked" if refused.status == 403 else "error")
             log.info("egress refused %s: %s", lines[0][:200], refused.reason)
@@ -150,7 +156,6 @@ class EgressProxy:
             self._on_verdict("error")
             return
         self._on_verdict("allowed")
-        up_reader, up_writer = upstream
         try:
             if path is None:
                 writer.write(b"HTTP/1.1 200 Connection Established\r\n\r\n")
@@ -161,25 +166,68 @@ class EgressProxy:
                 ]
                 upgrade = any(line.lower().startswith("upgrade:") for line in headers)
                 connection = "Connection: Upgrade" if upgrade else "Connection: close"
-                request = "\r\n".join([f"{method} {path} {version}", *headers, connection, "", ""])
+                # origin-form to the target; absolute-form (with its credentials) to an upstream proxy
+                if via is None or self.upstream is None:
+                    line = f"{method} {path} {version}\r\n"
+                else:
+                    line = self.upstream.request_line(method, via, path, version)
+                request = line + "\r\n".join([*headers, connection, "", ""])
                 up_writer.write(request.encode("latin-1"))
                 await up_writer.drain()
             await _pipe_both(reader, writer, up_reader, up_writer)
         finally:
             up_writer.close()
 
-    async def _connect(self, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
-        loop = asyncio.get_running_loop()
+    async def _connect(
+        self, host: str, port: int, path: str | None, policy: NetworkPolicy
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter, str | None]:
+        """A connection for the request (to the target, or through the upstream proxy), and for a plain
+        HTTP request through the upstream the head it is to be sent with."""
+        addresses = await self._checked(host, port, policy)
+        upstream = self.upstream
+        if upstream is None or upstream.no_proxy.matches(host, addresses[0] if addresses else None):
+            if not addresses:
+                raise _Refused(403, f"{host} could not be resolved")
+            return (*await self._direct(host, port, addresses), None)
+        # to the upstream as the address that was checked (pinned), or by name when the cluster cannot
+        # resolve it and the operator chose to forward such names (service/upstream.py)
+        name = host if not addresses else str(addresses[0])
+        target = f"[{name}]:{port}" if ":" in name else f"{name}:{port}"
         try:
-            infos = await asyncio.wait_for(
-                loop.getaddrinfo(host, port, type=socket.SOCK_STREAM), timeout=self.connect_timeout
-            )
-        except (TimeoutError, OSError):
-            raise _Refused(502, f"{host} could not be resolved") from None
-        addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
-        refused = [a for a in addresses if not self.policy.is_allowed(a)]
+            if path is None:
+                return (*await upstream.tunnel(target, self.connect_timeout), None)
+            return (*await upstream.open(self.connect_timeout), target)
+        except UpstreamRefused as refused:
+            raise _Refused(502, str(refused)) from None
+
+    async def _checked(self, host: str, port: int, policy: NetworkPolicy) -> list[Address]:
+        """Every address ``host`` resolves to, each allowed by ``policy``; [] when it does not resolve and
+        may be forwarded by name to the upstream proxy."""
+        try:
+            literal = ipaddress.ip_address(host)
+        except ValueError:
+            literal = None
+        if literal is not None:
+            addresses = [literal]
+        else:
+            try:
+                infos = await asyncio.wait_for(
+                    asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM),
+                    timeout=self.connect_timeout,
+                )
+            except (TimeoutError, OSError):
+                if self.upstream is not None and policy.forward_unresolved:
+                    return []
+                raise _Refused(502, f"{host} could not be resolved") from None
+            addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+        refused = [a for a in addresses if not policy.is_allowed(a)]
         if refused or not addresses:
             raise _Refused(403, f"{host}:{port} resolves to {refused[0] if refused else 'nothing'}: not allowed")
+        return addresses
+
+    async def _direct(
+        self, host: str, port: int, addresses: list[Address]
+    ) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         last_error: Exception | None = None
         for address in dict.fromkeys(addresses):  # each checked address, in resolver order
             try:

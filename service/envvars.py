@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+from service.upstream import parse_no_proxy, parse_proxy_url
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 T = TypeVar("T")
 
@@ -140,6 +142,8 @@ SPECIAL: dict[str, Callable[[str], Any]] = {
     "s3_endpoint_url": _optional(_parse_http_url),
     "public_base_url": _optional(_parse_http_url),
     "proxy_url": _optional(_parse_http_url),
+    "upstream_proxy": _optional(parse_proxy_url),
+    "upstream_no_proxy": parse_no_proxy,
     "redis_url": _optional(_parse_redis_url),
 }
 

@@ -320,9 +320,9 @@ class ReadyzHandler(BaseHandler):
         if failed:
             message = "; ".join(f"{name}: {why}" for name, why in failed.items())
             self.error_code, self.error_message = "not_ready", message  # in the request log too
-            self.write_json({**error_body("not_ready", message), "checks": checks}, 503)
+            self.write_json({**error_body("not_ready", message), "checks": checks, **self.readiness.facts}, 503)
         else:
-            self.write_json({"status": "ok", "checks": checks})
+            self.write_json({"status": "ok", "checks": checks, **self.readiness.facts})
 
 
 class FilesHandler(JsonErrors, tornado.web.StaticFileHandler):

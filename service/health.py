@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import redis
 
@@ -46,8 +47,10 @@ class Readiness:
         ttl: float = 3.0,
         optional: set[str] | None = None,
         timeout: float = 5.0,
+        facts: dict[str, Any] | None = None,
     ) -> None:
         self.checks = checks
+        self.facts = facts or {}  # what /readyz shows beside the checks (the filter lists' versions)
         self.optional = optional or set()  # reported, but the replica stays ready when they fail
         self.executor = executor  # its own: readiness answers while captures, storage and webhooks are busy
         self.timeout = timeout  # a check that hangs is a failed check, never a hung probe

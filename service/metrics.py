@@ -73,6 +73,13 @@ class Metrics:
             ["verdict"],
             registry=r,
         )
+        self.blocked_requests = Counter(
+            "snapshot_blocked_requests",
+            "Requests of pages that captures blocked, by what blocked them: ads, trackers (the filter lists) or "
+            "rules (block_resources, block_requests).",
+            ["list"],
+            registry=r,
+        )
         self.in_flight = Gauge(
             "snapshot_captures_in_flight", "Captures running or waiting, per backend.", ["backend"], registry=r
         )

@@ -40,6 +40,9 @@ def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | No
 class NetworkPolicy:
     allow: tuple[Network, ...] = ()
     deny: tuple[Network, ...] = ()
+    # with an upstream proxy and SNAPSHOT_UPSTREAM_UNRESOLVED=forward: a name the cluster cannot resolve
+    # passes (the upstream resolves it; service/upstream.py)
+    forward_unresolved: bool = False
 
     def is_allowed(self, address: Address) -> bool:
         # An IPv4 address wrapped in IPv6 (mapped, 6to4, Teredo, NAT64) is judged as that IPv4 address.
@@ -80,6 +83,8 @@ class NetworkPolicy:
         try:
             infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
         except (socket.gaierror, UnicodeError):
+            if self.forward_unresolved:
+                return []
             # 403 like a private address: a different answer would let clients probe which internal
             # names exist
             raise Blocked(f"{target.host} could not be resolved, or not to an address captures may reach") from None

@@ -11,93 +11,39 @@ refused, so a typo never silently changes the picture.
 from __future__ import annotations
 
 import dataclasses
-import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 from typing import Any
 
-
-class Endpoint(StrEnum):
-    SNAP = "snap"  # /create_snap: an image
-    PDF = "pdf"  # /create_pdf
-
-
-class Group(StrEnum):
-    OUTPUT = "output"
-    FULL_PAGE = "full page"
-    REGION = "region"
-    WAITS = "waits"
-    PAGE = "page changes"
-    CONTEXT = "request context"
-    BLOCKING = "blocking"
-    OUTCOME = "outcome"
-    PDF = "pdf"
-    DELIVERY = "delivery"
-
-
-BOTH = (Endpoint.SNAP, Endpoint.PDF)
-SNAP = (Endpoint.SNAP,)
-PDF = (Endpoint.PDF,)
-
-# CDP resource types a capture may block (Network.ResourceType, lower-cased; never the document itself)
-RESOURCE_TYPES = {
-    "stylesheet": "Stylesheet",
-    "image": "Image",
-    "media": "Media",
-    "font": "Font",
-    "script": "Script",
-    "texttrack": "TextTrack",
-    "xhr": "XHR",
-    "fetch": "Fetch",
-    "prefetch": "Prefetch",
-    "eventsource": "EventSource",
-    "websocket": "WebSocket",
-    "manifest": "Manifest",
-    "ping": "Ping",
-    "other": "Other",
-}
-# paper sizes in inches (width, height), as Chrome's print dialog knows them
-PAPER_FORMATS = {
-    "letter": (8.5, 11.0),
-    "legal": (8.5, 14.0),
-    "tabloid": (11.0, 17.0),
-    "ledger": (17.0, 11.0),
-    "a0": (33.1, 46.8),
-    "a1": (23.4, 33.1),
-    "a2": (16.54, 23.4),
-    "a3": (11.7, 16.54),
-    "a4": (8.27, 11.7),
-    "a5": (5.83, 8.27),
-    "a6": (4.13, 5.83),
-}
-MARGIN = re.compile(r"(\d{1,4}(?:\.\d{1,3})?)(mm|cm|in|px)?")  # pdf_margin: a number and a unit
-_MARGIN_INCHES = {"mm": 1 / 25.4, "cm": 1 / 2.54, "in": 1.0, "px": 1 / 96, None: 1 / 96}
-
-
-def option(
-    group: Group,
-    default: Any,
-    help: str,
-    *,
-    endpoints: tuple[Endpoint, ...] = BOTH,
-    choices: Iterable[str] = (),
-    minimum: int | None = None,
-    maximum: int | None = None,
-    unit: str = "",
-    param: str | None = None,
-) -> Any:
-    metadata = {
-        "param": param,
-        "group": group,
-        "help": help,
-        "endpoints": endpoints,
-        "choices": tuple(choices),
-        "minimum": minimum,
-        "maximum": maximum,
-        "unit": unit,
-    }
-    return field(default=default, metadata=metadata)
+from service.option_fields import (  # re-exported: what importers of the options take from here too
+    BOTH as BOTH,
+)
+from service.option_fields import (
+    MARGIN as MARGIN,
+)
+from service.option_fields import (
+    MARGIN_INCHES as MARGIN_INCHES,
+)
+from service.option_fields import (
+    PAPER_FORMATS as PAPER_FORMATS,
+)
+from service.option_fields import (
+    PDF as PDF,
+)
+from service.option_fields import (
+    RESOURCE_TYPES as RESOURCE_TYPES,
+)
+from service.option_fields import (
+    SNAP as SNAP,
+)
+from service.option_fields import (
+    Endpoint as Endpoint,
+)
+from service.option_fields import (
+    Group as Group,
+)
+from service.option_fields import (
+    option as option,
+)
 
 
 @dataclass(frozen=True)
@@ -218,6 +164,16 @@ class CaptureOptions:
     block_requests: tuple[str, ...] = option(
         Group.BLOCKING, (), "URL patterns never loaded (`*` matches anything, e.g. `*://ads.example.com/*`)."
     )
+    block_ads: bool = option(
+        Group.BLOCKING,
+        False,
+        "Block ads with EasyList: matching requests are never sent (in every frame), matching elements hidden.",
+    )
+    block_trackers: bool = option(
+        Group.BLOCKING,
+        False,
+        "Block trackers with EasyPrivacy: matching requests are never sent (in every frame), elements hidden.",
+    )
     block_cookie_banners: bool = option(
         Group.BLOCKING,
         False,
@@ -288,7 +244,12 @@ class CaptureOptions:
     def margin_inches(self) -> float:
         match = MARGIN.fullmatch(self.pdf_margin.strip())
         assert match is not None  # validated
-        return float(match.group(1)) * _MARGIN_INCHES[match.group(2)]
+        return float(match.group(1)) * MARGIN_INCHES[match.group(2)]
+
+    @property
+    def filter_categories(self) -> tuple[str, ...]:
+        """The filter lists the capture asks for (``service/filters.py``)."""
+        return (("ads",) if self.block_ads else ()) + (("trackers",) if self.block_trackers else ())
 
     @property
     def header_pairs(self) -> list[tuple[str, str]]:

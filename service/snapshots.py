@@ -27,6 +27,7 @@ from service.errors import (
     ShuttingDown,
     StorageError,
 )
+from service.filters import Filters
 from service.metrics import Metrics
 from service.netpolicy import NetworkPolicy
 from service.params import CaptureRequest
@@ -58,6 +59,7 @@ class Snapshotter:
         dns_executor: Executor | None = None,
         consent: bool = False,
         breaker: CircuitBreaker | None = None,
+        filters: Filters | None = None,
     ) -> None:
         backend = grid or local
         if backend is None:
@@ -72,6 +74,7 @@ class Snapshotter:
         self.dns_executor = dns_executor or io_executor  # resolution apart from storage: a slow DNS stalls no upload
         self.metrics = metrics
         self.consent = consent  # autoconsent's rules are there (block_cookie_banners)
+        self.filters = filters or Filters()  # the ad and tracker lists there are (block_ads, block_trackers)
         self.breaker = breaker  # SNAPSHOT_GRID_FALLBACK=local: Grid failures send captures to the local backend
         self._accepting = True
 
@@ -120,10 +123,7 @@ class Snapshotter:
         self, request: CaptureRequest, backend: CaptureBackend, cancel: threading.Event | None = None
     ) -> Capture:
         """The request captured on ``backend`` (see ``backend_for``)."""
-        if request.options.block_cookie_banners and not self.consent:
-            message = "this service has no consent rules (SNAPSHOT_AUTOCONSENT_DIR)"
-            details = [{"parameter": "block_cookie_banners", "message": message}]
-            raise InvalidRequest(message, code="invalid_options", details=details)
+        self._check_available(request)
         started = time.monotonic()
         timeout = self.settings.capture_timeout
         if request.options.timeout is not None:
@@ -143,7 +143,21 @@ class Snapshotter:
         else:
             if self.breaker is not None and backend is self.grid:
                 self.breaker.success()
+        for blocked_by, count in shot.info.blocked.items():
+            self.metrics.blocked_requests.labels(blocked_by).inc(count)
         return Capture(shot, backend.name, timings, time.monotonic() - started)
+
+    def _check_available(self, request: CaptureRequest) -> None:
+        """Options that need what this service may lack (rules, lists) get 400 without it."""
+        o = request.options
+        missing = [("block_cookie_banners", "consent rules (SNAPSHOT_AUTOCONSENT_DIR)")] if (
+            o.block_cookie_banners and not self.consent) else []  # fmt: skip
+        for option, category in (("block_ads", "ads"), ("block_trackers", "trackers")):
+            if getattr(o, option) and not self.filters.has(category):
+                missing.append((option, f"{category} filter list (SNAPSHOT_FILTER_LISTS_DIR)"))
+        if missing:
+            details = [{"parameter": option, "message": f"this service has no {what}"} for option, what in missing]
+            raise InvalidRequest(details[0]["message"], code="invalid_options", details=details)
 
     def _fall_back(self, backend: CaptureBackend) -> bool:
         """After a Grid failure: counts it, and whether the capture goes to the local fallback now."""

@@ -14,10 +14,9 @@ from urllib.parse import urlencode
 import tornado.httpclient
 import tornado.netutil
 
-from service.app import Components, build, make_app, make_server
+from service.app import Components, build, capture_policy, make_app, make_server
 from service.capture import Backend
 from service.config import Settings
-from service.netpolicy import NetworkPolicy
 from tests.fakes import FakeBrowser
 
 TIMEOUT = 30.0
@@ -27,7 +26,7 @@ class InProcessService:
     def __init__(self, settings: Settings, browser: FakeBrowser, clock: Callable[[], float] = time.time) -> None:
         self.settings = settings
         self.browser = browser
-        policy = NetworkPolicy(allow=settings.allow_networks, deny=settings.deny_networks)
+        policy = capture_policy(settings)
         factories = {Backend.GRID: browser.factory, Backend.LOCAL: browser.factory}
         self.components: Components = build(settings, policy, factories=factories, clock=clock)  # type: ignore[arg-type]
         self.loop = asyncio.new_event_loop()

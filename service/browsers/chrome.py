@@ -6,6 +6,29 @@ from selenium import webdriver
 
 from service.config import Settings
 
+_DISABLED_FEATURES = (
+    # A screenshot service never goes back, and each reset navigates the tab to about:blank: with the
+    # back/forward cache and proactive BrowsingInstance swaps on, every such navigation keeps the old
+    # page alive (frozen, in the cache) and the next capture starts a new renderer process.  Off, a
+    # reset costs less than half as much, and the last page is really gone (docs/benchmarks.md).
+    "BackForwardCache",
+    "ProactivelySwapBrowsingInstance",
+    "RenderDocument",
+    # requests of the browser's own (issue 24: a browser that phones nobody)
+    "NetworkTimeServiceQuerying",
+    "OptimizationHints",
+    "OptimizationHintsFetching",
+    "OptimizationGuideModelDownloading",
+    "OptimizationTargetPrediction",
+    "AutofillServerCommunication",
+    "MediaRouter",
+    "DialMediaRouteProvider",
+    "Translate",
+    "CertificateTransparencyComponentUpdater",
+    "InterestFeedContentSuggestions",
+    "PrivacySandboxSettings4",
+)
+
 CHROME_ARGS = (
     "--headless=new",
     "--disable-gpu",
@@ -20,11 +43,20 @@ CHROME_ARGS = (
     "--disable-default-apps",
     "--disable-breakpad",
     "--metrics-recording-only",
-    # A screenshot service never goes back, and each reset navigates the tab to about:blank: with the
-    # back/forward cache and proactive BrowsingInstance swaps on, every such navigation keeps the old
-    # page alive (frozen, in the cache) and the next capture starts a new renderer process.  Off, a
-    # reset costs less than half as much, and the last page is really gone (docs/benchmarks.md).
-    "--disable-features=BackForwardCache,ProactivelySwapBrowsingInstance,RenderDocument",
+    # The rest of the list: what Chromium fetches by itself (network time, optimization hints and models,
+    # autofill and translation servers, media routing, certificate-transparency and privacy-sandbox
+    # updates).  Only the last --disable-features on a command line counts: keep them all here.
+    "--disable-features=" + ",".join(_DISABLED_FEATURES),
+    # Browser sign-in lists the accounts of the profile (accounts.google.com) and the component updater
+    # asks for on-demand components (update.googleapis.com) whatever the flags above say: both are
+    # pointed at a reserved name on a port Chromium refuses to use (ERR_UNSAFE_PORT), so neither even
+    # opens a connection (tests/integration/test_egress.py counts what reaches the proxy).
+    "--gaia-url=http://gaia.invalid:1",
+    "--component-updater=url-source=http://update.invalid:1",
+    "--no-pings",
+    "--disable-domain-reliability",
+    "--disable-client-side-phishing-detection",
+    "--disable-component-extensions-with-background-pages",
     # An off-the-record profile keeps cookies, storage and the HTTP cache in memory: nothing a page
     # stored reaches the disk, and emptying them after each capture costs less CPU.
     "--incognito",

@@ -28,6 +28,7 @@ from service.browsers.shots import OutputSettings
 from service.capture import Backend
 from service.config import Settings
 from service.errors import BackendUnavailable
+from service.filters import Filters
 
 BrowserSessionFactory = Callable[[], BrowserSession]  # a pool's SessionFactory, for real browsers
 _DEVTOOLS_TIMEOUT = 5.0
@@ -41,6 +42,7 @@ def _open(
     settings: Settings,
     backend: Backend,
     consent_rules: ConsentRules | None = None,
+    filters: Filters | None = None,
 ) -> BrowserSession:
     try:
         driver = driver_factory()
@@ -65,7 +67,7 @@ def _open(
         except Exception:
             pass
         raise BackendUnavailable(f"the browser's DevTools connection failed: {exc}") from None
-    config = SessionConfig(settings.page_load_timeout, OutputSettings.of(settings), consent_rules)
+    config = SessionConfig(settings.page_load_timeout, OutputSettings.of(settings), consent_rules, filters)
     return BrowserSession(driver, cdp, backend, ISOLATIONS[settings.isolation](), config)
 
 
@@ -93,6 +95,7 @@ def grid_session_factory(
     proxy_url: str | None = None,
     consent_rules: ConsentRules | None = None,
     grid: GridApi | None = None,
+    filters: Filters | None = None,
 ) -> BrowserSessionFactory:
     """Sessions on the Grid; ``grid`` is the service's one ``GridApi`` (it remembers nodes that refused)."""
     assert settings.grid_url is not None
@@ -117,7 +120,7 @@ def grid_session_factory(
         def endpoints(driver: webdriver.Remote) -> list[CdpEndpoint]:
             return grid.cdp_endpoints(str(driver.session_id), driver.capabilities)
 
-        session = _open(create, endpoints, settings, Backend.GRID, consent_rules)
+        session = _open(create, endpoints, settings, Backend.GRID, consent_rules, filters)
         session.probe = grid.probe(session.session_id)
         return session
 
@@ -132,7 +135,10 @@ def _local_cdp_endpoints(driver: webdriver.Remote) -> list[CdpEndpoint]:
 
 
 def local_session_factory(
-    settings: Settings, proxy_url: str | None = None, consent_rules: ConsentRules | None = None
+    settings: Settings,
+    proxy_url: str | None = None,
+    consent_rules: ConsentRules | None = None,
+    filters: Filters | None = None,
 ) -> BrowserSessionFactory:
     """ChromeDriver + Chromium started here.  Each gets its own TMPDIR, removed when the session closes:
     Chromium leaves a directory (its singleton socket) in TMPDIR behind every time it exits, which a
@@ -150,7 +156,7 @@ def local_session_factory(
             return webdriver.Chrome(service=service, options=chrome_options(settings, local=True, proxy_url=proxy_url))
 
         try:
-            session = _open(create, _local_cdp_endpoints, settings, Backend.LOCAL, consent_rules)
+            session = _open(create, _local_cdp_endpoints, settings, Backend.LOCAL, consent_rules, filters)
         except BaseException:
             shutil.rmtree(scratch, ignore_errors=True)
             raise

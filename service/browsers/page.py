@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from service.browsers.cdp import CdpError
@@ -109,6 +109,7 @@ class PageInfo:
     http_status: int = 0  # 0: unknown (e.g. a page that replaced its document)
     title: str = ""
     height: int = 0  # CSS pixels
+    blocked: dict[str, int] = field(default_factory=dict)  # requests blocked, by rules or filter list
 
 
 class Page:

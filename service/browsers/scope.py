@@ -46,6 +46,7 @@ class CaptureScope:
     changed: set[str] = field(default_factory=set)  # what its options changed in the tab (steps.UNDO)
     frames: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # frame id -> (origin, parent id)
     seen_origins: set[str] = field(default_factory=set)  # of every frame, window and worker it had
+    blocked: dict[str, int] = field(default_factory=dict)  # requests its rules and lists blocked, by what
     credentials_seen: bool = False  # a frame navigated to a URL with credentials (the session is replaced)
 
     def saw(self, url: str) -> None:

@@ -12,6 +12,7 @@ the capture worker threads.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import threading
@@ -38,6 +39,7 @@ from service.errors import (
     SnapshotError,
     TargetUnreachable,
 )
+from service.filters import Filters
 from service.params import CaptureRequest
 
 log = logging.getLogger("snapshot.browser")
@@ -54,6 +56,7 @@ class SessionConfig:
     page_load_timeout: float = 20.0
     output: OutputSettings = field(default_factory=OutputSettings)
     consent_rules: ConsentRules | None = None  # autoconsent, when the service has it
+    filters: Filters | None = None  # the ad and tracker lists' engines, when the service has them
 
 
 @dataclass(eq=False)
@@ -172,11 +175,12 @@ class BrowserSession:
         tab = self.isolation.begin(self, deadline)
         tab.settled = False
         tab.set_viewport(request.width, request.height, o.device_scale_factor, deadline)
-        steps.prepare(tab, self.scope, self.config.consent_rules, request, deadline)
+        steps.prepare(tab, self.scope, (self.config.consent_rules, self.config.filters), request, deadline)
         with timings.measure(Phase.NAVIGATE):
             self._navigate(tab, request.url, waits_end, o.wait_until, o.best_attempt)
         with timings.measure(Phase.WAIT):
             page, info = steps.after_load(tab, self.scope, self.config.output, request, deadline, waits_end)
+            info = dataclasses.replace(info, blocked=dict(self.scope.blocked))
         with timings.measure(Phase.SCREENSHOT):
             return shots.take(tab, self.config.output, page, request, info, deadline)
 

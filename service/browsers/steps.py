@@ -13,6 +13,7 @@ import logging
 import time
 from typing import Any
 
+from service.browsers import cosmetic
 from service.browsers.cdp import CdpError, CdpInterrupted, CdpTimeout
 from service.browsers.consent import BINDING, ConsentRules, ConsentTracker, frame_setup
 from service.browsers.network import RequestRules
@@ -22,6 +23,7 @@ from service.browsers.shots import OutputSettings
 from service.browsers.tab import LEAVE_WAIT, Tab
 from service.cookies import cookie_params
 from service.errors import CaptureTimeout, ScriptFailed, TargetHttpError
+from service.filters import Filters
 from service.options import Endpoint
 from service.params import CaptureRequest
 
@@ -45,10 +47,16 @@ log = logging.getLogger("snapshot.browser")
 
 
 def prepare(
-    tab: Tab, scope: CaptureScope, consent_rules: ConsentRules | None, request: CaptureRequest, deadline: float
+    tab: Tab,
+    scope: CaptureScope,
+    aids: tuple[ConsentRules | None, Filters | None],
+    request: CaptureRequest,
+    deadline: float,
 ) -> None:
-    """The tab's overrides for this capture, sent in one batch before the page loads."""
+    """The tab's overrides for this capture, sent in one batch before the page loads (``aids``: the
+    service's autoconsent rules and filter lists, when it has them)."""
     o = request.options
+    consent_rules, filters = aids
     calls: list[tuple[str, dict[str, Any]]] = []
 
     def change(what: str, method: str, params: dict[str, Any]) -> None:
@@ -70,7 +78,7 @@ def prepare(
         change("bypass_csp", "Page.setBypassCSP", {"enabled": True})  # the page's CSP would refuse them
     if o.wait_until in ("networkidle0", "networkidle2"):
         change("lifecycle", "Page.setLifecycleEventsEnabled", {"enabled": True})
-    rules = RequestRules.of(request)
+    rules = RequestRules.of(request, filters)
     if rules is not None:
         scope.rules = rules
         change("fetch", "Fetch.enable", _INTERCEPT_ALL)
@@ -112,8 +120,14 @@ def on_frame_event(tab: Tab, scope: CaptureScope, source: str, method: str, para
             scope.loader = loader
         scope.lifecycle[name] = loader
     elif method == "Fetch.requestPaused" and scope.rules is not None:
-        answer, answer_params = scope.rules.answer(params, _initiator(tab, scope, source, params))
+        main_frame = source == tab.session and params.get("frameId") == tab.target
+        main_document = main_frame and params.get("resourceType") == "Document"
+        answer, answer_params, blocked = scope.rules.answer(
+            params, _initiator(tab, scope, source, params), main_document
+        )
         tab.send(answer, answer_params, source)
+        if blocked is not None:
+            scope.blocked[blocked] = scope.blocked.get(blocked, 0) + 1
     elif method == "Runtime.bindingCalled" and scope.consent is not None and params.get("name") == BINDING:
         log.debug("tab %s: autoconsent says %s", tab.target, str(params.get("payload", ""))[:300])
         for command, command_params in scope.consent.handle(params.get("payload", ""), params["executionContextId"]):
@@ -173,6 +187,9 @@ def after_load(
     css += DISABLE_ANIMATIONS_CSS if o.disable_animations else ""
     if css:
         current().add_style(css)
+    rules = scope.rules
+    if rules is not None and rules.categories and rules.filters is not None:
+        cosmetic.hide(tab, scope, rules.filters, rules.categories, min(deadline, waits_end))
     if o.full_page and o.full_page_scroll:
         budget = int(1000 * max(0.0, min(10.0, (waits_end - time.monotonic()) / 2)))
         limit = output.max_full_page_height

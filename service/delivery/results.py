@@ -42,6 +42,7 @@ class Result:
             "bytes": len(shot.data),
             "render_ms": round(capture.elapsed * 1000),
             "truncated": shot.truncated,
+            "blocked_requests": sum(info.blocked.values()),
         }
         return cls(shot.format, meta, etag_of(shot.data), rendered_at, data=shot.data, capture=capture)
 
@@ -74,6 +75,8 @@ class Result:
         }
         if self.capture is not None:
             headers["X-Snapshot-Backend"] = str(self.capture.backend)
+        if m.get("blocked_requests"):
+            headers["X-Snapshot-Blocked-Requests"] = str(m["blocked_requests"])
         if m.get("truncated"):
             headers["X-Snapshot-Truncated"] = "true"
         return headers

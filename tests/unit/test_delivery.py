@@ -22,7 +22,7 @@ from tests.servers import WEBHOOK_SECRET
 from tests.support import Clock, assert_error, metric, params
 
 METADATA = {"final_url", "http_status", "page_title", "image_width", "image_height", "page_height", "format",
-            "bytes", "render_ms", "cache", "request_id", "truncated"}  # fmt: skip
+            "bytes", "render_ms", "cache", "request_id", "truncated", "blocked_requests"}  # fmt: skip
 
 
 def fetch_url(service, url: str):

@@ -54,7 +54,7 @@ def test_headers_go_to_the_target_origin_only_when_a_frame_of_that_origin_asks()
     assert rules is not None
 
     def sent(url: str, initiator: str | None) -> bool:
-        _, params = rules.answer({"requestId": "1", "request": {"url": url, "headers": {}}}, initiator)
+        _, params, _ = rules.answer({"requestId": "1", "request": {"url": url, "headers": {}}}, initiator)
         return {"name": "X-Key", "value": "k"} in params.get("headers", [])
 
     assert sent("https://a.test/api", "https://a.test")

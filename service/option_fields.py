@@ -1,0 +1,93 @@
+"""What an option is made of: the endpoints and groups options belong to, the vocabularies some options
+choose from (resource types, paper sizes, margins), and ``option()``, which declares a field of
+``service.options.CaptureOptions`` with its metadata."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import field
+from enum import StrEnum
+from typing import Any
+
+
+class Endpoint(StrEnum):
+    SNAP = "snap"  # /create_snap: an image
+    PDF = "pdf"  # /create_pdf
+
+
+class Group(StrEnum):
+    OUTPUT = "output"
+    FULL_PAGE = "full page"
+    REGION = "region"
+    WAITS = "waits"
+    PAGE = "page changes"
+    CONTEXT = "request context"
+    BLOCKING = "blocking"
+    OUTCOME = "outcome"
+    PDF = "pdf"
+    DELIVERY = "delivery"
+
+
+BOTH = (Endpoint.SNAP, Endpoint.PDF)
+SNAP = (Endpoint.SNAP,)
+PDF = (Endpoint.PDF,)
+
+# CDP resource types a capture may block (Network.ResourceType, lower-cased; never the document itself)
+RESOURCE_TYPES = {
+    "stylesheet": "Stylesheet",
+    "image": "Image",
+    "media": "Media",
+    "font": "Font",
+    "script": "Script",
+    "texttrack": "TextTrack",
+    "xhr": "XHR",
+    "fetch": "Fetch",
+    "prefetch": "Prefetch",
+    "eventsource": "EventSource",
+    "websocket": "WebSocket",
+    "manifest": "Manifest",
+    "ping": "Ping",
+    "other": "Other",
+}
+# paper sizes in inches (width, height), as Chrome's print dialog knows them
+PAPER_FORMATS = {
+    "letter": (8.5, 11.0),
+    "legal": (8.5, 14.0),
+    "tabloid": (11.0, 17.0),
+    "ledger": (17.0, 11.0),
+    "a0": (33.1, 46.8),
+    "a1": (23.4, 33.1),
+    "a2": (16.54, 23.4),
+    "a3": (11.7, 16.54),
+    "a4": (8.27, 11.7),
+    "a5": (5.83, 8.27),
+    "a6": (4.13, 5.83),
+}
+MARGIN = re.compile(r"(\d{1,4}(?:\.\d{1,3})?)(mm|cm|in|px)?")  # pdf_margin: a number and a unit
+MARGIN_INCHES = {"mm": 1 / 25.4, "cm": 1 / 2.54, "in": 1.0, "px": 1 / 96, None: 1 / 96}
+
+
+def option(
+    group: Group,
+    default: Any,
+    help: str,
+    *,
+    endpoints: tuple[Endpoint, ...] = BOTH,
+    choices: Iterable[str] = (),
+    minimum: int | None = None,
+    maximum: int | None = None,
+    unit: str = "",
+    param: str | None = None,
+) -> Any:
+    metadata = {
+        "param": param,
+        "group": group,
+        "help": help,
+        "endpoints": endpoints,
+        "choices": tuple(choices),
+        "minimum": minimum,
+        "maximum": maximum,
+        "unit": unit,
+    }
+    return field(default=default, metadata=metadata)
