@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -560,6 +561,52 @@ class PageServer(ThreadingHTTPServer):
     def stop(self) -> None:
         self.shutdown()
         self.server_close()
+
+
+# --------------------------------------------------------------------------- an upstream proxy (tinyproxy)
+
+
+@dataclass
+class TinyProxy:
+    """Debian's tinyproxy as the corporate proxy behind the filtering proxy; it logs every request line."""
+
+    port: int
+    user: str
+    password: str
+    proc: Proc
+    log: Path
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.user}:{self.password}@127.0.0.1:{self.port}"
+
+    def requests(self) -> list[str]:
+        """The request lines it received (``CONNECT host:port HTTP/1.1``, ``GET http://... HTTP/1.1``)."""
+        text = self.log.read_text(errors="replace") if self.log.exists() else ""
+        return re.findall(r"Request \(file descriptor \d+\): (.*)", text)
+
+    def stop(self) -> None:
+        self.proc.stop()
+
+
+def start_tinyproxy(user: str = "corp", password: str = "secret") -> TinyProxy:
+    directory = Path(tempfile.mkdtemp(prefix="tinyproxy-"))
+    port = free_port()
+    log = directory / "requests.log"
+    (directory / "tinyproxy.conf").write_text(
+        f'Port {port}\nListen 127.0.0.1\nTimeout 30\nLogFile "{log}"\nLogLevel Info\nMaxClients 50\n'
+        f"Allow 127.0.0.1\nBasicAuth {user} {password}\nDisableViaHeader Yes\n"
+    )
+    proc = Proc.start("tinyproxy", ["tinyproxy", "-d", "-c", str(directory / "tinyproxy.conf")])
+    proxy = TinyProxy(port, user, password, proc, log)
+    try:
+        wait_until(
+            lambda: socket.create_connection(("127.0.0.1", port), timeout=1).close() is None, 15, "tinyproxy", proc
+        )
+    except BaseException:
+        proc.stop()
+        raise
+    return proxy
 
 
 # --------------------------------------------------------------------------- the service itself

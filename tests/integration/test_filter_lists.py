@@ -97,7 +97,10 @@ def test_ads_and_trackers_are_blocked_before_they_are_sent_and_hidden_in_every_f
 def test_readyz_names_the_lists_and_a_service_without_them_refuses_the_options(start, pages, tmp_path):
     service = start({"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_LOCAL_POOL_SIZE": "1"})
     lists = requests.get(f"{service.url}/readyz", timeout=10).json()["filter_lists"]
-    assert [(entry["category"], entry["title"]) for entry in lists] == [("ads", "EasyList"), ("trackers", "EasyPrivacy")]
+    assert [(entry["category"], entry["title"]) for entry in lists] == [
+        ("ads", "EasyList"),
+        ("trackers", "EasyPrivacy"),
+    ]
     assert all(entry["rules"] > 10_000 and entry["version"] for entry in lists)
 
     (tmp_path / "ads-own.txt").write_text("||ads.example^\n")  # an operator's own list: ads only

@@ -18,3 +18,17 @@ def test_the_unload_cost_loop_unloads_only_in_reset_mode_and_leaves_no_browser()
         assert result.cycles == 2 and len(result.capture_ms) == 2 and result.cpu_ms[0] > 0
         assert result.row()["capture p50"] > 0
     assert browser_processes() - before == set()
+
+
+@pytest.mark.integration  # the service on a real Chromium
+def test_the_adblock_benchmark_blocks_on_the_ad_page_and_leaves_no_browser(capsys):
+    import json
+
+    from load_tests.adblock import main
+
+    main(["--count", "1", "--ads", "3", "--ad-delay", "0", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert [row["name"] for row in report["rows"]] == ["plain", "plain-blocking", "ads", "ads-blocking"]
+    assert all(row["ok"] == 1 and not row["errors"] for row in report["rows"])
+    assert set(report["ratios"]) == {"plain-blocking / plain", "ads-blocking / ads"}
+    assert report["browser_processes_left"] == 0 and report["service_leftover_processes"] == 0

@@ -1,0 +1,109 @@
+"""Ad and tracker blocking benchmark: what block_ads + block_trackers cost, side by side with the same
+captures without them, on a page with nothing to block and on one full of ads.
+
+    python -m load_tests.adblock [--count 20] [--ads 60] [--ad-delay 30] [--json]
+
+Starts a page server on 127.0.0.2 (EasyList applies no generic rules to 127.0.0.1) and the service in its
+embedded default (a local Chromium), then captures one at a time, 1000x1000:
+
+  plain / plain-blocking   a page with no subresources, without and with the options (the cost of request
+                           interception and element hiding where nothing is blocked)
+  ads / ads-blocking       a page with ``--ads`` ad images and tracker scripts (each answered after
+                           ``--ad-delay`` ms, like a remote ad server) and as many ad boxes, without and
+                           with the options
+
+and prints p50/p95, the whole machine's CPU per capture and the ratios blocking / not blocking.  The plain
+capture path itself (no options) intercepts nothing: ``load_tests.sidebyside`` keeps its ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from load_tests.cpu import CpuMeter
+from load_tests.load import service_load
+from load_tests.stats import RunResult, print_report
+from tests.servers import PageServer, browser_processes, start_service
+
+COLUMNS = ["name", "ok", "p50_ms", "p95_ms", "cpu_ms", "errors"]
+BLOCKING = {"block_ads": "true", "block_trackers": "true"}
+
+
+def plain_page() -> str:
+    cards = "".join(f"<div class=card><h3>Card {i}</h3><p>Lorem ipsum dolor sit amet.</p></div>" for i in range(40))
+    return f"<!doctype html><html><body style='margin:0;font-family:sans-serif'>{cards}</body></html>"
+
+
+def ad_page(ads: int) -> str:
+    # EasyList: /ad_bottom.jpg$image and ###AC_ad-like ids; EasyPrivacy: /piwik.js
+    items = "".join(
+        f"<div id=AC_ad class=ADBox style='height:40px;background:#f00'></div>"
+        f"<img src='/ad_bottom.jpg?n={i}' width=10 height=10><script async src='/piwik.js?n={i}'></script>"
+        for i in range(ads)
+    )
+    return f"<!doctype html><html><body style='margin:0'>{plain_page()}{items}</body></html>"
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m load_tests.adblock", description=__doc__.split("\n")[0])
+    parser.add_argument("--count", "-n", type=int, default=20)
+    parser.add_argument("--ads", type=int, default=60)
+    parser.add_argument("--ad-delay", type=float, default=30, help="ms each ad or tracker takes to answer")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    before = browser_processes()
+    pages = PageServer(host="127.0.0.2")
+    pages.routes["/plain"] = lambda q: plain_page()
+    pages.routes["/ads"] = lambda q: ad_page(args.ads)
+
+    def slow(q: dict[str, str]) -> tuple[str, dict[str, str]]:
+        time.sleep(args.ad_delay / 1000)
+        return "", {"Content-Type": "text/plain", "Cache-Control": "no-store"}
+
+    pages.routes["/ad_bottom.jpg"] = slow
+    pages.routes["/piwik.js"] = slow
+    service = None
+    rows: list[dict] = []
+    report: dict = {"size": "1000x1000", "ads": args.ads, "ad_delay_ms": args.ad_delay}
+    try:
+        service = start_service(
+            {"SNAPSHOT_ALLOW_NETWORKS": "127.0.0.0/8", "SNAPSHOT_LOCAL_POOL_SIZE": "1", "SNAPSHOT_LOG_LEVEL": "WARNING"}
+        )
+        runs = {
+            "plain": ("/plain", {}),
+            "plain-blocking": ("/plain", BLOCKING),
+            "ads": ("/ads", {}),
+            "ads-blocking": ("/ads", BLOCKING),
+        }
+        results: dict[str, RunResult] = {}
+        cpu: dict[str, float] = {}
+        for name, (path, options) in runs.items():
+            url = pages.base + path
+            service_load(service.url, url, 1000, 1000, 1, 2, progress=False, options=options)  # warm up
+            meter = CpuMeter(service.proc.popen.pid)
+            results[name] = service_load(service.url, url, 1000, 1000, 1, args.count, name=name, progress=False,
+                                         options=options, meter=meter)  # fmt: skip
+            cpu[name] = meter.per_capture_ms(args.count)
+        rows = [{**result.summary(), "cpu_ms": cpu[name]} for name, result in results.items()]
+        p50 = {name: result.summary()["p50_ms"] for name, result in results.items()}
+        pairs = [("plain-blocking", "plain"), ("ads-blocking", "ads")]
+        report["ratios"] = {f"{a} / {b}": round(p50[a] / p50[b], 2) for a, b in pairs}
+        report["cpu_ratios"] = {f"{a} / {b}": round(cpu[a] / cpu[b], 2) for a, b in pairs}
+    finally:
+        if service is not None:
+            service.stop()
+            report["service_leftover_processes"] = service.proc.leftovers
+        pages.stop()
+        time.sleep(1)
+        report["browser_processes_left"] = len(browser_processes() - before)
+    report["rows"] = rows
+    print_report(report, COLUMNS, args.json)
+
+
+if __name__ == "__main__":
+    main()
