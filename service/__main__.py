@@ -1,4 +1,4 @@
-from service.app import main
+from service.run import main
 
 if __name__ == "__main__":
     main()

@@ -1,14 +1,10 @@
-"""The composition root: ``main()`` reads the settings, ``build()`` makes the executors, storage and
-browser backends once, ``make_app()`` hands them to the handlers (through ``initialize``), ``serve()``
-runs them and ``drain()`` shuts them down.  No module globals."""
+"""The composition root: ``build()`` makes the executors, storage, browser backends and tenancy once,
+``make_app()`` hands them to the handlers (through ``initialize``); ``service/run.py`` reads the
+settings, serves and drains.  No module globals."""
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import logging
-import signal
-import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -19,7 +15,6 @@ from typing import Any
 import tornado.httpserver
 import tornado.web
 
-from service import __version__
 from service.auth import ApiKeys
 from service.browsers.backend import CaptureBackend
 from service.browsers.breaker import CircuitBreaker
@@ -29,14 +24,13 @@ from service.browsers.grid import GridApi
 from service.browsers.nodes import NodeLoss
 from service.browsers.pool import SessionFactory, SessionPool
 from service.capture import Backend
-from service.config import Settings, SettingsError
+from service.config import Settings
 from service.delivery.assembly import make_delivery
 from service.delivery.renderer import Renderer
 from service.delivery.worker import JobRunner
-from service.egress import EgressProxy
 from service.filters import Filters
-from service.handlers import (
-    CaptureHandler,
+from service.handlers import CaptureHandler
+from service.handlers_info import (
     FilesHandler,
     HealthzHandler,
     JobsHandler,
@@ -44,18 +38,19 @@ from service.handlers import (
     NotFoundHandler,
     OpenApiHandler,
     ReadyzHandler,
+    UsageHandler,
 )
 from service.health import CheckFn, Readiness, executable_check, grid_check, redis_check
 from service.limits import ClientLimiter
-from service.logs import configure_logging, request_logger
-from service.maintenance import Maintenance
+from service.logs import request_logger
 from service.metrics import Metrics
 from service.netpolicy import NetworkPolicy
 from service.options import Endpoint, list_params
 from service.playground.handlers import routes as playground_routes
 from service.snapshots import Snapshotter
 from service.storage import LocalStorage, Storage, make_storage
-from service.upstream import Upstream
+from service.tenancy import Tenancy
+from service.tenants import Tenants, TenantsError
 
 log = logging.getLogger("snapshot")
 
@@ -126,10 +121,13 @@ def build(
     proxy_url: str | None = None,
     factories: dict[Backend, SessionFactory] | None = None,
     clock: Callable[[], float] = time.time,
+    tenancy: Tenancy | None = None,
 ) -> Components:
     """Everything the service runs on.  ``factories`` replaces the browser session factories and
-    ``clock`` the wall clock cache entries age by (in-process tests give their own)."""
+    ``clock`` the wall clock cache entries age by (in-process tests give their own); ``tenancy`` is made
+    from the tenants file unless given."""
     metrics = metrics or Metrics()
+    tenancy = tenancy or Tenancy(load_tenants(settings), settings, policy, metrics, clock)
     instance = uuid.uuid4().hex[:12]
     io_executor = ThreadPoolExecutor(max_workers=8, thread_name_prefix="io")  # storage
     dns_executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="dns")  # captures' and webhooks' checks
@@ -171,6 +169,7 @@ def build(
         metrics=metrics,
         consent=consent_rules is not None,
         filters=filters,
+        tenancy=tenancy,
         breaker=CircuitBreaker(settings.grid_fallback_threshold, settings.grid_fallback_cooldown, metrics.circuit)
         if fallback
         else None,
@@ -202,19 +201,27 @@ def build(
 def make_app(components: Components) -> tornado.web.Application:
     settings = components.settings
     limiter = ClientLimiter(settings.client_max_in_flight, settings.client_rate, settings.client_burst)
+    tenancy = components.snapshotter.tenancy
     snap = {
         "settings_": settings,
         "snapshotter": components.snapshotter,
         "metrics": components.metrics,
         "limiter": limiter,
-        "api_keys": ApiKeys(settings.api_keys, max_signed_ttl=settings.max_signed_ttl, repeatable=list_params()),
+        "api_keys": ApiKeys(
+            settings.api_keys,
+            max_signed_ttl=settings.max_signed_ttl,
+            repeatable=list_params(),
+            tenants=tenancy.tenants,
+        ),
         "renderer": components.renderer,
         "jobs": components.jobs,
+        "tenancy": tenancy,
     }
     routes: list[Any] = [
         (r"/create_snap", CaptureHandler, {**snap, "endpoint": Endpoint.SNAP, "handler_name": "create_snap"}),
         (r"/create_pdf", CaptureHandler, {**snap, "endpoint": Endpoint.PDF, "handler_name": "create_pdf"}),
         (r"/jobs/([0-9a-f]{32})", JobsHandler, {"jobs": components.jobs, "api_keys": snap["api_keys"]}),
+        (r"/usage", UsageHandler, {"api_keys": snap["api_keys"], "tenancy": tenancy, "settings_": settings}),
         (r"/healthz", HealthzHandler),
         (r"/readyz", ReadyzHandler, {"readiness": components.readiness, "breaker": components.snapshotter.breaker}),
         (r"/metrics", MetricsHandler, {"metrics": components.metrics}),
@@ -244,91 +251,18 @@ def make_server(app: tornado.web.Application, settings: Settings) -> tornado.htt
     )
 
 
+def load_tenants(settings: Settings) -> Tenants:
+    """The tenants file's tenants (none without one); raises ``TenantsError`` naming every problem."""
+    if settings.tenants_file is None:
+        return Tenants.empty()
+    tenants = Tenants.load(settings.tenants_file)
+    shared = [t.name for t in tenants.by_name.values() if set(t.keys) & set(settings.api_keys)]
+    if shared:
+        raise TenantsError(f"SNAPSHOT_API_KEYS: a key is also tenant {shared[0]!r}'s in SNAPSHOT_TENANTS_FILE")
+    return tenants
+
+
 def capture_policy(settings: Settings) -> NetworkPolicy:
     """What captures may reach: checked by the API before a capture and by the proxy at every connection."""
     forward = settings.upstream_proxy is not None and settings.upstream_unresolved == "forward"
     return NetworkPolicy(allow=settings.allow_networks, deny=settings.deny_networks, forward_unresolved=forward)
-
-
-async def start_proxy(settings: Settings, policy: NetworkPolicy, metrics: Metrics) -> tuple[EgressProxy, str]:
-    """The browsers' filtering proxy, and the URL browsers reach it at."""
-    upstream = Upstream.of(settings.upstream_proxy, settings.upstream_no_proxy) if settings.upstream_proxy else None
-    proxy = EgressProxy(policy, on_verdict=lambda verdict: metrics.egress.labels(verdict).inc(), upstream=upstream)
-    port = await proxy.start(settings.proxy_host, settings.proxy_port)
-    proxy_url = settings.proxy_url or f"http://127.0.0.1:{port}"
-    log.info("filtering proxy for the browsers on %s:%d (browsers use %s)", settings.proxy_host, port, proxy_url)
-    return proxy, proxy_url
-
-
-async def drain(
-    components: Components,
-    server: tornado.httpserver.HTTPServer,
-    maintenance: Maintenance,
-    proxy: EgressProxy | None,
-) -> None:
-    """The shutdown, in order: no longer ready and no new requests or jobs, no new connections; the
-    captures in flight and the jobs this replica holds finished (up to ``SNAPSHOT_SHUTDOWN_GRACE``;
-    with Redis only their captures: other replicas take over their queue and webhooks), connections
-    closed, maintenance loops stopped, every browser session closed, the proxy stopped."""
-    log.info("shutting down: no longer ready, finishing captures in flight")
-    settings, runner = components.settings, components.jobs
-    components.readiness.shutting_down = True
-    components.snapshotter.stop_accepting()
-    runner.claiming = settings.redis_url is None  # without Redis, this process's queue is worked through
-    server.stop()
-    deadline = time.monotonic() + settings.shutdown_grace
-
-    async def busy() -> bool:
-        if settings.redis_url is None:
-            return runner.busy > 0 or (await runner.store.queued())[0] > 0
-        return runner.capturing > 0
-
-    while (components.snapshotter.in_flight or await busy()) and time.monotonic() < deadline:
-        await asyncio.sleep(0.1)
-    await server.close_all_connections()
-    await runner.cancel()
-    maintenance.cancel()
-    await runner.store.close()
-    await asyncio.get_running_loop().run_in_executor(None, components.close)
-    if proxy is not None:
-        await proxy.stop()
-    log.info("stopped")
-
-
-async def serve(settings: Settings) -> None:
-    metrics = Metrics()
-    policy = capture_policy(settings)  # API and proxy
-    proxy, proxy_url = await start_proxy(settings, policy, metrics) if settings.egress_proxy else (None, None)
-    components = build(settings, policy, metrics, proxy_url)
-    server = make_server(make_app(components), settings)
-    server.listen(settings.port, address=settings.host)
-    log.info(
-        "snapshot %s listening on %s:%d (backend: %s, storage: %s)",
-        __version__,
-        settings.host,
-        settings.port,
-        f"grid {settings.grid_url}" if settings.grid_url else "local",
-        components.storage.name,
-    )
-    c = components
-    maintenance = Maintenance(settings, c.snapshotter, c.storage, c.metrics, c.io_executor, c.grid, c.instance)
-    maintenance.start()
-    components.jobs.start()
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        asyncio.get_running_loop().add_signal_handler(sig, stop.set)
-    await stop.wait()
-    await drain(components, server, maintenance, proxy)
-
-
-def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m service", description="Snapshot screenshot service")
-    parser.add_argument("--port", type=int, help="port to listen on (default: SNAPSHOT_PORT or 8080)")
-    args = parser.parse_args(argv)
-    try:
-        settings = Settings.from_env(**({"port": args.port} if args.port else {}))
-    except SettingsError as exc:
-        print(f"snapshot: {exc}", file=sys.stderr)
-        sys.exit(2)
-    configure_logging(settings.log_level)
-    asyncio.run(serve(settings))

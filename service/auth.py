@@ -1,4 +1,5 @@
-"""API keys (optional, ``SNAPSHOT_API_KEYS``) and HMAC-signed GET URLs for ``<img>`` embedding.
+"""API keys (optional: anonymous ones in ``SNAPSHOT_API_KEYS``, tenants' in ``SNAPSHOT_TENANTS_FILE``) and
+HMAC-signed GET URLs for ``<img>`` embedding.  A URL signed by a tenant's key acts as that tenant.
 
 A request is allowed with a key in ``X-API-Key`` or ``Authorization: Bearer``, or - for GET - with
 ``expires`` (unix time) and ``signature`` query parameters: the hex HMAC-SHA256, under any configured
@@ -21,10 +22,13 @@ import hashlib
 import hmac
 import time
 from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlencode
 
 from service.capture import Outcome
 from service.errors import SnapshotError
+from service.tenants import Tenant, Tenants
 
 Params = Mapping[str, str | Sequence[str]]
 _UNSIGNED = ("signature", "")  # "": the `?=,` of the published POST example
@@ -78,17 +82,44 @@ def sign(
     return signed
 
 
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling: ``id`` is "" without keys, a digest of an anonymous key (``SNAPSHOT_API_KEYS``), or
+    a tenant's name; it partitions the cache, owns jobs and names the tenant in webhooks."""
+
+    id: str = ""
+    tenant: Tenant | None = None
+
+
 class ApiKeys:
-    def __init__(self, keys: tuple[str, ...], *, max_signed_ttl: float = 7 * 86400, repeatable: Collection[str] = ()):
+    def __init__(
+        self,
+        keys: tuple[str, ...],
+        *,
+        max_signed_ttl: float = 7 * 86400,
+        repeatable: Collection[str] = (),
+        tenants: Tenants | None = None,
+    ):
         self.keys = keys
         self.max_signed_ttl = max_signed_ttl
         self.repeatable = frozenset(repeatable)  # the parameters a signed query may repeat (list options)
+        self.tenants = tenants or Tenants.empty()
 
     @property
     def enabled(self) -> bool:
-        return bool(self.keys)
+        return bool(self.keys) or bool(self.tenants)
 
-    def check(
+    def check(self, headers: Mapping[str, str], params: Params, **kwargs: Any) -> str:
+        """The caller's identity (``Caller.id``); see :meth:`identify`."""
+        return self.identify(headers, params, **kwargs).id
+
+    def _signers(self) -> list[tuple[str, Caller]]:
+        """Every key that may sign a URL, with the caller it makes."""
+        anonymous = [(key, Caller(tenant_of(key))) for key in self.keys]
+        named = [(key, Caller(t.name, t)) for t in self.tenants.by_name.values() for key in t.keys]
+        return anonymous + named
+
+    def identify(
         self,
         headers: Mapping[str, str],
         params: Params,
@@ -97,25 +128,29 @@ class ApiKeys:
         path: str = DEFAULT_PATH,
         has_body: bool = False,
         now: float | None = None,
-    ) -> str:
-        """The caller's identity: a digest of the key it used or that signed its URL ("" when keys are
-        off).  Raises :class:`Unauthorized` unless the request carries a valid key or signature."""
-        if not self.keys:
-            return ""
+    ) -> Caller:
+        """The caller: its tenant by the key it used or that signed its URL, or a digest of an anonymous
+        key (``Caller()`` when keys are off).  Raises :class:`Unauthorized` unless the request carries a
+        valid key or signature."""
+        if not self.enabled:
+            return Caller()
         given = headers.get("X-API-Key") or ""
         auth = headers.get("Authorization") or ""
         if not given and auth[:7].lower() == "bearer ":
             given = auth[7:].strip()
         if given:
+            tenant = self.tenants.for_key(given)  # by digest: no timing tells a key's characters
+            if tenant is not None:
+                return Caller(tenant.name, tenant)
             for key in self.keys:
                 if hmac.compare_digest(given.encode(), key.encode()):
-                    return tenant_of(key)
+                    return Caller(tenant_of(key))
             raise Unauthorized("the API key is not valid")
         if method in ("GET", "HEAD") and "signature" in params:
             return self._check_signed(params, path, has_body, time.time() if now is None else now)
         raise Unauthorized("an API key is required (X-API-Key or Authorization: Bearer), or a signed URL")
 
-    def _check_signed(self, params: Params, path: str, has_body: bool, now: float) -> str:
+    def _check_signed(self, params: Params, path: str, has_body: bool, now: float) -> Caller:
         if has_body:
             raise Unauthorized("a signed URL is the whole request: send no body with it")
         repeated = sorted(
@@ -131,9 +166,9 @@ class ApiKeys:
         if int(expires) > now + self.max_signed_ttl:
             raise Unauthorized(f"a signed URL may be valid for at most {int(self.max_signed_ttl)} seconds")
         given_signature = _last(params, "signature").encode()
-        for key in self.keys:
+        for key, caller in self._signers():
             if hmac.compare_digest(given_signature, signature(key, params, path).encode()):
-                return tenant_of(key)
+                return caller
         raise Unauthorized("the URL's signature is not valid (it signs GET, the path and the query)")
 
 

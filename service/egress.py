@@ -20,6 +20,8 @@ absolute-form HTTP requests (``GET http://host/path``), which it rewrites to ori
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
 import ipaddress
 import logging
@@ -29,6 +31,7 @@ from urllib.parse import urlsplit
 
 from service.errors import InvalidRequest
 from service.netpolicy import Address, NetworkPolicy
+from service.tenancy import PROXY_REALM, Tenancy
 from service.upstream import Upstream, UpstreamRefused
 from service.urls import canonical_host
 
@@ -39,10 +42,14 @@ _HOP_BY_HOP = {"proxy-connection", "proxy-authorization", "connection", "keep-al
 
 
 class _Refused(Exception):
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, addresses: tuple[Address, ...] = ()) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.addresses = addresses  # of a 403: every address the name resolved to
+
+
+_REASONS = {400: "Bad Request", 403: "Forbidden", 407: "Proxy Authentication Required", 502: "Bad Gateway"}
 
 
 def parse_target(method: str, target: str) -> tuple[str, int, str | None]:
@@ -93,9 +100,11 @@ class EgressProxy:
         max_lifetime: float = 300.0,
         on_verdict: Callable[[str], None] | None = None,
         upstream: Upstream | None = None,
+        tenancy: Tenancy | None = None,
     ) -> None:
         self.policy = policy
         self.upstream = upstream
+        self.tenancy = tenancy  # tenants' own networks, for captures that show their token
         self.connect_timeout = connect_timeout
         self.max_lifetime = max_lifetime
         self._on_verdict = on_verdict or (lambda verdict: None)
@@ -136,21 +145,13 @@ class EgressProxy:
         try:
             method, target, version = lines[0].split(" ", 2)
             host, port, path = parse_target(method.upper(), target)
-            up_reader, up_writer, via = await self._connect(host, port, path, self.policy)
+            policy, identified = self._policy(lines[1:])
+            try:
+                up_reader, up_writer, via = await self._connect(host, port, path, policy)
+            except _Refused as refused:
+                raise self._challenge(refused) if not identified else refused from None
         except _Refused as refused:
-            self._on_verdict("blocked" if refused.status == 403 else "error")
-            log.info("egress refused %s: %s", lines[0][:200], refused.reason)
-            if not lines[0].upper().startswith("CONNECT "):
-                # A plain-HTTP answer from a proxy is shown by the browser as the page itself; closing
-                # instead makes it a network error (never a screenshot of an error text).
-                return
-            body = f"{refused.reason}\n".encode()
-            writer.write(
-                f"HTTP/1.1 {refused.status} {'Forbidden' if refused.status == 403 else 'Bad Request'}\r\n"
-                f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
-                + body
-            )
-            await writer.drain()
+            await self._refuse(writer, lines[0], refused)
             return
         except ValueError:
             self._on_verdict("error")
@@ -177,6 +178,51 @@ class EgressProxy:
             await _pipe_both(reader, writer, up_reader, up_writer)
         finally:
             up_writer.close()
+
+    def _policy(self, headers: list[str]) -> tuple[NetworkPolicy, bool]:
+        """The policy for a request: a tenant's when it shows a valid token of its capture (proxy
+        authentication, service/tenancy.py), else the service's.  A token that is not valid is refused."""
+        given = next((h.split(":", 1)[1].strip() for h in headers if h.lower().startswith("proxy-authorization:")), "")
+        if not given or self.tenancy is None:
+            return self.policy, False
+        scheme, _, encoded = given.partition(" ")
+        try:
+            username, _, password = base64.b64decode(encoded, validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            username = password = ""
+        granted = self.tenancy.verify(username, password) if scheme.lower() == "basic" else None
+        if granted is None:
+            raise _Refused(403, "the proxy credentials are not valid")
+        return granted, True
+
+    def _challenge(self, refused: _Refused) -> _Refused:
+        """An unidentified connection the service's policy refused, to an address some tenant may reach:
+        ask for the capture's token (407) instead.  The browser answers only in a tenant's capture (a
+        browser context of its own that knows the token); anywhere else it is a network error."""
+        challenge = self.tenancy.challenge_policy if self.tenancy is not None else None
+        if challenge is None or refused.status != 403 or not refused.addresses:
+            return refused
+        if all(challenge.is_allowed(address) for address in refused.addresses):
+            return _Refused(407, "this destination needs a capture's proxy credentials")
+        return refused
+
+    async def _refuse(self, writer: asyncio.StreamWriter, request_line: str, refused: _Refused) -> None:
+        verdict = {403: "blocked", 407: "challenged"}.get(refused.status, "error")
+        self._on_verdict(verdict)
+        if refused.status != 407:
+            log.info("egress refused %s: %s", request_line[:200], refused.reason)
+        if refused.status != 407 and not request_line.upper().startswith("CONNECT "):
+            # A plain-HTTP answer from a proxy is shown by the browser as the page itself; closing
+            # instead makes it a network error (never a screenshot of an error text).
+            return
+        body = f"{refused.reason}\n".encode()
+        challenge = f'Proxy-Authenticate: Basic realm="{PROXY_REALM}"\r\n' if refused.status == 407 else ""
+        writer.write(
+            f"HTTP/1.1 {refused.status} {_REASONS.get(refused.status, 'Error')}\r\n{challenge}"
+            f"Content-Type: text/plain\r\nContent-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode()
+            + body
+        )
+        await writer.drain()
 
     async def _connect(
         self, host: str, port: int, path: str | None, policy: NetworkPolicy
@@ -222,7 +268,8 @@ class EgressProxy:
             addresses = [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
         refused = [a for a in addresses if not policy.is_allowed(a)]
         if refused or not addresses:
-            raise _Refused(403, f"{host}:{port} resolves to {refused[0] if refused else 'nothing'}: not allowed")
+            reason = f"{host}:{port} resolves to {refused[0] if refused else 'nothing'}: not allowed"
+            raise _Refused(403, reason, tuple(addresses))
         return addresses
 
     async def _direct(

@@ -4,6 +4,7 @@ domain exceptions to JSON errors."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import socket
 import threading
 import time
@@ -12,38 +13,26 @@ from typing import TypeVar
 
 import tornado.httputil
 import tornado.web
-from prometheus_client import CONTENT_TYPE_LATEST
 
 from service.answers import Accepted, Stored, to_json
 from service.auth import ApiKeys, Unauthorized
 from service.browsers.backend import CaptureBackend
-from service.browsers.breaker import CircuitBreaker
 from service.capture import Outcome
 from service.config import Settings
 from service.delivery.jobs import Job
 from service.delivery.renderer import Renderer
 from service.delivery.results import Result
 from service.delivery.worker import JobRunner
-from service.errors import Blocked, error_body
-from service.health import Readiness
-from service.images import BY_EXTENSION
+from service.errors import Blocked
 from service.limits import ClientLimiter
 from service.metrics import Metrics
-from service.openapi import served
 from service.options import Endpoint
 from service.params import CaptureRequest, parse_capture_request
 from service.snapshots import Capture, Snapshotter
-from service.storage import LocalStorage
-from service.web import BaseHandler, JsonErrors, ParamsHandler, client_ip, request_id
+from service.tenancy import Tenancy
+from service.web import ParamsHandler, client_ip, request_id
 
 T = TypeVar("T")
-
-
-class NotFoundHandler(BaseHandler):
-    handler_name = "not_found"
-
-    def prepare(self) -> None:
-        raise tornado.web.HTTPError(404, "no such endpoint")
 
 
 @tornado.web.stream_request_body
@@ -62,10 +51,15 @@ class CaptureHandler(ParamsHandler):
     api_keys: ApiKeys
     renderer: Renderer
     jobs: JobRunner
+    tenancy: Tenancy
     capture: Capture | None = None
     backend: CaptureBackend | None = None
-    tenant = ""  # the caller, when API keys are on (service/auth.py)
+    tenant = ""  # the caller's identity, when API keys are on (service/auth.py)
+    tenant_name = ""  # its tenant's name, when it is a tenant of the tenants file
+    delivered = 0  # bytes of the result it got
+    submitted = False  # an async job was queued
     _client: str | None = None
+    _tenant_held = False
 
     def prepare(self) -> None:
         self.client_gone = threading.Event()
@@ -79,14 +73,17 @@ class CaptureHandler(ParamsHandler):
             headers = self.request.headers
             has_body = "Transfer-Encoding" in headers or headers.get("Content-Length", "0") not in ("", "0")
             try:
-                self.tenant = self.api_keys.check(
+                caller = self.api_keys.identify(
                     headers, query, method=self.request.method or "", path=self.request.path, has_body=has_body
                 )
             except Unauthorized:
                 self._limit(address)  # a client guessing keys is limited by its address
                 raise
+            self.tenant, self.tenant_name = caller.id, caller.tenant.name if caller.tenant else ""
         # per key when keys are on (many clients may share one address, one key may use many)
         self._limit(f"key:{self.tenant}" if self.tenant else address)
+        self.tenancy.acquire(self.tenant_name)  # the tenant's own limits, beside the client's
+        self._tenant_held = True
 
     def _limit(self, client: str) -> None:
         self.limiter.acquire(client)  # 429 for a client over its limits
@@ -126,7 +123,9 @@ class CaptureHandler(ParamsHandler):
             watcher.cancel()
 
     def _parse(self) -> tuple[CaptureRequest, CaptureBackend]:
-        request = parse_capture_request(self._params(), self.settings_, self.endpoint, self._json_body())
+        settings = self.tenancy.settings_for(self.tenant_name)  # its permissions (allow_scripts)
+        request = parse_capture_request(self._params(), settings, self.endpoint, self._json_body())
+        request = dataclasses.replace(request, tenant=self.tenant_name)
         self.log_fields = {"target_host": request.target.host, "size": f"{request.width}x{request.height}"}
         self.backend = self.snapshotter.backend_for(request)
         self.log_fields["backend"] = self.backend.name
@@ -161,6 +160,7 @@ class CaptureHandler(ParamsHandler):
         self._check_body()
         self.snapshotter.admit()
         request, backend = self._parse()
+        await self.tenancy.take_quota(self.tenant_name)  # counted when admitted (service/tenancy.py)
         options = request.options
         if options.async_:
             await self._submit(request)
@@ -202,6 +202,7 @@ class CaptureHandler(ParamsHandler):
     def _done(self, result: Result) -> None:
         self.capture = result.capture
         self.outcome = Outcome.SUCCESS
+        self.delivered = int(result.meta.get("bytes") or 0)
         if self.log_fields is not None:
             self.log_fields["cache"] = result.cache
             if result.capture is not None:
@@ -223,7 +224,8 @@ class CaptureHandler(ParamsHandler):
             except Blocked as exc:
                 raise Blocked(f"webhook_url: {exc.message}") from None
         # the target too is refused now, not in a job that fails later
-        await self.snapshotter.check(request.target, time.monotonic() + self.settings_.capture_timeout)
+        await self.snapshotter.check(request.target, time.monotonic() + self.settings_.capture_timeout, request.tenant)
+        self.submitted = True  # its tenant's usage is recorded when the job ends
         job = Job(
             id=Job.new_id(),
             endpoint=self.endpoint.value,
@@ -247,99 +249,15 @@ class CaptureHandler(ParamsHandler):
         if self._client is not None:
             self.limiter.release(self._client)
             self._client = None
+        if self._tenant_held:
+            self.tenancy.release(self.tenant_name)
+            self._tenant_held = False
         if self.outcome is None:
             return  # e.g. 405 before any parsing
+        if not self.submitted:
+            self.tenancy.record(self.tenant_name, self.outcome, self.delivered)
         capture = self.capture
         backend = (self.backend or self.snapshotter.default_backend).name
         self.metrics.observe_capture(
             backend, self.outcome, capture.timings if capture else None, capture.elapsed if capture else None
         )
-
-
-class JobsHandler(BaseHandler):
-    """``GET /jobs/{id}``: an async job's state, result or error, and its webhook attempts.  With API
-    keys on, a job is shown only to the key that submitted it (others get 404)."""
-
-    handler_name = "jobs"
-    jobs: JobRunner
-    api_keys: ApiKeys
-
-    async def get(self, job_id: str) -> None:
-        tenant = self.api_keys.check(self.request.headers, {}, method="POST")  # a key, not a signed URL
-        job = await self.jobs.get(job_id)
-        if job is None or job.tenant != tenant:
-            raise tornado.web.HTTPError(404, "no such job (finished jobs are kept for SNAPSHOT_JOB_TTL)")
-        self.write_json(self.jobs.view(job))
-
-
-class OpenApiHandler(BaseHandler):
-    handler_name = "openapi"
-    settings_: Settings
-
-    def get(self) -> None:
-        self.set_header("Content-Type", "application/json")
-        self.finish(served(self.settings_))  # made once, for this service's settings
-
-
-class MetricsHandler(BaseHandler):
-    handler_name = "metrics"
-    metrics: Metrics
-
-    def get(self) -> None:
-        self.set_header("Content-Type", CONTENT_TYPE_LATEST)
-        self.finish(self.metrics.exposition())
-
-
-class HealthzHandler(BaseHandler):
-    handler_name = "healthz"
-
-    def get(self) -> None:
-        self.write_json({"status": "ok"})
-
-
-class ReadyzHandler(BaseHandler):
-    handler_name = "readyz"
-
-    readiness: Readiness
-    breaker: CircuitBreaker | None = None
-
-    async def get(self) -> None:
-        if self.readiness.shutting_down:
-            self.write_json({**error_body("shutting_down", "the service is shutting down"), "checks": {}}, 503)
-            return
-        results = await self.readiness.results()
-        optional = self.readiness.optional
-        failed = {name: why for name, why in results.items() if why is not None and name not in optional}
-        checks = {
-            name: "ok" if why is None else f"{'degraded' if name in optional else 'failed'}: {why}"
-            for name, why in results.items()
-        }
-        if self.breaker is not None:
-            state = self.breaker.state.value
-            checks["grid_circuit"] = state if state == "closed" else f"{state} (captures fall back to local)"
-        if failed:
-            message = "; ".join(f"{name}: {why}" for name, why in failed.items())
-            self.error_code, self.error_message = "not_ready", message  # in the request log too
-            self.write_json({**error_body("not_ready", message), "checks": checks, **self.readiness.facts}, 503)
-        else:
-            self.write_json({"status": "ok", "checks": checks, **self.readiness.facts})
-
-
-class FilesHandler(JsonErrors, tornado.web.StaticFileHandler):
-    """Serves locally stored captures (the embedded default storage)."""
-
-    handler_name = "files"
-    storage: LocalStorage
-
-    def initialize(self, path: str, storage: LocalStorage) -> None:  # type: ignore[override]
-        super().initialize(path)
-        self.storage = storage
-
-    def prepare(self) -> None:
-        key = self.path_args[0] if self.path_args else ""
-        expires, signature = self.get_query_argument("expires", ""), self.get_query_argument("signature", "")
-        if not self.storage.verify(key, expires, signature):
-            raise tornado.web.HTTPError(403, "the file URL has expired or its signature is not valid")
-
-    def get_content_type(self) -> str:
-        return BY_EXTENSION.get((self.absolute_path or "").rsplit(".", 1)[-1], "application/octet-stream")

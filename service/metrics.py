@@ -80,6 +80,28 @@ class Metrics:
             ["list"],
             registry=r,
         )
+        # per tenant (service/tenancy.py): labels are the tenants file's names, "anonymous" for the rest
+        self.tenant_captures = Counter(
+            "snapshot_tenant_captures", "Capture requests per tenant, by outcome.", ["tenant", "outcome"], registry=r
+        )
+        self.tenant_browser_seconds = Counter(
+            "snapshot_tenant_browser_seconds",
+            "Seconds a tenant's captures held a browser tab (navigation, waits, the picture).",
+            ["tenant"],
+            registry=r,
+        )
+        self.tenant_bytes = Counter(
+            "snapshot_tenant_bytes", "Bytes of images and PDFs delivered to a tenant.", ["tenant"], registry=r
+        )
+        self.tenant_quota_used = Gauge(
+            "snapshot_tenant_quota_used",
+            "Captures a tenant used of its quota in the current window (shared by replicas with Redis).",
+            ["tenant"],
+            registry=r,
+        )
+        self.tenant_quota_limit = Gauge(
+            "snapshot_tenant_quota_limit", "Captures a tenant's quota allows per window.", ["tenant"], registry=r
+        )
         self.in_flight = Gauge(
             "snapshot_captures_in_flight", "Captures running or waiting, per backend.", ["backend"], registry=r
         )

@@ -18,6 +18,7 @@ from service.config import Settings
 from service.errors import InvalidRequest
 from service.option_checks import OptionProblems, Value, parse_options
 from service.options import CaptureOptions, Endpoint, kind, options_for, param
+from service.tenants import Reach
 from service.urls import TargetUrl, parse_target_url
 
 
@@ -68,6 +69,8 @@ class CaptureRequest:
     localmode: bool
     options: CaptureOptions
     endpoint: Endpoint
+    tenant: str = ""  # the caller's tenant (a name of the tenants file), "" for any other caller
+    reach: Reach | None = None  # its proxy token, set at capture time when its tenant has networks of its own
 
     @property
     def url(self) -> str:

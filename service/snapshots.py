@@ -7,6 +7,7 @@ exceptions they raise to responses.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import threading
 import time
 from collections.abc import Callable
@@ -32,6 +33,8 @@ from service.metrics import Metrics
 from service.netpolicy import NetworkPolicy
 from service.params import CaptureRequest
 from service.storage import Storage
+from service.tenancy import Tenancy
+from service.tenants import Tenants
 from service.urls import TargetUrl
 
 T = TypeVar("T")
@@ -60,6 +63,7 @@ class Snapshotter:
         consent: bool = False,
         breaker: CircuitBreaker | None = None,
         filters: Filters | None = None,
+        tenancy: Tenancy | None = None,
     ) -> None:
         backend = grid or local
         if backend is None:
@@ -75,6 +79,7 @@ class Snapshotter:
         self.metrics = metrics
         self.consent = consent  # autoconsent's rules are there (block_cookie_banners)
         self.filters = filters or Filters()  # the ad and tracker lists there are (block_ads, block_trackers)
+        self.tenancy = tenancy or Tenancy(Tenants.empty(), settings, policy, metrics)
         self.breaker = breaker  # SNAPSHOT_GRID_FALLBACK=local: Grid failures send captures to the local backend
         self._accepting = True
 
@@ -115,9 +120,11 @@ class Snapshotter:
         except TimeoutError:
             raise CaptureTimeout("the capture did not finish before its deadline") from None
 
-    async def check(self, target: TargetUrl, deadline: float) -> None:
-        """The target against the network policy (resolved on the DNS executor); raises ``Blocked``."""
-        await self.io(self.policy.check, target, deadline=deadline, executor=self.dns_executor)
+    async def check(self, target: TargetUrl, deadline: float, tenant: str = "") -> None:
+        """The target against the network policy (``tenant``'s: the service's and its own networks),
+        resolved on the DNS executor; raises ``Blocked``."""
+        policy = self.tenancy.policy_for(tenant)
+        await self.io(policy.check, target, deadline=deadline, executor=self.dns_executor)
 
     async def capture(
         self, request: CaptureRequest, backend: CaptureBackend, cancel: threading.Event | None = None
@@ -131,7 +138,24 @@ class Snapshotter:
         deadline = started + timeout
         timings = Timings()
         with timings.measure(Phase.CHECK):
-            await self.check(request.target, deadline)
+            await self.check(request.target, deadline, request.tenant)
+        reach = self.tenancy.reach(request.tenant, deadline)
+        if reach is not None:  # its own networks, at the proxy too (service/tenancy.py)
+            request = dataclasses.replace(request, reach=reach)
+        try:
+            return await self._capture(request, backend, deadline, timings, cancel, started)
+        finally:
+            self.tenancy.held(request.tenant, timings)
+
+    async def _capture(
+        self,
+        request: CaptureRequest,
+        backend: CaptureBackend,
+        deadline: float,
+        timings: Timings,
+        cancel: threading.Event | None,
+        started: float,
+    ) -> Capture:
         try:
             shot = await backend.capture(request, deadline, timings, cancel)
         except BackendUnavailable:

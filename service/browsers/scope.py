@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 from service.browsers.consent import ConsentTracker
 from service.browsers.network import RequestRules
+from service.tenants import Reach
 
 
 def origin_of(url: str) -> str | None:
@@ -47,6 +49,8 @@ class CaptureScope:
     frames: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # frame id -> (origin, parent id)
     seen_origins: set[str] = field(default_factory=set)  # of every frame, window and worker it had
     blocked: dict[str, int] = field(default_factory=dict)  # requests its rules and lists blocked, by what
+    reach: Reach | None = None  # its tenant's proxy token, answered to the filtering proxy's challenges
+    isolation: Any = None  # the isolation mode it runs in when not the session's (a tenant's own context)
     credentials_seen: bool = False  # a frame navigated to a URL with credentials (the session is replaced)
 
     def saw(self, url: str) -> None:

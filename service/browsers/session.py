@@ -26,7 +26,7 @@ from selenium import webdriver
 from service.browsers import shots, steps
 from service.browsers.cdp import CdpConnection, CdpError, CdpMessageTooLarge, CdpTimeout
 from service.browsers.consent import ConsentRules
-from service.browsers.isolation import Isolation
+from service.browsers.isolation import ContextIsolation, Isolation
 from service.browsers.scope import CaptureScope
 from service.browsers.shots import OutputSettings, Shot
 from service.browsers.tab import Tab
@@ -172,7 +172,11 @@ class BrowserSession:
         # with best_attempt, waits end early enough to leave time for the picture
         left = deadline - time.monotonic()
         waits_end = deadline - min(5.0, max(1.0, 0.2 * left)) if o.best_attempt else deadline
-        tab = self.isolation.begin(self, deadline)
+        # a tenant's capture with networks of its own shows the proxy a token: in a browser context of its
+        # own, whose cached proxy credentials go with it (service/tenancy.py)
+        if request.reach is not None and not isinstance(self.isolation, ContextIsolation):
+            self.scope.isolation = ContextIsolation()
+        tab = (self.scope.isolation or self.isolation).begin(self, deadline)
         tab.settled = False
         tab.set_viewport(request.width, request.height, o.device_scale_factor, deadline)
         steps.prepare(tab, self.scope, (self.config.consent_rules, self.config.filters), request, deadline)
@@ -225,7 +229,7 @@ class BrowserSession:
         if not self.dirty or self.broken:
             return
         try:
-            self.isolation.end(self)
+            (self.scope.isolation or self.isolation).end(self)
             self.dirty = False
         except Exception as exc:
             log.info("session %s could not be reset (%s); replacing it", self.id, exc)

@@ -79,14 +79,15 @@ def prepare(
     if o.wait_until in ("networkidle0", "networkidle2"):
         change("lifecycle", "Page.setLifecycleEventsEnabled", {"enabled": True})
     rules = RequestRules.of(request, filters)
-    if rules is not None:
+    scope.reach = request.reach
+    if rules is not None or scope.reach is not None:
         scope.rules = rules
-        change("fetch", "Fetch.enable", _INTERCEPT_ALL)
+        change("fetch", "Fetch.enable", _interception(scope))
     if o.block_cookie_banners and consent_rules is not None:
         scope.consent = ConsentTracker(consent_rules)
         scope.changed.add("consent")
         calls += frame_setup(consent_rules)
-    if scope.rules is not None or scope.consent is not None:
+    if scope.rules is not None or scope.consent is not None or scope.reach is not None:
         change("frames", "Target.setAutoAttach", _AUTO_ATTACH)
     cookies = cookie_params(o.cookies, request.target.host, request.url)
     if cookies:  # removed by every reset with all other cookies
@@ -119,6 +120,10 @@ def on_frame_event(tab: Tab, scope: CaptureScope, source: str, method: str, para
         if name == "init":
             scope.loader = loader
         scope.lifecycle[name] = loader
+    elif method == "Fetch.requestPaused" and scope.rules is None:  # paused only for the proxy's challenges
+        tab.send("Fetch.continueRequest", {"requestId": params["requestId"]}, source)
+    elif method == "Fetch.authRequired":
+        tab.send("Fetch.continueWithAuth", _auth_answer(scope, params), source)
     elif method == "Fetch.requestPaused" and scope.rules is not None:
         main_frame = source == tab.session and params.get("frameId") == tab.target
         main_document = main_frame and params.get("resourceType") == "Document"
@@ -137,10 +142,26 @@ def on_frame_event(tab: Tab, scope: CaptureScope, source: str, method: str, para
         if params.get("targetInfo", {}).get("type") == "iframe":
             scope.frame_sessions.add(child)
             setup = frame_setup(scope.consent.rules) if scope.consent is not None else []
-            setup += [("Fetch.enable", _INTERCEPT_ALL)] if scope.rules is not None else []
+            setup += [("Fetch.enable", _interception(scope))] if "fetch" in scope.changed else []
             for command, command_params in [*setup, ("Target.setAutoAttach", _AUTO_ATTACH)]:
                 tab.send(command, command_params, child)
         tab.send("Runtime.runIfWaitingForDebugger", {}, child)
+
+
+def _interception(scope: CaptureScope) -> dict[str, Any]:
+    """Fetch.enable's parameters: every request, and with a proxy token the auth challenges too."""
+    return {**_INTERCEPT_ALL, "handleAuthRequests": True} if scope.reach is not None else _INTERCEPT_ALL
+
+
+def _auth_answer(scope: CaptureScope, params: dict[str, Any]) -> dict[str, Any]:
+    """The filtering proxy asks for the capture's token: given to it alone (a server's challenge is
+    cancelled, as it is without interception)."""
+    challenge, reach = params.get("authChallenge", {}), scope.reach
+    if challenge.get("source") == "Proxy" and reach is not None:
+        response = {"response": "ProvideCredentials", "username": reach.username, "password": reach.password}
+    else:
+        response = {"response": "CancelAuth"}
+    return {"requestId": params["requestId"], "authChallengeResponse": response}
 
 
 def _initiator(tab: Tab, scope: CaptureScope, source: str, paused: dict[str, Any]) -> str | None:

@@ -23,7 +23,7 @@ import json
 import random
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -93,8 +93,12 @@ class WebhookSender:
         resolver: Executor | None = None,
         ports: tuple[int, ...] = (80, 443),
         concurrency: int = 8,
+        secret_for: Callable[[str], str | None] | None = None,
     ) -> None:
         self.signer = Webhook(secret)
+        # each tenant's events are signed with its own secret (service/tenants.py), the others' with ``secret``
+        self.secret_for = secret_for or (lambda tenant: None)
+        self._signers: dict[str, Webhook] = {}
         self.policy = policy
         self.timeout = timeout
         self.resolver = resolver  # None: the loop's default executor
@@ -102,12 +106,14 @@ class WebhookSender:
         self.slots = Slots(concurrency, max(1, concurrency // 2))
         self._tls = ssl.create_default_context()  # the system's CAs, read once
 
-    def sign(self, msg_id: str, body: str, now: datetime | None = None) -> dict[str, str]:
+    def sign(self, msg_id: str, body: str, now: datetime | None = None, tenant: str = "") -> dict[str, str]:
         now = now or datetime.now(tz=UTC)
+        secret = self.secret_for(tenant)
+        signer = self.signer if secret is None else self._signers.setdefault(secret, Webhook(secret))
         return {
             "webhook-id": msg_id,
             "webhook-timestamp": str(int(now.timestamp())),
-            "webhook-signature": self.signer.sign(msg_id, now, body),
+            "webhook-signature": signer.sign(msg_id, now, body),
         }
 
     @staticmethod
@@ -148,7 +154,7 @@ class WebhookSender:
             status: int | None = None
             error: str | None = None
             try:
-                status = await asyncio.wait_for(self._post(url, msg_id, body), self.timeout)
+                status = await asyncio.wait_for(self._post(url, msg_id, body, tenant), self.timeout)
                 if not 200 <= status < 300:
                     error = f"the receiver answered {status}"
             except (Blocked, InvalidRequest) as exc:
@@ -159,7 +165,7 @@ class WebhookSender:
                 error = f"{type(exc).__name__}: {exc}"[:300]
             return Attempt(attempt, at, status, error, round((time.monotonic() - started) * 1000))
 
-    async def _post(self, url: str, msg_id: str, body: str) -> int:
+    async def _post(self, url: str, msg_id: str, body: str, tenant: str = "") -> int:
         """POSTs to the checked address; the receiver's status code (the rest of its answer is not read)."""
         target, address = await self._checked(url)
         parts = urlsplit(target.url)
@@ -169,7 +175,7 @@ class WebhookSender:
         data = body.encode()
         headers = {
             "Host": target.host if target.port in (80, 443) else f"{target.host}:{target.port}",
-            **self.sign(msg_id, body),
+            **self.sign(msg_id, body, tenant=tenant),
             "Content-Type": "application/json",
             "Content-Length": str(len(data)),
             "User-Agent": USER_AGENT,

@@ -10,6 +10,7 @@ that was not yet delivered is retried with the same ``webhook-id``.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from dataclasses import asdict
@@ -19,6 +20,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from service.answers import JobView, Stored, Webhook, error_of, to_json
+from service.capture import Outcome
 from service.config import Settings
 from service.delivery.jobs import Admission, Delivery, Job, JobStatus, JobStore
 from service.delivery.renderer import Renderer
@@ -222,7 +224,10 @@ class JobRunner:
             log.info("job %s taken over (run %d)", job.id, job.runs)
         try:
             params, body = self._unsealed(job)
-            request = parse_capture_request(params, self.settings, Endpoint(job.endpoint), body)
+            name = self._tenant_name(job)
+            settings = self.snapshotter.tenancy.settings_for(name)  # its tenant's permissions
+            request = parse_capture_request(params, settings, Endpoint(job.endpoint), body)
+            request = dataclasses.replace(request, tenant=name)
             backend = self.snapshotter.backend_for(request)
             while True:
                 try:
@@ -232,21 +237,30 @@ class JobRunner:
                     await asyncio.sleep(OVERLOADED_PAUSE)  # the backend's queue is full of live requests
             job.status = JobStatus.SUCCEEDED
             job.result = {"key": result.key, "metadata": result.metadata(job.request_id)}
+            outcome = Outcome.SUCCESS
         except ShuttingDown:
             return False
         except SnapshotError as exc:
             job.status = JobStatus.FAILED
             job.error = exc.body()
+            outcome = exc.outcome
         except Exception:
             log.exception("job %s failed", job.id)
             job.status = JobStatus.FAILED
             job.error = SnapshotError("an unexpected error occurred").body()
+            outcome = Outcome.INTERNAL
         job.finished_at = time.time()
         job.slim()  # its parameters and secrets are of no further use
         await self.store.save(job)
         self.metrics.jobs_finished.labels(job.status.value).inc()
+        delivered = int((job.result or {}).get("metadata", {}).get("bytes") or 0)
+        self.snapshotter.tenancy.record(self._tenant_name(job), outcome, delivered)
         log.info("job %s %s", job.id, job.status.value)
         return True
+
+    def _tenant_name(self, job: Job) -> str:
+        """The job's tenant, when its submitter was one of the tenants file ("" otherwise)."""
+        return job.tenant if self.snapshotter.tenancy.tenant(job.tenant) is not None else ""
 
     def _unsealed(self, job: Job) -> tuple[dict[str, list[str]], dict[str, Any] | None]:
         """The job's parameters and JSON body with its secret ones put back."""
@@ -267,7 +281,8 @@ class JobRunner:
             number = len(job.attempts) + 1
             if number > 1:
                 await asyncio.sleep(backoff(number, self.settings.webhook_backoff))
-            # a fresh file_url on every attempt; the tenant (a digest of its key) tells receivers whose job it is
+            # a fresh file_url on every attempt; the tenant (its name, or a digest of an anonymous key) tells
+            # receivers whose job it is, and its events are signed with its own secret
             body = self.webhooks.body(event, {**self.view(job), "tenant": job.tenant})
             attempt = await self.webhooks.send(job.webhook_url, job.id, body, number, job.tenant)
             job.attempts.append(asdict(attempt))
