@@ -32,6 +32,7 @@ from urllib.parse import urlsplit
 from service.errors import InvalidRequest
 from service.netpolicy import Address, NetworkPolicy
 from service.tenancy import PROXY_REALM, Tenancy
+from service.tenants import PROXY_AUTH_URL
 from service.upstream import Upstream, UpstreamRefused
 from service.urls import canonical_host
 
@@ -49,6 +50,7 @@ class _Refused(Exception):
         self.addresses = addresses  # of a 403: every address the name resolved to
 
 
+_AUTH_HOST = urlsplit(PROXY_AUTH_URL).hostname
 _REASONS = {400: "Bad Request", 403: "Forbidden", 407: "Proxy Authentication Required", 502: "Bad Gateway"}
 
 
@@ -146,10 +148,14 @@ class EgressProxy:
             method, target, version = lines[0].split(" ", 2)
             host, port, path = parse_target(method.upper(), target)
             policy, identified = self._policy(lines[1:])
-            try:
-                up_reader, up_writer, via = await self._connect(host, port, path, policy)
-            except _Refused as refused:
-                raise self._challenge(refused) if not identified else refused from None
+            if host == _AUTH_HOST:  # a capture showing its token before its page loads
+                if not identified:
+                    raise _Refused(407, "show the capture's proxy credentials")
+                self._on_verdict("authenticated")
+                writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                await writer.drain()
+                return
+            up_reader, up_writer, via = await self._connect(host, port, path, policy)
         except _Refused as refused:
             await self._refuse(writer, lines[0], refused)
             return
@@ -194,17 +200,6 @@ class EgressProxy:
         if granted is None:
             raise _Refused(403, "the proxy credentials are not valid")
         return granted, True
-
-    def _challenge(self, refused: _Refused) -> _Refused:
-        """An unidentified connection the service's policy refused, to an address some tenant may reach:
-        ask for the capture's token (407) instead.  The browser answers only in a tenant's capture (a
-        browser context of its own that knows the token); anywhere else it is a network error."""
-        challenge = self.tenancy.challenge_policy if self.tenancy is not None else None
-        if challenge is None or refused.status != 403 or not refused.addresses:
-            return refused
-        if all(challenge.is_allowed(address) for address in refused.addresses):
-            return _Refused(407, "this destination needs a capture's proxy credentials")
-        return refused
 
     async def _refuse(self, writer: asyncio.StreamWriter, request_line: str, refused: _Refused) -> None:
         verdict = {403: "blocked", 407: "challenged"}.get(refused.status, "error")

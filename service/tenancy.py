@@ -10,10 +10,13 @@ filtering proxy.
   (the time its captures held a browser tab: navigation, waits, the picture), ``snapshot_tenant_bytes_total``
   (bytes delivered); labels are the file's names only, ``anonymous`` for everyone else.
 - **Reach**: a tenant's ``allow_networks`` apply to its captures' own connections at the filtering proxy.
-  A capture shows the proxy a token (HTTP proxy authentication: its tenant's name and an expiry, signed
-  with a key derived from the tenants file, so any replica's proxy verifies it) and runs in a browser
-  context of its own, disposed of afterwards: the credentials the browser caches never serve another
-  capture, another tenant's or the browser's own requests.
+  Such a capture runs in a browser context of its own, disposed of afterwards, and before its page loads
+  it shows the proxy a token (HTTP proxy authentication, answering the proxy's 407 for a reserved name:
+  its tenant's name and an expiry, signed with a key derived from the tenants file, so any replica's
+  proxy verifies it).  The browser then sends the token with every request of that context - and of no
+  other: the credentials it caches never serve another capture, another tenant's or the browser's own
+  requests.  A connection without a valid token gets the service's policy (403 beyond it, never a
+  challenge: a browser without the capture's interception would wait on one).
 """
 
 from __future__ import annotations
@@ -83,10 +86,6 @@ class Tenancy:
             for t in tenants.by_name.values()
             if t.max_in_flight or t.rate
         }
-        # what some tenant may reach: a connection the service's policy refuses but this one allows gets
-        # a proxy-authentication challenge (407) instead of 403 (None without such tenants)
-        extra = tenants.extra_networks
-        self.challenge_policy = dataclasses.replace(policy, allow=policy.allow + extra) if extra else None
         self._counts: dict[tuple[str, int], int] = {}  # (tenant, window start) -> captures, without Redis
         self._redis = aioredis.from_url(settings.redis_url) if settings.redis_url and tenants else None
         for tenant in tenants.by_name.values():

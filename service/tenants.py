@@ -51,6 +51,11 @@ class Reach:
     password: str = field(repr=False)  # "<expires>.<signature>"
 
 
+# a name that never resolves: a capture with a token asks the filtering proxy for it first, so that the
+# browser has the token before the page's own requests (it then sends it with every one)
+PROXY_AUTH_URL = "http://proxy-auth.snapshot.invalid/"
+
+
 class TenantsError(ValueError):
     """The tenants file cannot be used; the message names every problem."""
 

@@ -180,6 +180,7 @@ class BrowserSession:
         tab.settled = False
         tab.set_viewport(request.width, request.height, o.device_scale_factor, deadline)
         steps.prepare(tab, self.scope, (self.config.consent_rules, self.config.filters), request, deadline)
+        steps.show_token(tab, self.scope, deadline)
         with timings.measure(Phase.NAVIGATE):
             self._navigate(tab, request.url, waits_end, o.wait_until, o.best_attempt)
         with timings.measure(Phase.WAIT):

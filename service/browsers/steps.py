@@ -22,10 +22,11 @@ from service.browsers.scope import CaptureScope
 from service.browsers.shots import OutputSettings
 from service.browsers.tab import LEAVE_WAIT, Tab
 from service.cookies import cookie_params
-from service.errors import CaptureTimeout, ScriptFailed, TargetHttpError
+from service.errors import BackendUnavailable, CaptureTimeout, ScriptFailed, TargetHttpError
 from service.filters import Filters
 from service.options import Endpoint
 from service.params import CaptureRequest
+from service.tenants import PROXY_AUTH_URL
 
 # what prepare may change in a tab, and the command that puts it back
 UNDO: dict[str, tuple[str, dict[str, Any]]] = {
@@ -97,6 +98,19 @@ def prepare(
         for (method, _), result in zip(calls, results, strict=True):
             if method == "Page.addScriptToEvaluateOnNewDocument":
                 scope.consent_script = result["identifier"]
+
+
+def show_token(tab: Tab, scope: CaptureScope, deadline: float) -> None:
+    """A capture with a proxy token answers the filtering proxy's challenge before its page loads: the
+    browser then sends the token with each of the page's requests, also those it makes at once (the
+    preload scanner's are never asked)."""
+    if scope.reach is None:
+        return
+    expression = f"fetch({PROXY_AUTH_URL!r}, {{mode: 'no-cors', cache: 'no-store'}}).then(() => true, () => false)"
+    answer = tab.command("Runtime.evaluate", {"expression": expression, "awaitPromise": True, "returnByValue": True},
+                         deadline)  # fmt: skip
+    if not answer.get("result", {}).get("value"):
+        raise BackendUnavailable("the filtering proxy did not take the capture's credentials")
 
 
 def undo(scope: CaptureScope) -> list[tuple[str, dict[str, Any]]]:
