@@ -88,6 +88,44 @@ class JobView:
     webhook: Webhook | None = None
 
 
+@dataclass
+class UsageFigures:
+    scope: str = field(metadata={"description": "Where these figures come from (this replica since it started)."})
+    captures: dict[str, int] = field(metadata={"description": "Capture requests by outcome."})
+    browser_seconds: float = field(metadata={"description": "Seconds its captures held a browser tab."})
+    bytes: int = field(metadata={"description": "Bytes of images and PDFs delivered."})
+
+
+@dataclass
+class TenantLimits:
+    max_in_flight: int
+    rate: float
+    burst: int
+    allow_scripts: bool
+    allow_networks: list[str]
+
+
+@dataclass
+class QuotaView:
+    captures: int
+    per: Literal["minute", "hour", "day"]
+    used: int
+    left: int
+    resets_at: int = field(metadata={"description": "Unix time the window ends."})
+    shared: bool = field(metadata={"description": "Counted across replicas (Redis)."})
+
+
+@dataclass
+class Usage:
+    """GET /usage: the calling tenant's own limits, quota left, usage and webhook secret."""
+
+    usage: UsageFigures
+    tenant: str | None = field(default=None, metadata={"nullable": True, "description": "None: not a named tenant."})
+    limits: TenantLimits | None = None
+    quota: QuotaView | None = None
+    webhook_secret: str | None = _doc("The secret its webhooks are signed with.")
+
+
 def error_of(body: dict[str, Any]) -> ErrorBody:
     """An error body (``errors.error_body``, as a job keeps it) as its model."""
     details = [ErrorDetail(**d) for d in body["details"]] if body.get("details") else None
@@ -122,7 +160,7 @@ def _type_schema(annotation: Any) -> dict[str, Any]:
         return {"type": "object"}
     if isinstance(annotation, type) and dataclasses.is_dataclass(annotation):
         return schema(annotation)
-    return {"type": {str: "string", int: "integer", bool: "boolean"}[annotation]}
+    return {"type": {str: "string", int: "integer", bool: "boolean", float: "number"}[annotation]}
 
 
 def schema(model: type) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import tornado.web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from service.answers import to_json
 from service.auth import ApiKeys
 from service.browsers.breaker import CircuitBreaker
 from service.config import Settings
@@ -101,8 +102,8 @@ class UsageHandler(BaseHandler):
     async def get(self) -> None:
         caller = self.api_keys.identify(self.request.headers, {}, method="POST")  # a key, not a signed URL
         secret = self.tenancy.tenants.webhook_secret(caller.id, self.settings_.webhook_secret)
-        body = await self.tenancy.usage(caller.id, secret if caller.tenant is not None else None)
-        self.write_json(body)
+        usage = await self.tenancy.usage(caller.id, secret if caller.tenant is not None else None)
+        self.write_json(to_json(usage))
 
 
 class FilesHandler(JsonErrors, tornado.web.StaticFileHandler):

@@ -14,7 +14,7 @@ from dataclasses import Field
 from typing import Any
 
 from service import __version__
-from service.answers import Accepted, ErrorBody, JobView, Stored, schema
+from service.answers import Accepted, ErrorBody, JobView, Stored, Usage, schema
 from service.config import Settings
 from service.options import FIELDS, Endpoint, kind, param
 from service.params import PUBLISHED_PARAMS
@@ -203,6 +203,15 @@ _DOCUMENT: dict[str, Any] = {
                     "200": {"description": "The job.", "content": {"application/json": {"schema": _JOB}}},
                     "401": _ERRORS["401"],
                     "404": _error("No such job (or not this API key's; finished jobs are kept for SNAPSHOT_JOB_TTL)."),
+                },
+            }
+        },
+        "/usage": {
+            "get": {
+                "summary": "The calling tenant's own limits, quota left, usage and webhook secret (docs/tenants.md)",
+                "responses": {
+                    "200": {"description": "Its usage.", "content": {"application/json": {"schema": schema(Usage)}}},
+                    "401": _ERRORS["401"],
                 },
             }
         },

@@ -27,10 +27,10 @@ import hmac
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 import redis.asyncio as aioredis
 
+from service.answers import QuotaView, TenantLimits, Usage, UsageFigures
 from service.capture import Outcome, Phase, Timings
 from service.config import Settings
 from service.errors import SnapshotError
@@ -172,53 +172,37 @@ class Tenancy:
         if seconds:
             self.metrics.tenant_browser_seconds.labels(self.label(name)).inc(seconds)
 
-    async def usage(self, name: str, webhook_secret: str | None) -> dict[str, Any]:
+    async def usage(self, name: str, webhook_secret: str | None) -> Usage:
         """What ``GET /usage`` shows the calling tenant: its limits, quota left, usage on this replica."""
         tenant = self.tenants.get(name)
         label = self.label(name)
-        registry = self.metrics.registry
 
         def sample(metric: str, **labels: str) -> float:
-            return registry.get_sample_value(metric, {"tenant": label, **labels}) or 0.0
+            return self.metrics.registry.get_sample_value(metric, {"tenant": label, **labels}) or 0.0
 
-        captures = {
-            outcome.value: int(sample("snapshot_tenant_captures_total", outcome=outcome.value))
-            for outcome in Outcome
-            if sample("snapshot_tenant_captures_total", outcome=outcome.value)
-        }
-        body: dict[str, Any] = {
-            "tenant": name if tenant is not None else None,
-            "usage": {
-                "scope": "this replica since it started (every replica: snapshot_tenant_* in Prometheus)",
-                "captures": captures,
-                "browser_seconds": round(sample("snapshot_tenant_browser_seconds_total"), 3),
-                "bytes": int(sample("snapshot_tenant_bytes_total")),
-            },
-        }
+        counts = {o.value: int(sample("snapshot_tenant_captures_total", outcome=o.value)) for o in Outcome}
+        figures = UsageFigures(
+            scope="this replica since it started (every replica: snapshot_tenant_* in Prometheus)",
+            captures={outcome: n for outcome, n in counts.items() if n},
+            browser_seconds=round(sample("snapshot_tenant_browser_seconds_total"), 3),
+            bytes=int(sample("snapshot_tenant_bytes_total")),
+        )
         if tenant is None:
-            return body
-        settings = self.settings_for(name)
-        body["limits"] = {
-            "max_in_flight": tenant.max_in_flight,
-            "rate": tenant.rate,
-            "burst": tenant.burst,
-            "allow_scripts": settings.allow_scripts,
-            "allow_networks": [str(n) for n in tenant.allow_networks],
-        }
+            return Usage(figures)
+        limits = TenantLimits(
+            tenant.max_in_flight,
+            tenant.rate,
+            tenant.burst,
+            self.settings_for(name).allow_scripts,
+            [str(n) for n in tenant.allow_networks],
+        )
+        quota = None
         if tenant.quota is not None:
-            used = await self.quota_used(name)
-            start = tenant.quota.window_start(self.clock())
-            body["quota"] = {
-                "captures": tenant.quota.captures,
-                "per": tenant.quota.per,
-                "used": used,
-                "left": max(0, tenant.quota.captures - used),
-                "resets_at": int(start + tenant.quota.window),
-                "shared": self._redis is not None,
-            }
-        if webhook_secret is not None:
-            body["webhook_secret"] = webhook_secret
-        return body
+            used, start = await self.quota_used(name), tenant.quota.window_start(self.clock())
+            left = max(0, tenant.quota.captures - used)
+            resets_at = int(start + tenant.quota.window)
+            quota = QuotaView(tenant.quota.captures, tenant.quota.per, used, left, resets_at, self._redis is not None)  # type: ignore[arg-type]
+        return Usage(figures, name, limits, quota, webhook_secret)
 
     # ------------------------------------------------------------------ reach at the filtering proxy
 

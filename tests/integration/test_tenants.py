@@ -77,7 +77,8 @@ def test_two_tenants_at_the_same_time_on_one_node_keep_their_reach(start, grid, 
     tenants.write_text(json.dumps(TENANTS))  # JSON is YAML too
     pages.routes["/slow-embeds"] = lambda q: PAGE.format(internal=internal.base) + "<img src='/slow?s=1.5'>"
     service = start({"SNAPSHOT_ALLOW_NETWORKS": "127.0.0.1/32", "SNAPSHOT_TENANTS_FILE": str(tenants),
-                     "SNAPSHOT_GRID_URL": grid.url, "SNAPSHOT_ALLOW_LOCALMODE": "false", "SNAPSHOT_POOL_SIZE": "2"})  # fmt: skip
+                     "SNAPSHOT_GRID_URL": grid.url, "SNAPSHOT_ALLOW_LOCALMODE": "false",
+                     "SNAPSHOT_POOL_SIZE": "2"})  # fmt: skip
     results: dict[str, int] = {}
 
     def run(key: str) -> None:
