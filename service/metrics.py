@@ -187,8 +187,10 @@ class Metrics:
             self.storage_errors.labels(storage)
         for state in ("total", "free"):
             self.grid_slots.labels(state)
-        for verdict in ("allowed", "blocked", "error"):
+        for verdict in ("allowed", "blocked", "error", "challenged", "authenticated"):
             self.egress.labels(verdict)
+        for blocked_by in ("ads", "trackers", "rules"):
+            self.blocked_requests.labels(blocked_by)
         self.circuit(Circuit.CLOSED)
         for result in ("hit", "miss"):
             self.cache_lookups.labels(result)

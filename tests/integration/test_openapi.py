@@ -90,6 +90,7 @@ def test_the_document_describes_every_endpoint_and_error(fuzzed_service):
         "/metrics",
         "/openapi.json",
         "/jobs/{id}",
+        "/usage",
     }
     responses = document["paths"]["/create_snap"]["get"]["responses"]
     assert {"200", "400", "401", "403", "413", "429", "502", "503", "504"} <= set(responses)
