@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from load_tests import playwright_paths
 from load_tests.cpu import CpuMeter
-from load_tests.load import service_load
+from load_tests.load import Run, compare, one_at_a_time, wrap_up
 from load_tests.sidebyside import CHROME_ARGS
 from load_tests.stats import RunResult, print_report
 from tests.servers import PageServer, browser_processes, start_service
@@ -91,26 +90,16 @@ def main(argv: list[str] | None = None) -> None:
             results[name] = playwright_paths.warm_page(url, w, h, 1, args.count, CHROME_ARGS, meter=meter, name=name,
                                                        **kw)  # fmt: skip
             cpu[name] = meter.per_capture_ms(args.count)
-        for name, (options, endpoint) in service_runs.items():
-            service_load(service.url, url, w, h, 1, 2, progress=False, options=options, endpoint=endpoint)  # warm up
-            meter = CpuMeter(service.proc.popen.pid)
-            results[name] = service_load(service.url, url, w, h, 1, args.count, name=name, progress=False,
-                                         options=options, meter=meter, endpoint=endpoint)  # fmt: skip
-            cpu[name] = meter.per_capture_ms(args.count)
-        rows = [{**result.summary(), "cpu_ms": cpu[name]} for name, result in results.items()]
-        p50 = {name: result.summary()["p50_ms"] for name, result in results.items()}
+        runs = {name: Run(url, options, endpoint) for name, (options, endpoint) in service_runs.items()}
+        measured, measured_cpu = one_at_a_time(service, runs, w, h, args.count)
+        results |= measured
+        cpu |= measured_cpu
         pairs = [("service-full", "pw-full"), ("service-full-scroll", "pw-full"), ("service-png", "pw-png"),
                  ("service-jpeg", "pw-jpeg"), ("service-pdf", "pw-pdf"), ("service-jpeg", "service-png"),
                  ("service-webp", "service-png")]  # fmt: skip
-        report["ratios"] = {f"{a} / {b}": round(p50[a] / p50[b], 2) for a, b in pairs}
-        report["cpu_ratios"] = {f"{a} / {b}": round(cpu[a] / cpu[b], 2) for a, b in pairs[:5]}
+        rows = compare(report, results, cpu, pairs, pairs[:5])
     finally:
-        if service is not None:
-            service.stop()
-            report["service_leftover_processes"] = service.proc.leftovers
-        pages.stop()
-        time.sleep(1)
-        report["browser_processes_left"] = len(browser_processes() - before)
+        wrap_up(report, service, [pages], before)
     report["rows"] = rows
     print_report(report, COLUMNS, args.json)
 

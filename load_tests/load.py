@@ -17,10 +17,13 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
 
 import requests
 
+from load_tests.cpu import CpuMeter
 from load_tests.stats import RunResult, table
+from tests.servers import Service, browser_processes
 
 COLUMNS = ["name", "concurrency", "requests", "ok", "throughput_rps", "p50_ms", "p95_ms", "p99_ms", "errors"]
 
@@ -105,9 +108,13 @@ def service_load(
     options: dict[str, str] | None = None,
     meter: AbstractContextManager[object] | None = None,
     endpoint: str = "/create_snap",
+    headers: dict[str, str] | None = None,
 ) -> RunResult:
-    """``count`` captures of ``page`` through the service's ``endpoint`` (with capture ``options``, if any)."""
+    """``count`` captures of ``page`` through the service's ``endpoint`` (with capture ``options`` and request
+    ``headers``, if any)."""
     sessions = [requests.Session() for _ in range(concurrency)]
+    for http in sessions:
+        http.headers.update(headers or {})
     params = {"url": page, "width": str(width), "height": str(height), **(options or {})}
     if endpoint.endswith("pdf"):
         magic = b"%PDF-"
@@ -129,6 +136,57 @@ def service_load(
     finally:
         for http in sessions:
             http.close()
+
+
+@dataclass(frozen=True)
+class Run:
+    """One measured path of a benchmark through the service: a page, its options, endpoint and headers."""
+
+    url: str
+    options: dict[str, str] = field(default_factory=dict)
+    endpoint: str = "/create_snap"
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+def one_at_a_time(
+    service: Service, runs: dict[str, Run], width: int, height: int, count: int
+) -> tuple[dict[str, RunResult], dict[str, float]]:
+    """Each run, one capture at a time after two to warm up; its result and the whole machine's CPU per capture."""
+    results: dict[str, RunResult] = {}
+    cpu: dict[str, float] = {}
+    for name, run in runs.items():
+        kw = {"options": run.options, "endpoint": run.endpoint, "headers": run.headers, "progress": False}
+        service_load(service.url, run.url, width, height, 1, 2, **kw)  # type: ignore[arg-type]
+        meter = CpuMeter(service.proc.popen.pid)
+        results[name] = service_load(service.url, run.url, width, height, 1, count, name=name, meter=meter,
+                                     **kw)  # type: ignore[arg-type]  # fmt: skip
+        cpu[name] = meter.per_capture_ms(count)
+    return results, cpu
+
+
+def compare(
+    report: dict,
+    results: dict[str, RunResult],
+    cpu: dict[str, float],
+    pairs: list[tuple[str, str]],
+    cpu_pairs: list[tuple[str, str]] | None = None,
+) -> list[dict]:
+    """The report's ``ratios`` (p50) and ``cpu_ratios`` of each pair (a over b); the rows of the table."""
+    p50 = {name: result.summary()["p50_ms"] for name, result in results.items()}
+    report["ratios"] = {f"{a} / {b}": round(p50[a] / p50[b], 2) for a, b in pairs}
+    report["cpu_ratios"] = {f"{a} / {b}": round(cpu[a] / cpu[b], 2) for a, b in (cpu_pairs or pairs)}
+    return [{**result.summary(), "cpu_ms": cpu[name]} for name, result in results.items()]
+
+
+def wrap_up(report: dict, service: Service | None, servers: list, before: set[int]) -> None:
+    """Stop what a benchmark started; report what its service and the browsers left behind."""
+    if service is not None:
+        service.stop()
+        report["service_leftover_processes"] = service.proc.leftovers
+    for server in servers:
+        server.stop()
+    time.sleep(1)
+    report["browser_processes_left"] = len(browser_processes() - before)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -21,14 +21,14 @@ def test_the_unload_cost_loop_unloads_only_in_reset_mode_and_leaves_no_browser()
 
 
 @pytest.mark.integration  # the service on a real Chromium
-def test_the_adblock_benchmark_blocks_on_the_ad_page_and_leaves_no_browser(capsys):
+def test_the_egress_benchmark_runs_every_path_and_leaves_no_browser(capsys):
     import json
 
-    from load_tests.adblock import main
+    from load_tests.egress import main
 
     main(["--count", "1", "--ads", "3", "--ad-delay", "0", "--json"])
     report = json.loads(capsys.readouterr().out)
-    assert [row["name"] for row in report["rows"]] == ["plain", "plain-blocking", "ads", "ads-blocking"]
+    assert [row["name"] for row in report["rows"]] == ["plain", "plain-blocking", "ads", "ads-blocking", "tenant-reach"]
     assert all(row["ok"] == 1 and not row["errors"] for row in report["rows"])
-    assert set(report["ratios"]) == {"plain-blocking / plain", "ads-blocking / ads"}
+    assert set(report["ratios"]) == {"plain-blocking / plain", "ads-blocking / ads", "tenant-reach / plain"}
     assert report["browser_processes_left"] == 0 and report["service_leftover_processes"] == 0

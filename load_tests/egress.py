@@ -1,7 +1,7 @@
-"""Ad and tracker blocking benchmark: what block_ads + block_trackers cost, side by side with the same
-captures without them, on a page with nothing to block and on one full of ads.
+"""Egress benchmark: what block_ads + block_trackers and a tenant's own networks cost, side by side with
+the same captures without them.
 
-    python -m load_tests.adblock [--count 20] [--ads 60] [--ad-delay 30] [--json]
+    python -m load_tests.egress [--count 20] [--ads 60] [--ad-delay 30] [--json]
 
 Starts a page server on 127.0.0.2 (EasyList applies no generic rules to 127.0.0.1) and the service in its
 embedded default (a local Chromium), then captures one at a time, 1000x1000:
@@ -11,27 +11,31 @@ embedded default (a local Chromium), then captures one at a time, 1000x1000:
   ads / ads-blocking       a page with ``--ads`` ad images and tracker scripts (each answered after
                            ``--ad-delay`` ms, like a remote ad server) and as many ad boxes, without and
                            with the options
+  tenant / tenant-reach    the plain page captured by a tenant without and one with networks of its own
+                           (a browser context per capture, request interception, the proxy token)
 
-and prints p50/p95, the whole machine's CPU per capture and the ratios blocking / not blocking.  The plain
-capture path itself (no options) intercepts nothing: ``load_tests.sidebyside`` keeps its ratios.
+and prints p50/p95, the whole machine's CPU per capture and the ratios.  The plain capture path itself
+(no options, no tenant networks) intercepts nothing: ``load_tests.sidebyside`` keeps its ratios.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from load_tests.cpu import CpuMeter
-from load_tests.load import service_load
-from load_tests.stats import RunResult, print_report
+from load_tests.load import Run, compare, one_at_a_time, wrap_up
+from load_tests.stats import print_report
 from tests.servers import PageServer, browser_processes, start_service
 
 COLUMNS = ["name", "ok", "p50_ms", "p95_ms", "cpu_ms", "errors"]
 BLOCKING = {"block_ads": "true", "block_trackers": "true"}
+PLAIN_KEY, REACH_KEY = "bench-plain-key-0123456789", "bench-reach-key-0123456789"
 
 
 def plain_page() -> str:
@@ -50,7 +54,7 @@ def ad_page(ads: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m load_tests.adblock", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m load_tests.egress", description=__doc__.split("\n")[0])
     parser.add_argument("--count", "-n", type=int, default=20)
     parser.add_argument("--ads", type=int, default=60)
     parser.add_argument("--ad-delay", type=float, default=30, help="ms each ad or tracker takes to answer")
@@ -70,37 +74,29 @@ def main(argv: list[str] | None = None) -> None:
     service = None
     rows: list[dict] = []
     report: dict = {"size": "1000x1000", "ads": args.ads, "ad_delay_ms": args.ad_delay}
-    try:
-        service = start_service(
-            {"SNAPSHOT_ALLOW_NETWORKS": "127.0.0.0/8", "SNAPSHOT_LOCAL_POOL_SIZE": "1", "SNAPSHOT_LOG_LEVEL": "WARNING"}
-        )
-        runs = {
-            "plain": ("/plain", {}),
-            "plain-blocking": ("/plain", BLOCKING),
-            "ads": ("/ads", {}),
-            "ads-blocking": ("/ads", BLOCKING),
-        }
-        results: dict[str, RunResult] = {}
-        cpu: dict[str, float] = {}
-        for name, (path, options) in runs.items():
-            url = pages.base + path
-            service_load(service.url, url, 1000, 1000, 1, 2, progress=False, options=options)  # warm up
-            meter = CpuMeter(service.proc.popen.pid)
-            results[name] = service_load(service.url, url, 1000, 1000, 1, args.count, name=name, progress=False,
-                                         options=options, meter=meter)  # fmt: skip
-            cpu[name] = meter.per_capture_ms(args.count)
-        rows = [{**result.summary(), "cpu_ms": cpu[name]} for name, result in results.items()]
-        p50 = {name: result.summary()["p50_ms"] for name, result in results.items()}
-        pairs = [("plain-blocking", "plain"), ("ads-blocking", "ads")]
-        report["ratios"] = {f"{a} / {b}": round(p50[a] / p50[b], 2) for a, b in pairs}
-        report["cpu_ratios"] = {f"{a} / {b}": round(cpu[a] / cpu[b], 2) for a, b in pairs}
-    finally:
-        if service is not None:
-            service.stop()
-            report["service_leftover_processes"] = service.proc.leftovers
-        pages.stop()
-        time.sleep(1)
-        report["browser_processes_left"] = len(browser_processes() - before)
+    with tempfile.TemporaryDirectory() as scratch:
+        tenants = Path(scratch) / "tenants.json"
+        tenants.write_text(json.dumps({"tenants": [
+            {"name": "plain", "keys": [PLAIN_KEY]},
+            {"name": "reach", "keys": [REACH_KEY], "allow_networks": ["10.99.0.0/16"]},
+        ]}))  # fmt: skip
+        try:
+            env = {"SNAPSHOT_ALLOW_NETWORKS": "127.0.0.0/8", "SNAPSHOT_LOCAL_POOL_SIZE": "1",
+                   "SNAPSHOT_LOG_LEVEL": "WARNING", "SNAPSHOT_TENANTS_FILE": str(tenants)}  # fmt: skip
+            service = start_service(env)
+            plain, ads = pages.base + "/plain", pages.base + "/ads"
+            runs = {
+                "plain": Run(plain, headers={"X-API-Key": PLAIN_KEY}),
+                "plain-blocking": Run(plain, BLOCKING, headers={"X-API-Key": PLAIN_KEY}),
+                "ads": Run(ads, headers={"X-API-Key": PLAIN_KEY}),
+                "ads-blocking": Run(ads, BLOCKING, headers={"X-API-Key": PLAIN_KEY}),
+                "tenant-reach": Run(plain, headers={"X-API-Key": REACH_KEY}),
+            }
+            results, cpu = one_at_a_time(service, runs, 1000, 1000, args.count)
+            pairs = [("plain-blocking", "plain"), ("ads-blocking", "ads"), ("tenant-reach", "plain")]
+            rows = compare(report, results, cpu, pairs)
+        finally:
+            wrap_up(report, service, [pages], before)
     report["rows"] = rows
     print_report(report, COLUMNS, args.json)
 
