@@ -127,6 +127,8 @@ class CaptureHandler(ParamsHandler):
         request = parse_capture_request(self._params(), settings, self.endpoint, self._json_body())
         request = dataclasses.replace(request, tenant=self.tenant_name)
         self.log_fields = {"target_host": request.target.host, "size": f"{request.width}x{request.height}"}
+        if self.tenant_name:
+            self.log_fields["tenant"] = self.tenant_name  # its name: never a key
         self.backend = self.snapshotter.backend_for(request)
         self.log_fields["backend"] = self.backend.name
         return request, self.backend

@@ -40,7 +40,10 @@ _ERRORS = {
     "413": _error("The request body is too large."),
     "422": _error("A selector matched no visible element, or a script of the scripts option threw."),
     "424": _error("fail_on_http_error: the page's document answered 4xx or 5xx."),
-    "429": _error("Too many captures waiting, or this client is over its limits; see Retry-After."),
+    "429": _error(
+        "Too many captures waiting, this client or its tenant over its limits, or the tenant over its quota "
+        "(quota_exceeded); see Retry-After."
+    ),
     "502": _error("The page could not be loaded (connection refused, TLS error...)."),
     "503": _error("No browser or storage available, or the service is shutting down; see Retry-After."),
     "504": _error("The capture did not finish before its deadline."),

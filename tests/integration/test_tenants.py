@@ -68,6 +68,8 @@ def test_a_tenants_networks_reach_its_captures_connections_and_no_one_elses(
     metrics = requests.get(f"{service.url}/metrics", timeout=5).text
     assert f'snapshot_browser_sessions_opened_total{{backend="{backend}"}} 1.0' in metrics  # one browser did all
     assert MONITORING not in metrics and MARKETING not in metrics
+    log = service.proc.log_path.read_text()
+    assert "monitoring" in log and MONITORING not in log and MARKETING not in log  # names, never keys
     assert 'snapshot_tenant_captures_total{outcome="success",tenant="monitoring"} 3.0' in metrics
     assert 'snapshot_tenant_captures_total{outcome="blocked",tenant="marketing"} 1.0' in metrics
 
