@@ -210,8 +210,8 @@ class Tenancy:
         """The proxy token of a capture of this tenant ending by ``deadline`` (monotonic), when the tenant
         has networks of its own."""
         tenant = self.tenants.get(name)
-        if tenant is None or not tenant.allow_networks:
-            return None
+        if tenant is None or not tenant.allow_networks or not self.settings.egress_proxy:
+            return None  # without the filtering proxy its networks apply to the URL check alone
         expires = int(self.clock() + max(0.0, deadline - time.monotonic()) + TOKEN_MARGIN)
         return Reach(name, f"{expires}.{_sign(self.tenants.secret, name, expires)}")
 
