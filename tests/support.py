@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 from pathlib import Path
 
 import yaml
@@ -42,6 +43,16 @@ def open_png(data: bytes) -> Image.Image:
 
 def params(**extra: object) -> dict[str, object]:
     return {"url": PAGE, "width": 40, "height": 30, **extra}
+
+
+def wait_for_job(service, job_id: str, until=("succeeded", "failed"), timeout: float = 20.0, headers=None) -> dict:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = json.loads(service.fetch(f"/jobs/{job_id}", headers=headers).body)
+        if job["status"] in until and job.get("webhook", {}).get("state") != "pending":
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"job {job_id} still {job}")
 
 
 def assert_error(response, status: int, code: str) -> dict:  # type: ignore[no-untyped-def]

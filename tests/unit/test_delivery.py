@@ -19,7 +19,7 @@ from PIL import Image
 from service.errors import TargetUnreachable
 from tests.fakes import Hold
 from tests.servers import WEBHOOK_SECRET
-from tests.support import Clock, assert_error, metric, params
+from tests.support import Clock, assert_error, metric, params, wait_for_job
 
 METADATA = {"final_url", "http_status", "page_title", "image_width", "image_height", "page_height", "format",
             "bytes", "render_ms", "cache", "request_id", "truncated", "blocked_requests"}  # fmt: skip
@@ -27,16 +27,6 @@ METADATA = {"final_url", "http_status", "page_title", "image_width", "image_heig
 
 def fetch_url(service, url: str):
     return service.fetch(url.removeprefix(service.url))
-
-
-def wait_for_job(service, job_id: str, until=("succeeded", "failed"), timeout: float = 20.0, headers=None) -> dict:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = json.loads(service.fetch(f"/jobs/{job_id}", headers=headers).body)
-        if job["status"] in until and job.get("webhook", {}).get("state") != "pending":
-            return job
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} still {job}")
 
 
 # --- response types and metadata

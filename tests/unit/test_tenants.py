@@ -15,8 +15,7 @@ from service.auth import sign
 from service.tenancy import Tenancy
 from service.tenants import Tenants, TenantsError
 from tests.servers import WEBHOOK_SECRET, WebhookReceiver
-from tests.support import ROOT, Clock, assert_error, params
-from tests.unit.test_delivery import wait_for_job
+from tests.support import ROOT, Clock, assert_error, params, wait_for_job
 
 MON, MKT, ANON = "monitoring-key-0123456789", "marketing-key-0123456789", "anonymous-key-0123456789"
 OWN_SECRET = "whsec_" + base64.b64encode(b"m" * 32).decode()
@@ -209,3 +208,59 @@ def test_proxy_tokens_verify_for_their_tenant_until_they_expire(tenants_file):
     other = Tenants.parse(FILE.encode() + b"\n# another file: another signing key\n")
     assert Tenancy(other, Settings(), NetworkPolicy(), Metrics(), Clock(1_000_000.0)).verify(
         reach.username, reach.password) is None  # fmt: skip
+
+
+def test_the_filtering_proxy_takes_a_tenants_token_and_refuses_anything_else(tenants_file):
+    """The proxy itself, on loopback: a target in the tenant's networks is reached with its capture's token
+    only; a bad token is refused outright; the reserved name asks for the token, then takes it."""
+    import asyncio
+    import ipaddress
+    import socket
+
+    from service.config import Settings
+    from service.egress import EgressProxy
+    from service.metrics import Metrics
+    from service.netpolicy import NetworkPolicy
+
+    file = FILE.replace("10.20.0.0/16", "127.0.0.2/32")
+    tenants_file.write_text(file)
+    policy = NetworkPolicy(allow=(ipaddress.ip_network("127.0.0.1/32"),))
+    tenancy = Tenancy(Tenants.load(tenants_file), Settings(), policy, Metrics())
+    reach = tenancy.reach("monitoring", time.monotonic() + 30)
+    assert reach is not None
+    token = base64.b64encode(f"{reach.username}:{reach.password}".encode()).decode()
+    target = socket.socket()
+    target.bind(("127.0.0.2", 0))
+    target.listen()
+    port = target.getsockname()[1]
+
+    async def ask(line: str, authorization: str | None = None) -> bytes:
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        auth = f"Proxy-Authorization: Basic {authorization}\r\n" if authorization else ""
+        writer.write(f"{line}\r\nHost: x\r\n{auth}\r\n".encode())
+        head = await reader.readuntil(b"\r\n\r\n")
+        writer.close()
+        return head
+
+    async def run() -> list[bytes]:
+        await proxy.start("127.0.0.1", 0)
+        try:
+            return [
+                await ask(f"CONNECT 127.0.0.2:{port} HTTP/1.1"),  # no token: the service's policy
+                await ask(f"CONNECT 127.0.0.2:{port} HTTP/1.1", token),  # monitoring's capture
+                await ask(f"CONNECT 127.0.0.2:{port} HTTP/1.1", base64.b64encode(b"monitoring:1.x").decode()),
+                await ask("GET http://proxy-auth.snapshot.invalid/ HTTP/1.1"),  # the capture's first request
+                await ask("GET http://proxy-auth.snapshot.invalid/ HTTP/1.1", token),
+            ]
+        finally:
+            await proxy.stop()
+
+    proxy = EgressProxy(policy, tenancy=tenancy)
+    try:
+        plain, tenant, forged, challenge, taken = asyncio.run(run())
+    finally:
+        target.close()
+    assert plain.startswith(b"HTTP/1.1 403") and tenant.startswith(b"HTTP/1.1 200"), (plain, tenant)
+    assert forged.startswith(b"HTTP/1.1 403")
+    assert challenge.startswith(b"HTTP/1.1 407") and b'Proxy-Authenticate: Basic realm="snapshot"' in challenge
+    assert taken.startswith(b"HTTP/1.1 204")
