@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 
 import redis.asyncio as aioredis
+from redis.exceptions import RedisError
 
 from service.answers import QuotaView, TenantLimits, Usage, UsageFigures
 from service.capture import Outcome, Phase, Timings
@@ -51,6 +52,13 @@ class QuotaExceeded(SnapshotError):
     status = 429
     code = "quota_exceeded"
     outcome = Outcome.OVERLOADED
+
+
+class QuotaUnavailable(SnapshotError):
+    status = 503
+    code = "quota_unavailable"
+    outcome = Outcome.BACKEND_UNAVAILABLE
+    retry_after = 5
 
 
 def _sign(secret: bytes, tenant: str, expires: int) -> str:
@@ -135,10 +143,14 @@ class Tenancy:
     async def _increment(self, name: str, start: int, window: int, by: int = 1) -> int:
         if self._redis is not None:
             key = f"snapshot:quota:{name}:{start}"
-            async with self._redis.pipeline(transaction=True) as pipe:
-                pipe.incrby(key, by)
-                pipe.expire(key, window + 60)
-                used, _ = await pipe.execute()
+            try:
+                async with self._redis.pipeline(transaction=True) as pipe:
+                    pipe.incrby(key, by)
+                    pipe.expire(key, window + 60)
+                    used, _ = await pipe.execute()
+            except (RedisError, OSError) as exc:  # a quota nobody can count is not granted
+                log.warning("quota of tenant %s could not be counted: %s", name, exc)
+                raise QuotaUnavailable("the quota store (Redis) is unavailable; try again shortly") from None
             return int(used)
         for stale in [k for k in self._counts if k[0] == name and k[1] != start]:
             del self._counts[stale]
@@ -151,7 +163,10 @@ class Tenancy:
             return 0
         start = tenant.quota.window_start(self.clock())
         if self._redis is not None:
-            return int(await self._redis.get(f"snapshot:quota:{name}:{start}") or 0)
+            try:
+                return int(await self._redis.get(f"snapshot:quota:{name}:{start}") or 0)
+            except (RedisError, OSError):
+                raise QuotaUnavailable("the quota store (Redis) is unavailable; try again shortly") from None
         return self._counts.get((name, start), 0)
 
     # ------------------------------------------------------------------ usage

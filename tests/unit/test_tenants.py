@@ -264,3 +264,12 @@ def test_the_filtering_proxy_takes_a_tenants_token_and_refuses_anything_else(ten
     assert forged.startswith(b"HTTP/1.1 403")
     assert challenge.startswith(b"HTTP/1.1 407") and b'Proxy-Authenticate: Basic realm="snapshot"' in challenge
     assert taken.startswith(b"HTTP/1.1 204")
+
+
+def test_a_quota_nobody_can_count_grants_nothing(app, browser, tenants_file):
+    from tests.servers import free_port
+
+    service = app(tenants_file=str(tenants_file), redis_url=f"redis://127.0.0.1:{free_port()}/0")  # nothing there
+    body = assert_error(service.fetch("/create_snap", params=params(), headers=key(MON)), 503, "quota_unavailable")
+    assert "Redis" in body["message"] and not browser.captures
+    assert service.fetch("/create_snap", params=params(), headers=key(MKT)).code == 200  # no quota: not counted
