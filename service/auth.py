@@ -90,6 +90,11 @@ class Caller:
     id: str = ""
     tenant: Tenant | None = None
 
+    @property
+    def name(self) -> str:
+        """Its tenant's name, "" when it is not a tenant of the tenants file."""
+        return self.tenant.name if self.tenant is not None else ""
+
 
 class ApiKeys:
     def __init__(

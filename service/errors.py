@@ -128,6 +128,23 @@ class Overloaded(SnapshotError):
     retry_after = 1
 
 
+class QuotaExceeded(SnapshotError):
+    """The caller's tenant used its quota for this window (service/tenancy.py)."""
+
+    status = 429
+    code = "quota_exceeded"
+    outcome = Outcome.OVERLOADED
+
+
+class QuotaUnavailable(SnapshotError):
+    """The tenant has a quota and Redis, which counts it across replicas, does not answer."""
+
+    status = 503
+    code = "quota_unavailable"
+    outcome = Outcome.BACKEND_UNAVAILABLE
+    retry_after = 5
+
+
 class BackendUnavailable(SnapshotError):
     """No browser session could be had (Grid down, no capacity, browser failed)."""
 

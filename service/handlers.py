@@ -15,7 +15,7 @@ import tornado.httputil
 import tornado.web
 
 from service.answers import Accepted, Stored, to_json
-from service.auth import ApiKeys, Unauthorized
+from service.auth import ApiKeys, Caller, Unauthorized
 from service.browsers.backend import CaptureBackend
 from service.capture import Outcome
 from service.config import Settings
@@ -54,8 +54,7 @@ class CaptureHandler(ParamsHandler):
     tenancy: Tenancy
     capture: Capture | None = None
     backend: CaptureBackend | None = None
-    tenant = ""  # the caller's identity, when API keys are on (service/auth.py)
-    tenant_name = ""  # its tenant's name, when it is a tenant of the tenants file
+    caller = Caller()  # who calls, when API keys are on (service/auth.py)
     delivered = 0  # bytes of the result it got
     submitted = False  # an async job was queued
     _client: str | None = None
@@ -73,16 +72,15 @@ class CaptureHandler(ParamsHandler):
             headers = self.request.headers
             has_body = "Transfer-Encoding" in headers or headers.get("Content-Length", "0") not in ("", "0")
             try:
-                caller = self.api_keys.identify(
+                self.caller = self.api_keys.identify(
                     headers, query, method=self.request.method or "", path=self.request.path, has_body=has_body
                 )
             except Unauthorized:
                 self._limit(address)  # a client guessing keys is limited by its address
                 raise
-            self.tenant, self.tenant_name = caller.id, caller.tenant.name if caller.tenant else ""
         # per key when keys are on (many clients may share one address, one key may use many)
-        self._limit(f"key:{self.tenant}" if self.tenant else address)
-        self.tenancy.acquire(self.tenant_name)  # the tenant's own limits, beside the client's
+        self._limit(f"key:{self.caller.id}" if self.caller.id else address)
+        self.tenancy.acquire(self.caller.name)  # the tenant's own limits, beside the client's
         self._tenant_held = True
 
     def _limit(self, client: str) -> None:
@@ -123,12 +121,13 @@ class CaptureHandler(ParamsHandler):
             watcher.cancel()
 
     def _parse(self) -> tuple[CaptureRequest, CaptureBackend]:
-        settings = self.tenancy.settings_for(self.tenant_name)  # its permissions (allow_scripts)
+        settings = self.tenancy.settings_for(self.caller.name)  # its permissions (allow_scripts)
         request = parse_capture_request(self._params(), settings, self.endpoint, self._json_body())
-        request = dataclasses.replace(request, tenant=self.tenant_name)
+        if self.caller.name:
+            request = dataclasses.replace(request, tenant=self.caller.name)
         self.log_fields = {"target_host": request.target.host, "size": f"{request.width}x{request.height}"}
-        if self.tenant_name:
-            self.log_fields["tenant"] = self.tenant_name  # its name: never a key
+        if self.caller.name:
+            self.log_fields["tenant"] = self.caller.name  # its name: never a key
         self.backend = self.snapshotter.backend_for(request)
         self.log_fields["backend"] = self.backend.name
         return request, self.backend
@@ -162,7 +161,7 @@ class CaptureHandler(ParamsHandler):
         self._check_body()
         self.snapshotter.admit()
         request, backend = self._parse()
-        await self.tenancy.take_quota(self.tenant_name)  # counted when admitted (service/tenancy.py)
+        await self.tenancy.take_quota(self.caller.name)  # counted when admitted (service/tenancy.py)
         options = request.options
         if options.async_:
             await self._submit(request)
@@ -170,7 +169,7 @@ class CaptureHandler(ParamsHandler):
         response = options.response_type or default_response
         result = await self._while_watching(
             self.renderer.result(
-                request, backend, tenant=self.tenant, store=response == "json", cancel=self.client_gone
+                request, backend, tenant=self.caller.id, store=response == "json", cancel=self.client_gone
             )
         )
         self._done(result)
@@ -195,7 +194,7 @@ class CaptureHandler(ParamsHandler):
             await self.finish()
             return
         loaded = await self.renderer.with_data(result, request, self.backend or self.snapshotter.default_backend,
-                                               tenant=self.tenant)  # fmt: skip
+                                               tenant=self.caller.id)  # fmt: skip
         if loaded is not result:  # rendered again: its own headers
             self._done(loaded)
         self.set_header("Content-Type", loaded.media_type)
@@ -234,7 +233,7 @@ class CaptureHandler(ParamsHandler):
             params={name: [str(v) for v in values] for name, values in self._params().items()},
             body=self._json_body(),
             base_url=self._trusted_base_url(),
-            tenant=self.tenant,
+            tenant=self.caller.id,
             owner=self._client or "",
             created_at=time.time(),
             request_id=request_id(self.request),
@@ -252,12 +251,12 @@ class CaptureHandler(ParamsHandler):
             self.limiter.release(self._client)
             self._client = None
         if self._tenant_held:
-            self.tenancy.release(self.tenant_name)
+            self.tenancy.release(self.caller.name)
             self._tenant_held = False
         if self.outcome is None:
             return  # e.g. 405 before any parsing
         if not self.submitted:
-            self.tenancy.record(self.tenant_name, self.outcome, self.delivered)
+            self.tenancy.record(self.caller.name, self.outcome, self.delivered)
         capture = self.capture
         backend = (self.backend or self.snapshotter.default_backend).name
         self.metrics.observe_capture(

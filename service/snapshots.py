@@ -69,7 +69,6 @@ class Snapshotter:
         if backend is None:
             raise ValueError("a Snapshotter needs a backend")
         self.settings = settings
-        self.policy = policy
         self.grid = grid
         self.local = local
         self.default_backend: CaptureBackend = backend

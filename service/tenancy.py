@@ -34,7 +34,7 @@ from redis.exceptions import RedisError
 from service.answers import QuotaView, TenantLimits, Usage, UsageFigures
 from service.capture import Outcome, Phase, Timings
 from service.config import Settings
-from service.errors import SnapshotError
+from service.errors import QuotaExceeded, QuotaUnavailable
 from service.limits import ClientLimiter
 from service.metrics import Metrics
 from service.netpolicy import NetworkPolicy
@@ -46,19 +46,6 @@ ANONYMOUS = "anonymous"  # the metrics' label for callers without a named tenant
 PROXY_REALM = "snapshot"
 TOKEN_MARGIN = 30.0  # seconds a capture's proxy token outlives its deadline
 _HELD = (Phase.NAVIGATE, Phase.WAIT, Phase.SCREENSHOT)  # the phases a capture holds a browser tab
-
-
-class QuotaExceeded(SnapshotError):
-    status = 429
-    code = "quota_exceeded"
-    outcome = Outcome.OVERLOADED
-
-
-class QuotaUnavailable(SnapshotError):
-    status = 503
-    code = "quota_unavailable"
-    outcome = Outcome.BACKEND_UNAVAILABLE
-    retry_after = 5
 
 
 def _sign(secret: bytes, tenant: str, expires: int) -> str:

@@ -158,7 +158,7 @@ class Tenants:
         """Every network some tenant may reach beyond the service's policy."""
         return tuple(dict.fromkeys(net for t in self.by_name.values() for net in t.allow_networks))
 
-    def webhook_secret(self, name: str, service_secret: str | None) -> str | None:
+    def webhook_secret(self, name: str, service_secret: str | None = None) -> str | None:
         """The secret a tenant's events are signed with: its own, else one derived from the service's
         secret and its name (so no tenant's receiver accepts events signed for another)."""
         tenant = self.by_name.get(name)

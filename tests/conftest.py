@@ -204,6 +204,9 @@ def app(browser: FakeBrowser, tmp_path: Path) -> Iterator[Callable[..., InProces
             "webhook_allow_networks": loopback,
             "webhook_ports": (),
             "local_storage_dir": str(tmp_path / "files"),
+            # no ad and tracker engines to build for every app (0.3 s each); tests/unit/test_filters.py
+            # and the integration tests use Debian's lists
+            "filter_lists_dir": str(tmp_path / "no-filter-lists"),
         }
         settings = Settings.from_env({}, **{**defaults, **overrides})
         service = InProcessService(settings, browser, clock)

@@ -20,12 +20,6 @@ from service.delivery.worker import JobRunner
 from service.metrics import Metrics
 from service.netpolicy import NetworkPolicy
 from service.snapshots import Snapshotter
-from service.tenants import Tenants
-
-
-def tenant_secret(tenants: Tenants, service_secret: str | None, tenant: str) -> str | None:
-    """The secret a named tenant's events are signed with (None: anyone else's, the service's)."""
-    return tenants.webhook_secret(tenant, service_secret) if tenant in tenants.by_name else None
 
 
 def make_delivery(
@@ -59,6 +53,7 @@ def make_delivery(
             resolver=resolver,
             ports=settings.webhook_ports,
             concurrency=settings.webhook_concurrency,
-            secret_for=partial(tenant_secret, snapshotter.tenancy.tenants, settings.webhook_secret),
+            # each tenant's own secret, the service's for everyone else
+            secret_for=partial(snapshotter.tenancy.tenants.webhook_secret, service_secret=settings.webhook_secret),
         )
     return renderer, JobRunner(store, renderer, webhooks, settings, metrics)

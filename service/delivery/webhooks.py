@@ -109,7 +109,9 @@ class WebhookSender:
     def sign(self, msg_id: str, body: str, now: datetime | None = None, tenant: str = "") -> dict[str, str]:
         now = now or datetime.now(tz=UTC)
         secret = self.secret_for(tenant)
-        signer = self.signer if secret is None else self._signers.setdefault(secret, Webhook(secret))
+        if secret is not None and secret not in self._signers:
+            self._signers[secret] = Webhook(secret)
+        signer = self.signer if secret is None else self._signers[secret]
         return {
             "webhook-id": msg_id,
             "webhook-timestamp": str(int(now.timestamp())),

@@ -452,6 +452,8 @@ def test_a_capture_after_one_with_every_option_is_pixel_identical_to_a_fresh_one
         "full_page": "true",
         "wait_until": "networkidle2",
         "block_cookie_banners": "true",
+        "block_ads": "true",
+        "block_trackers": "true",
     }
     ok(snap(service, "/everything", 400, 300, **every))
     after = snap(service, "/everything", 400, 300).content

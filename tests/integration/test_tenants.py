@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from tests.servers import PageServer
+from tests.support import open_png
 
 pytestmark = pytest.mark.integration
 
@@ -50,6 +51,8 @@ def test_a_tenants_networks_reach_its_captures_connections_and_no_one_elses(
         env |= {"SNAPSHOT_GRID_URL": grid.url, "SNAPSHOT_ALLOW_LOCALMODE": "false"}
     service = start(env)
     page = f"{pages.base}/embeds-internal"
+    fresh = _snap(service, MARKETING, page)  # before any capture of a tenant with networks of its own
+    assert fresh.status_code == 200, fresh.text
 
     # the URL check: the target itself
     assert _snap(service, MONITORING, f"{internal.base}/dashboard").status_code == 200
@@ -65,16 +68,19 @@ def test_a_tenants_networks_reach_its_captures_connections_and_no_one_elses(
         assert response.status_code == 200, response.text
         asked = {hit.split("?")[0] for hit in internal.hits}
         assert asked == ({"/img", "/frame"} if reached else set()), (key, internal.hits)
+        if not reached:  # the plain capture after one in its own context: what a fresh one gave
+            assert open_png(response.content).tobytes() == open_png(fresh.content).tobytes()
     metrics = requests.get(f"{service.url}/metrics", timeout=5).text
     assert f'snapshot_browser_sessions_opened_total{{backend="{backend}"}} 1.0' in metrics  # one browser did all
     assert MONITORING not in metrics and MARKETING not in metrics
     log = service.proc.log_path.read_text()
     assert "monitoring" in log and MONITORING not in log and MARKETING not in log  # names, never keys
     assert 'snapshot_tenant_captures_total{outcome="success",tenant="monitoring"} 3.0' in metrics
+    assert 'snapshot_tenant_captures_total{outcome="success",tenant="marketing"} 3.0' in metrics
     assert 'snapshot_tenant_captures_total{outcome="blocked",tenant="marketing"} 1.0' in metrics
 
 
-def test_two_tenants_at_the_same_time_on_one_node_keep_their_reach(start, grid, pages, internal, tmp_path):
+def test_two_tenants_side_by_side_on_the_grid_keep_their_reach(start, grid, pages, internal, tmp_path):
     tenants = tmp_path / "tenants.yaml"
     tenants.write_text(json.dumps(TENANTS))  # JSON is YAML too
     pages.routes["/slow-embeds"] = lambda q: PAGE.format(internal=internal.base) + "<img src='/slow?s=1.5'>"
