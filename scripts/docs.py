@@ -136,7 +136,7 @@ def options_rows() -> str:
             if f.default in (None, (), "")
             else f"`{str(f.default).lower() if isinstance(f.default, bool) else f.default}`"
         )
-        where = ", ".join({"snap": "image", "pdf": "pdf"}[e] for e in meta["endpoints"])
+        where = ", ".join({"snap": "image", "pdf": "pdf", "content": "content"}[e] for e in meta["endpoints"])
         rows += f"| `{param(f)}` | {shown} | {default} | {where} | {meta['help']} |\n"
     return rows
 

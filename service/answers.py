@@ -13,11 +13,24 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 # what a capture found, in a JSON answer with metadata=true (``delivery.results.Result.metadata``)
-Format = Literal["png", "jpeg", "webp", "pdf"]
+Format = Literal["png", "jpeg", "webp", "pdf", "html", "text", "markdown"]
 
 
 def _doc(text: str, **extra: Any) -> Any:
     return field(default=None, metadata={"description": text, **extra})
+
+
+@dataclass
+class ConsoleMessage:
+    level: Literal["log", "info", "debug", "warning", "error"]
+    text: str
+
+
+@dataclass
+class FailedRequest:
+    url: str
+    status: int | None = _doc("The HTTP status of a 4xx/5xx answer.")
+    error: str | None = _doc("The network error of a request that got no answer (e.g. net::ERR_CONNECTION_REFUSED).")
 
 
 @dataclass
@@ -37,6 +50,11 @@ class Stored:
     render_ms: int | None = None
     truncated: bool | None = None
     blocked_requests: int | None = _doc("Requests of the page the capture blocked (ads, trackers, block_* rules).")
+    console: list[ConsoleMessage] | None = _doc("What the page logged and its uncaught errors (at most 100).")
+    failed_requests: list[FailedRequest] | None = _doc(
+        "Requests that failed or answered 4xx/5xx (at most 100): URL, and status or network error."
+    )
+    content: str | None = _doc("/create_content with response_type=json: the content itself.")
     cache: Literal["hit", "miss"] | None = None
     request_id: str | None = None
 
@@ -64,6 +82,9 @@ class ErrorBody:
     message: str
     status: Literal["error"] = "error"
     details: list[ErrorDetail] | None = _doc("Validation errors: each parameter and what is wrong with it.")
+    evidence_url: str | None = _doc(
+        "evidence=true: a screenshot of the page as it was when the capture failed (504, 422, 424)."
+    )
 
 
 @dataclass
@@ -126,10 +147,10 @@ class Usage:
     webhook_secret: str | None = _doc("The secret its webhooks are signed with.")
 
 
-def error_of(body: dict[str, Any]) -> ErrorBody:
-    """An error body (``errors.error_body``, as a job keeps it) as its model."""
+def error_of(body: dict[str, Any], evidence_url: str | None = None) -> ErrorBody:
+    """An error body (``errors.error_body``, as a job keeps it) as its model, with the URL of its evidence."""
     details = [ErrorDetail(**d) for d in body["details"]] if body.get("details") else None
-    return ErrorBody(body["error"], body["message"], details=details)
+    return ErrorBody(body["error"], body["message"], details=details, evidence_url=evidence_url)
 
 
 def to_json(answer: Any) -> dict[str, Any]:

@@ -218,8 +218,7 @@ def make_app(components: Components) -> tornado.web.Application:
         "tenancy": tenancy,
     }
     routes: list[Any] = [
-        (r"/create_snap", CaptureHandler, {**snap, "endpoint": Endpoint.SNAP, "handler_name": "create_snap"}),
-        (r"/create_pdf", CaptureHandler, {**snap, "endpoint": Endpoint.PDF, "handler_name": "create_pdf"}),
+        *((e.path, CaptureHandler, {**snap, "endpoint": e, "handler_name": e.path[1:]}) for e in Endpoint),
         (r"/jobs/([0-9a-f]{32})", JobsHandler, {"jobs": components.jobs, "api_keys": snap["api_keys"]}),
         (r"/usage", UsageHandler, {"api_keys": snap["api_keys"], "tenancy": tenancy, "settings_": settings}),
         (r"/healthz", HealthzHandler),
@@ -230,7 +229,7 @@ def make_app(components: Components) -> tornado.web.Application:
     if settings.playground:
         routes += playground_routes(settings)
     if isinstance(components.storage, LocalStorage):
-        files = r"/files/([A-Za-z0-9._-]+\.(?:png|jpg|webp|pdf))"
+        files = r"/files/([A-Za-z0-9._-]+\.(?:png|jpg|webp|pdf|html|txt|md))"
         routes.append((files, FilesHandler, {"path": str(components.storage.directory), "storage": components.storage}))
     return tornado.web.Application(
         routes,
@@ -245,7 +244,7 @@ def make_server(app: tornado.web.Application, settings: Settings) -> tornado.htt
     # the server's own cap is far above the API's limit, which the handler answers with a 413 JSON error
     return tornado.httpserver.HTTPServer(
         app,
-        max_body_size=max(16 * settings.max_body_size, 1 << 20),
+        max_body_size=max(2 * settings.max_capture_body, 1 << 20),
         idle_connection_timeout=60,
         # X-Forwarded-For is read by service.web.client_ip (Tornado's xheaders would trust X-Real-Ip)
     )

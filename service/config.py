@@ -159,6 +159,13 @@ class Settings(EgressSettings, DeliverySettings):
         False,
         "Run the `scripts` capture option's JavaScript in pages; off: such requests get 400.",
     )
+    max_html_bytes: int = _setting(
+        "SNAPSHOT_MAX_HTML_BYTES",
+        5_242_880,
+        "Largest `html` or `markdown` body of one capture, bytes (413 beyond; request bodies may be this much "
+        "larger than SNAPSHOT_MAX_BODY_SIZE).",
+        minimum=1,
+    )
     max_script_size: int = _setting(
         "SNAPSHOT_MAX_SCRIPT_SIZE", 16384, "Largest `scripts` and `styles` of one capture together, bytes.", minimum=1
     )
@@ -238,6 +245,11 @@ class Settings(EgressSettings, DeliverySettings):
         if problems:
             raise SettingsError("invalid configuration:\n  " + "\n  ".join(problems))
         return settings
+
+    @property
+    def max_capture_body(self) -> int:
+        """The largest body of a capture request: its parameters, and an html or markdown body."""
+        return self.max_body_size + self.max_html_bytes
 
     @property
     def client_hops(self) -> int:

@@ -11,10 +11,12 @@ from service.answers import ErrorBody, ErrorDetail, to_json
 from service.capture import Outcome
 
 
-def error_body(code: str, message: str, details: list[dict[str, str]] | None = None) -> dict[str, object]:
+def error_body(
+    code: str, message: str, details: list[dict[str, str]] | None = None, evidence_url: str | None = None
+) -> dict[str, object]:
     """The one shape of every error clients see (``answers.ErrorBody``): HTTP answers, failed jobs, readiness."""
     items = [ErrorDetail(**d) for d in details] if details else None
-    return to_json(ErrorBody(code, message, details=items))
+    return to_json(ErrorBody(code, message, details=items, evidence_url=evidence_url))
 
 
 class SnapshotError(Exception):
@@ -26,6 +28,10 @@ class SnapshotError(Exception):
     # what clients are told instead of ``message`` when that names the service's own dependencies
     # (hosts, buckets, the Grid's URL): the details go to the log only
     public: str | None = None
+    # evidence=true: the page as it was at the failure (PNG), where it is stored, and its URL for this answer
+    evidence: bytes | None = None
+    evidence_key: str | None = None
+    evidence_url: str | None = None
 
     def __init__(self, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
@@ -35,7 +41,7 @@ class SnapshotError(Exception):
 
     def body(self) -> dict[str, object]:
         """The JSON error body clients see (HTTP answers, failed jobs)."""
-        return error_body(self.code, self.public or self.message, self.details)
+        return error_body(self.code, self.public or self.message, self.details, self.evidence_url)
 
 
 class InvalidRequest(SnapshotError):
@@ -79,6 +85,14 @@ class OutputTooLarge(SnapshotError):
 
     status = 400
     code = "output_too_large"
+    outcome = Outcome.INVALID
+
+
+class ContentTooLarge(SnapshotError):
+    """An ``html`` or ``markdown`` body over ``SNAPSHOT_MAX_HTML_BYTES``."""
+
+    status = 413
+    code = "content_too_large"
     outcome = Outcome.INVALID
 
 

@@ -23,7 +23,8 @@ from service.delivery.jobs import Job
 from service.delivery.renderer import Renderer
 from service.delivery.results import Result
 from service.delivery.worker import JobRunner
-from service.errors import Blocked
+from service.errors import Blocked, SnapshotError
+from service.images import TEXT_HEADERS
 from service.limits import ClientLimiter
 from service.metrics import Metrics
 from service.options import Endpoint
@@ -62,7 +63,7 @@ class CaptureHandler(ParamsHandler):
 
     def prepare(self) -> None:
         self.client_gone = threading.Event()
-        self._start_body(self.settings_.max_body_size)
+        self._start_body(self.settings_.max_capture_body)
         address = client_ip(self.request, self.settings_.client_hops)
         if self.api_keys.enabled:
             query = {
@@ -125,7 +126,9 @@ class CaptureHandler(ParamsHandler):
         request = parse_capture_request(self._params(), settings, self.endpoint, self._json_body())
         if self.caller.name:
             request = dataclasses.replace(request, tenant=self.caller.name)
-        self.log_fields = {"target_host": request.target.host, "size": f"{request.width}x{request.height}"}
+        # a body's own text is never logged: only what it is
+        host = request.target.host if request.document is None else f"({request.document.kind})"
+        self.log_fields = {"target_host": host, "size": f"{request.width}x{request.height}"}
         if self.caller.name:
             self.log_fields["tenant"] = self.caller.name  # its name: never a key
         self.backend = self.snapshotter.backend_for(request)
@@ -167,11 +170,16 @@ class CaptureHandler(ParamsHandler):
             await self._submit(request)
             return
         response = options.response_type or default_response
-        result = await self._while_watching(
-            self.renderer.result(
-                request, backend, tenant=self.caller.id, store=response == "json", cancel=self.client_gone
+        try:
+            result = await self._while_watching(
+                self.renderer.result(
+                    request, backend, tenant=self.caller.id, store=response == "json", cancel=self.client_gone
+                )
             )
-        )
+        except SnapshotError as exc:
+            if exc.evidence_key is not None:  # evidence=true: where the page as it failed is stored
+                exc.evidence_url = self.snapshotter.storage.url_for(exc.evidence_key, self._base_url())
+            raise
         self._done(result)
         if response == "empty":
             self.set_status(204)
@@ -180,6 +188,9 @@ class CaptureHandler(ParamsHandler):
             assert result.key is not None
             found = result.metadata(request_id(self.request)) if options.metadata else {}
             file_url = self.snapshotter.storage.url_for(result.key, self._base_url())
+            if request.endpoint is Endpoint.CONTENT:  # the content itself, beside where it is stored
+                loaded = await self.renderer.with_data(result, request, backend, tenant=self.caller.id)
+                found["content"] = (loaded.data or b"").decode("utf-8", "replace")
             self.write_json(to_json(Stored(file_url, **found)))
         else:
             await self._image(request, result)
@@ -198,6 +209,9 @@ class CaptureHandler(ParamsHandler):
         if loaded is not result:  # rendered again: its own headers
             self._done(loaded)
         self.set_header("Content-Type", loaded.media_type)
+        if request.endpoint is Endpoint.CONTENT:  # a page's HTML, from this origin: nothing of it may run here
+            for name, value in TEXT_HEADERS.items():
+                self.set_header(name, value)
         await self.finish(loaded.data)
 
     def _done(self, result: Result) -> None:
@@ -225,7 +239,9 @@ class CaptureHandler(ParamsHandler):
             except Blocked as exc:
                 raise Blocked(f"webhook_url: {exc.message}") from None
         # the target too is refused now, not in a job that fails later
-        await self.snapshotter.check(request.target, time.monotonic() + self.settings_.capture_timeout, request.tenant)
+        await self.snapshotter.check(
+            request.checked_target, time.monotonic() + self.settings_.capture_timeout, request.tenant
+        )
         self.submitted = True  # its tenant's usage is recorded when the job ends
         job = Job(
             id=Job.new_id(),

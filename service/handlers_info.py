@@ -13,7 +13,7 @@ from service.config import Settings
 from service.delivery.worker import JobRunner
 from service.errors import error_body
 from service.health import Readiness
-from service.images import BY_EXTENSION
+from service.images import BY_EXTENSION, TEXT_HEADERS
 from service.metrics import Metrics
 from service.openapi import served
 from service.storage import LocalStorage
@@ -124,6 +124,11 @@ class FilesHandler(JsonErrors, tornado.web.StaticFileHandler):
 
     def get_content_type(self) -> str:
         return BY_EXTENSION.get((self.absolute_path or "").rsplit(".", 1)[-1], "application/octet-stream")
+
+    def set_extra_headers(self, path: str) -> None:
+        if self.get_content_type().startswith("text/"):  # a page's content: nothing of it runs here
+            for name, value in TEXT_HEADERS.items():
+                self.set_header(name, value)
 
 
 class NotFoundHandler(BaseHandler):

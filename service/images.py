@@ -9,8 +9,21 @@ import struct
 
 from PIL import Image
 
-MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "pdf": "application/pdf"}
-EXTENSIONS = {"png": "png", "jpeg": "jpg", "webp": "webp", "pdf": "pdf"}
+MEDIA_TYPES = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp", "pdf": "application/pdf",
+               "html": "text/html; charset=utf-8", "text": "text/plain; charset=utf-8",
+               "markdown": "text/markdown; charset=utf-8"}  # fmt: skip
+EXTENSIONS = {
+    "png": "png",
+    "jpeg": "jpg",
+    "webp": "webp",
+    "pdf": "pdf",
+    "html": "html",
+    "text": "txt",
+    "markdown": "md",
+}
+# a page's content served from the service's own origin runs nothing there (no script, an opaque origin)
+TEXT_HEADERS = {"Content-Security-Policy": "sandbox; default-src 'none'; style-src 'unsafe-inline'; img-src *",
+                "X-Content-Type-Options": "nosniff"}  # fmt: skip
 BY_EXTENSION = {ext: MEDIA_TYPES[kind] for kind, ext in EXTENSIONS.items()}
 DEFAULT_QUALITY = 80  # jpeg and webp, when the request gives none (Chrome's own default)
 

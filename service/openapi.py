@@ -16,6 +16,7 @@ from typing import Any
 from service import __version__
 from service.answers import Accepted, ErrorBody, JobView, Stored, Usage, schema
 from service.config import Settings
+from service.images import MEDIA_TYPES
 from service.options import FIELDS, Endpoint, kind, param
 from service.params import PUBLISHED_PARAMS
 
@@ -37,7 +38,7 @@ _ERRORS = {
         "The target (or the webhook_url) resolves to an address captures may not reach, or localmode is refused."
     ),
     "405": _error("Method not allowed."),
-    "413": _error("The request body is too large."),
+    "413": _error("The request body is too large, or its html or markdown (SNAPSHOT_MAX_HTML_BYTES)."),
     "422": _error("A selector matched no visible element, or a script of the scripts option threw."),
     "424": _error("fail_on_http_error: the page's document answered 4xx or 5xx."),
     "429": _error(
@@ -99,10 +100,10 @@ def _fields(endpoint: Endpoint) -> list[Field[Any]]:
 
 
 def _parameters(endpoint: Endpoint, settings: Settings) -> list[dict[str, Any]]:
-    required = endpoint is Endpoint.SNAP
+    # the url is required unless html or markdown is given instead: no parameter alone is required
     params = [
-        {"name": name, "in": "query", "required": needed and (required or name == "url"), "description": text,
-         "schema": schema}
+        {"name": name, "in": "query", "required": needed and endpoint is Endpoint.SNAP and name != "url",
+         "description": text, "schema": schema}
         for name, needed, text, schema in _published(settings)
     ]  # fmt: skip
     for f in _fields(endpoint):
@@ -115,10 +116,12 @@ def _parameters(endpoint: Endpoint, settings: Settings) -> list[dict[str, Any]]:
 
 
 def _body(endpoint: Endpoint, settings: Settings) -> dict[str, Any]:
-    required = ["url", "width", "height"] if endpoint is Endpoint.SNAP else ["url"]
+    required = ["width", "height"] if endpoint is Endpoint.SNAP else []
     properties = {name: {**schema, "description": text} for name, _, text, schema in _published(settings)}
     properties |= {param(f): {**option_schema(f, "post"), "description": _description(f)} for f in _fields(endpoint)}
-    schema = {"type": "object", "required": required, "properties": properties, "additionalProperties": False}
+    schema = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:  # and one of url, html and markdown (the url's description says so)
+        schema["required"] = required
     return {
         "required": False,
         "content": {
@@ -137,8 +140,10 @@ _JOB = schema(JobView)
 def _operations(endpoint: Endpoint, settings: Settings) -> dict[str, Any]:
     if endpoint is Endpoint.SNAP:
         what, media = "image", ["image/png", "image/jpeg", "image/webp"]
-    else:
+    elif endpoint is Endpoint.PDF:
         what, media = "PDF", ["application/pdf"]
+    else:
+        what, media = "content", [MEDIA_TYPES[f].split(";")[0] for f in ("html", "text", "markdown")]
     binary = {"schema": {"type": "string", "format": "binary"}}
     answers = {
         "202": {
@@ -176,8 +181,7 @@ _PLAIN_JSON = {"description": "Status.", "content": {"application/json": {"schem
 def document(settings: Settings) -> dict[str, Any]:
     """The document for a service with ``settings``."""
     return {**_DOCUMENT, "paths": {
-        "/create_snap": _operations(Endpoint.SNAP, settings),
-        "/create_pdf": _operations(Endpoint.PDF, settings),
+        **{endpoint.path: _operations(endpoint, settings) for endpoint in Endpoint},
         **_DOCUMENT["paths"],
     }}  # fmt: skip
 

@@ -104,6 +104,7 @@ def _check(options: CaptureOptions, settings: Settings, target_host: str) -> lis
             problems.append((name, message))
 
     o = options
+    need(o.html is None or o.markdown is None, "markdown", "cannot be combined with html: give one of them")
     need(o.quality is None or o.format != "png", "quality", "applies to jpeg and webp, not png")
     need(not (o.omit_background and o.format == "jpeg"), "omit_background", "jpeg has no transparency")
     need(not (o.full_page and o.selector), "selector", "cannot be combined with full_page")

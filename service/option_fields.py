@@ -14,9 +14,15 @@ from typing import Any
 class Endpoint(StrEnum):
     SNAP = "snap"  # /create_snap: an image
     PDF = "pdf"  # /create_pdf
+    CONTENT = "content"  # /create_content: the page's HTML, text or Markdown
+
+    @property
+    def path(self) -> str:
+        return f"/create_{self.value}"
 
 
 class Group(StrEnum):
+    SOURCE = "source"
     OUTPUT = "output"
     FULL_PAGE = "full page"
     REGION = "region"
@@ -29,9 +35,10 @@ class Group(StrEnum):
     DELIVERY = "delivery"
 
 
-BOTH = (Endpoint.SNAP, Endpoint.PDF)
+ALL = (Endpoint.SNAP, Endpoint.PDF, Endpoint.CONTENT)
 SNAP = (Endpoint.SNAP,)
 PDF = (Endpoint.PDF,)
+CONTENT = (Endpoint.CONTENT,)
 
 # CDP resource types a capture may block (Network.ResourceType, lower-cased; never the document itself)
 RESOURCE_TYPES = {
@@ -73,14 +80,16 @@ def option(
     default: Any,
     help: str,
     *,
-    endpoints: tuple[Endpoint, ...] = BOTH,
+    endpoints: tuple[Endpoint, ...] = ALL,
     choices: Iterable[str] = (),
     minimum: int | None = None,
     maximum: int | None = None,
     unit: str = "",
     param: str | None = None,
+    multiline: bool = False,
 ) -> Any:
     metadata = {
+        "multiline": multiline,  # a text of many lines (a document), not a list of lines
         "param": param,
         "group": group,
         "help": help,

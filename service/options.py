@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from service.option_fields import (  # re-exported: what importers of the options take from here too
-    BOTH as BOTH,
+    ALL as ALL,
+)
+from service.option_fields import (
+    CONTENT as CONTENT,
 )
 from service.option_fields import (
     MARGIN as MARGIN,
@@ -48,8 +51,36 @@ from service.option_fields import (
 
 @dataclass(frozen=True)
 class CaptureOptions:
+    # --- source: a body of the client's own instead of the url (service/documents.py)
+    html: str | None = option(
+        Group.SOURCE,
+        None,
+        "An HTML document to capture instead of `url` (at most SNAPSHOT_MAX_HTML_BYTES), served from the "
+        "service's own origin: everything it loads obeys the network policy like a page's requests.",
+        multiline=True,
+    )
+    markdown: str | None = option(
+        Group.SOURCE,
+        None,
+        "Markdown to capture instead of `url`: CommonMark with tables, raw HTML shown as text, a plain stylesheet.",
+        multiline=True,
+    )
+    base_url: str | None = option(
+        Group.SOURCE,
+        None,
+        "With html or markdown: the base of its relative URLs, checked by the network policy like a `url`; "
+        "cookies and origin-scoped headers go to its origin.",
+    )
     # --- output
     format: str = option(Group.OUTPUT, "png", "Image format.", endpoints=SNAP, choices=("png", "jpeg", "webp"))
+    content_format: str = option(
+        Group.OUTPUT,
+        "html",
+        "What of the page: its rendered DOM (html), the text a reader sees (text), or that DOM as Markdown.",
+        endpoints=CONTENT,
+        choices=("html", "text", "markdown"),
+        param="format",
+    )
     quality: int | None = option(
         Group.OUTPUT, None, "Compression quality of jpeg and webp (default 80).", endpoints=SNAP, minimum=0, maximum=100
     )
@@ -183,6 +214,12 @@ class CaptureOptions:
     fail_on_http_error: bool = option(
         Group.OUTCOME, False, "Answer 424 target_http_error when the page's document has a 4xx or 5xx status."
     )
+    evidence: bool = option(
+        Group.OUTCOME,
+        False,
+        "When the capture fails after the page was reached (504 timeout, 422 selector or script, 424 HTTP error), "
+        "store a screenshot of the page as it was (width × height) and give its `evidence_url` in the error.",
+    )
     # --- pdf
     pdf_paper_format: str = option(Group.PDF, "a4", "Paper size.", endpoints=PDF, choices=tuple(PAPER_FORMATS))
     pdf_landscape: bool = option(Group.PDF, False, "Landscape orientation.", endpoints=PDF)
@@ -199,8 +236,9 @@ class CaptureOptions:
     metadata: bool = option(
         Group.DELIVERY,
         False,
-        "JSON answers also carry what the capture found (final_url, http_status, page_title, sizes, render_ms...); "
-        "images always carry it as X-Snapshot-* headers.",
+        "JSON answers also carry what the capture found (final_url, http_status, page_title, sizes, render_ms...) "
+        "and what the page said: its `console` messages and uncaught errors and its `failed_requests`; images "
+        "always carry the former as X-Snapshot-* headers.",
     )
     cache_ttl: int = option(
         Group.DELIVERY,

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from service.config import Settings
-from service.errors import InvalidRequest
+from service.documents import CONTENT_TARGET, CONTENT_URL, Document
+from service.errors import ContentTooLarge, InvalidRequest
 from service.option_checks import OptionProblems, Value, parse_options
 from service.options import CaptureOptions, Endpoint, kind, options_for, param
 from service.tenants import Reach
@@ -37,7 +38,8 @@ class Published:
 
 
 PUBLISHED_PARAMS = (
-    Published("url", str, "URL", "The http(s) URL to capture.", True, "max_url_length"),
+    Published("url", str, "URL", "The http(s) URL to capture (or give `html` or `markdown` instead).", True,
+              "max_url_length"),
     Published("width", int, "Width (px)", "Width of the viewport (and of the image) in CSS pixels.", True,
               "max_width", "1280"),
     Published("height", int, "Height (px)", "Height of the viewport (and of the image) in CSS pixels.", True,
@@ -47,7 +49,8 @@ PUBLISHED_PARAMS = (
 PUBLISHED = tuple(p.name for p in PUBLISHED_PARAMS)
 # signed GET URLs (service/auth.py); the empty name is the published POST example's `?=,`
 NOT_OPTIONS = frozenset({*PUBLISHED, "expires", "signature", ""})
-PDF_VIEWPORT = (1280, 800)  # the page's layout width for a PDF when none is given
+PDF_VIEWPORT = (1280, 800)  # the page's layout width for a PDF (or content) when none is given
+BODIES = ("html", "markdown")  # what may be given instead of the url
 
 _DIGITS = re.compile(r"[0-9]{1,9}")
 _TRUE = {"true", "1", "yes", "on"}
@@ -63,7 +66,7 @@ class CaptureRequest:
     published parameters, the options (``service/options.py``) and what it produces (an image or a
     PDF).  The browser session runs its steps from this."""
 
-    target: TargetUrl
+    target: TargetUrl  # the page's origin: the url, or a body's base_url (else its own, CONTENT_TARGET)
     width: int  # the viewport, CSS pixels
     height: int
     localmode: bool
@@ -71,10 +74,18 @@ class CaptureRequest:
     endpoint: Endpoint
     tenant: str = ""  # the caller's tenant (a name of the tenants file), "" for any other caller
     reach: Reach | None = None  # its proxy token, set at capture time when its tenant has networks of its own
+    document: Document | None = None  # html or markdown of the client's own, captured instead of a url
 
     @property
     def url(self) -> str:
-        return self.target.url
+        """What the browser navigates to: the target, or the origin a body is served from."""
+        return CONTENT_URL if self.document is not None else self.target.url
+
+    @property
+    def checked_target(self) -> TargetUrl | None:
+        """What the network policy checks before the capture: the url or a body's base_url (a body without
+        one reaches the network only through the proxy, which checks each of its requests)."""
+        return self.target if self.target is not CONTENT_TARGET else None
 
 
 def _text(values: Sequence[Value] | None) -> str | None:
@@ -166,8 +177,14 @@ def parse_capture_request(
             problems.append((name, exc.code, exc.message))
             return None
 
-    pdf = endpoint is Endpoint.PDF
-    target = published("url", lambda: parse_target_url(_text(params.get("url")), max_length=settings.max_url_length))
+    pdf = endpoint is not Endpoint.SNAP  # a PDF or the content: a layout width by default
+    document = _document(params, settings)
+    if document is None:
+        target = published(
+            "url", lambda: parse_target_url(_text(params.get("url")), max_length=settings.max_url_length)
+        )
+    else:
+        target = _document_target(document, params, settings, problems)
     width = published(
         "width",
         lambda: _dimension("width", _text(params.get("width")), settings.max_width, PDF_VIEWPORT[0] if pdf else None),
@@ -181,6 +198,8 @@ def parse_capture_request(
     localmode = published("localmode", lambda: parse_bool("localmode", _text(params.get("localmode"))))
     if isinstance(width, int) and isinstance(height, int) and width * height > settings.max_pixels:
         problems.append(("width", "invalid_size", f"width x height must be at most {settings.max_pixels} pixels"))
+    if document is None and params.get("base_url"):
+        problems.append(("base_url", "invalid_options", "needs html or markdown"))
     options = None
     host = target.host if isinstance(target, TargetUrl) else ""
     try:
@@ -203,4 +222,32 @@ def parse_capture_request(
         raise InvalidRequest(summary, code="invalid_options", details=details)
     assert isinstance(target, TargetUrl) and isinstance(width, int) and isinstance(height, int)
     assert isinstance(localmode, bool) and options is not None
-    return CaptureRequest(target, width, height, localmode, options, endpoint)
+    return CaptureRequest(target, width, height, localmode, options, endpoint, document=document)
+
+
+def _document(params: Params, settings: Settings) -> Document | None:
+    """The ``html`` or ``markdown`` body given instead of a url (its problems are found with the other
+    options'); raises ``ContentTooLarge`` at once for one over ``SNAPSHOT_MAX_HTML_BYTES``."""
+    given = [(name, _text(params.get(name))) for name in BODIES if params.get(name)]
+    for name, text in given:
+        if text is not None and len(text.encode("utf-8", "surrogatepass")) > settings.max_html_bytes:
+            raise ContentTooLarge(f"{name} must be at most {settings.max_html_bytes} bytes (SNAPSHOT_MAX_HTML_BYTES)")
+    if len(given) != 1 or not given[0][1]:
+        return None
+    name, text = given[0]
+    return Document(name, text or "", _text(params.get("base_url")))
+
+
+def _document_target(
+    document: Document, params: Params, settings: Settings, problems: list[tuple[str, str, str]]
+) -> TargetUrl | None:
+    """A body's target: its base_url (checked like a url), or the origin it is served from."""
+    if params.get("url"):
+        problems.append(("url", "invalid_options", f"cannot be combined with {document.kind}: give one of them"))
+    if document.base_url is None:
+        return CONTENT_TARGET
+    try:
+        return parse_target_url(document.base_url, max_length=settings.max_url_length)
+    except InvalidRequest as exc:
+        problems.append(("base_url", "invalid_options", exc.message))
+        return None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from service.errors import (
     InvalidRequest,
     LocalModeRefused,
     ShuttingDown,
+    SnapshotError,
     StorageError,
 )
 from service.filters import Filters
@@ -38,6 +40,7 @@ from service.tenants import Tenants
 from service.urls import TargetUrl
 
 T = TypeVar("T")
+log = logging.getLogger("snapshot.capture")
 
 
 @dataclass
@@ -119,9 +122,11 @@ class Snapshotter:
         except TimeoutError:
             raise CaptureTimeout("the capture did not finish before its deadline") from None
 
-    async def check(self, target: TargetUrl, deadline: float, tenant: str = "") -> None:
+    async def check(self, target: TargetUrl | None, deadline: float, tenant: str = "") -> None:
         """The target against the network policy (``tenant``'s: the service's and its own networks),
-        resolved on the DNS executor; raises ``Blocked``."""
+        resolved on the DNS executor; raises ``Blocked``.  None (a body without base_url) has nothing to check."""
+        if target is None:
+            return
         policy = self.tenancy.policy_for(tenant)
         await self.io(policy.check, target, deadline=deadline, executor=self.dns_executor)
 
@@ -137,14 +142,27 @@ class Snapshotter:
         deadline = started + timeout
         timings = Timings()
         with timings.measure(Phase.CHECK):
-            await self.check(request.target, deadline, request.tenant)
+            await self.check(request.checked_target, deadline, request.tenant)
         reach = self.tenancy.reach(request.tenant, deadline)
         if reach is not None:  # its own networks, at the proxy too (service/tenancy.py)
             request = dataclasses.replace(request, reach=reach)
         try:
             return await self._capture(request, backend, deadline, timings, cancel, started)
+        except SnapshotError as exc:
+            if exc.evidence is not None:  # evidence=true: the page as it was, stored like a result
+                exc.evidence_key = await self._store_evidence(exc.evidence)
+            raise
         finally:
             self.tenancy.held(request.tenant, timings)
+
+    async def _store_evidence(self, data: bytes) -> str | None:
+        key = self.storage.new_key("png")
+        try:
+            await self.store(key, data, "image/png")
+        except (StorageError, CaptureTimeout) as exc:
+            log.warning("the evidence of a failed capture could not be stored: %s", exc)
+            return None
+        return key
 
     async def _capture(
         self,

@@ -157,7 +157,9 @@ class S3Storage:
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         try:
-            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+            # a page's HTML is downloaded, never shown as a page of the bucket's origin
+            extra = {"ContentDisposition": "attachment"} if content_type.startswith("text/html") else {}
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type, **extra)
         except (BotoCoreError, ClientError) as exc:
             raise StorageError(f"the capture could not be stored in S3: {exc}") from None
 

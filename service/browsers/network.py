@@ -81,8 +81,8 @@ class RequestRules:
         if not (o.headers or o.block_resources or o.block_requests or categories):
             return None
         return cls(
-            origin=_origin(request.url),
-            target_url=request.url,
+            origin=_origin(request.target.url),  # a body's base_url (or its own origin)
+            target_url=request.target.url,
             headers=tuple(o.header_pairs),
             all_origins=o.headers_scope == "all",
             blocked_types=frozenset(RESOURCE_TYPES[t] for t in o.block_resources),

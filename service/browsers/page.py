@@ -13,8 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from markdownify import markdownify
+
 from service.browsers.cdp import CdpError
-from service.errors import InvalidRequest, ScriptFailed, SelectorNotFound
+from service.errors import InvalidRequest, OutputTooLarge, ScriptFailed, SelectorNotFound
 
 if TYPE_CHECKING:
     from service.browsers.tab import Tab
@@ -95,6 +97,23 @@ _SCROLL = """async (step, delay, maxHeight, budgetMs, imagesCapMs) => {
   await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
   return height();
 }"""
+# the page's content (/create_content), read from the DOM as it is now; Markdown is made from the HTML
+_CONTENT = """(format, maxLength) => {
+  const root = document.documentElement;
+  let out;
+  if (format === 'text') {
+    out = (document.body || root).innerText;
+  } else {
+    const copy = root.cloneNode(true);
+    if (format === 'markdown') {
+      for (const el of copy.querySelectorAll('head, script, style, noscript, template')) el.remove();
+    }
+    const type = document.doctype;
+    const doctype = format === 'html' && type ? new XMLSerializer().serializeToString(type) + '\\n' : '';
+    out = doctype + copy.outerHTML;
+  }
+  return out.length > maxLength ? {tooLong: out.length} : out;
+}"""
 DISABLE_ANIMATIONS_CSS = (
     "*, *::before, *::after { animation: none !important; transition: none !important; "
     "caret-color: transparent !important; scroll-behavior: auto !important; }\n"
@@ -110,6 +129,8 @@ class PageInfo:
     title: str = ""
     height: int = 0  # CSS pixels
     blocked: dict[str, int] = field(default_factory=dict)  # requests blocked, by rules or filter list
+    console: tuple[dict[str, str], ...] | None = None  # what the page said, with metadata=true (diagnostics.py)
+    failed_requests: tuple[dict[str, Any], ...] | None = None
 
 
 class Page:
@@ -179,6 +200,16 @@ class Page:
     def scroll_through(self, step: int, delay_ms: int, max_height: int, budget_ms: int) -> int:
         """Scroll down the page step by step (lazy content loads), then back to the top; the height."""
         return int(self.call(_SCROLL, step, delay_ms, max_height, budget_ms, min(2000, budget_ms)) or 0)
+
+
+def content(page: Page, format: str, max_bytes: int) -> bytes:
+    """The page's content as ``format`` (html, text or markdown), UTF-8; OutputTooLarge beyond ``max_bytes``."""
+    found = page.call(_CONTENT, format, max_bytes)
+    if not isinstance(found, str):
+        raise OutputTooLarge(f"the page's {format} is more than the {max_bytes} bytes allowed")
+    if format == "markdown":
+        found = markdownify(found, heading_style="ATX", bullets="-", strip=["script", "style"]).strip() + "\n"
+    return found.encode("utf-8", "replace")
 
 
 def _invalid_selector(option: str) -> InvalidRequest:

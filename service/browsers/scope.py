@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from service.browsers.consent import ConsentTracker
+from service.browsers.diagnostics import Diagnostics
 from service.browsers.network import RequestRules
 from service.tenants import Reach
 
@@ -52,6 +53,8 @@ class CaptureScope:
     reach: Reach | None = None  # its tenant's proxy token, answered to the filtering proxy's challenges
     isolation: Any = None  # the isolation mode it runs in when not the session's (a tenant's own context)
     credentials_seen: bool = False  # a frame navigated to a URL with credentials (the session is replaced)
+    document: tuple[str, list[dict[str, str]]] | None = None  # a body's bytes (base64) and headers, served to it
+    said: Diagnostics | None = None  # what the page says (console, failed requests), with metadata=true
 
     def saw(self, url: str) -> None:
         """A frame, window or worker had ``url``: its origin's storage is cleared by the reset."""

@@ -36,7 +36,10 @@ from service.errors import (
     CaptureFailed,
     CaptureTimeout,
     OutputTooLarge,
+    ScriptFailed,
+    SelectorNotFound,
     SnapshotError,
+    TargetHttpError,
     TargetUnreachable,
 )
 from service.filters import Filters
@@ -169,9 +172,9 @@ class BrowserSession:
 
     def _capture(self, request: CaptureRequest, deadline: float, timings: Timings) -> Shot:
         o = request.options
-        # with best_attempt, waits end early enough to leave time for the picture
+        # with best_attempt (or evidence), waits end early enough to leave time for the picture
         left = deadline - time.monotonic()
-        waits_end = deadline - min(5.0, max(1.0, 0.2 * left)) if o.best_attempt else deadline
+        waits_end = deadline - min(5.0, max(1.0, 0.2 * left)) if o.best_attempt or o.evidence else deadline
         # a tenant's capture with networks of its own shows the proxy a token: in a browser context of its
         # own, whose cached proxy credentials go with it (service/tenancy.py)
         if request.reach is not None and not isinstance(self.isolation, ContextIsolation):
@@ -181,13 +184,34 @@ class BrowserSession:
         tab.set_viewport(request.width, request.height, o.device_scale_factor, deadline)
         steps.prepare(tab, self.scope, (self.config.consent_rules, self.config.filters), request, deadline)
         steps.show_token(tab, self.scope, deadline)
-        with timings.measure(Phase.NAVIGATE):
-            self._navigate(tab, request.url, waits_end, o.wait_until, o.best_attempt)
-        with timings.measure(Phase.WAIT):
-            page, info = steps.after_load(tab, self.scope, self.config.output, request, deadline, waits_end)
-            info = dataclasses.replace(info, blocked=dict(self.scope.blocked))
-        with timings.measure(Phase.SCREENSHOT):
-            return shots.take(tab, self.config.output, page, request, info, deadline)
+        try:
+            with timings.measure(Phase.NAVIGATE):
+                self._navigate(tab, request.url, waits_end, o.wait_until, o.best_attempt)
+            with timings.measure(Phase.WAIT):
+                page, info = steps.after_load(tab, self.scope, self.config.output, request, deadline, waits_end)
+                info = dataclasses.replace(info, blocked=dict(self.scope.blocked))
+                if self.scope.said is not None:
+                    console, failed = self.scope.said.view()
+                    info = dataclasses.replace(info, console=console, failed_requests=failed)
+            with timings.measure(Phase.SCREENSHOT):
+                return shots.take(tab, self.config.output, page, request, info, deadline)
+        except (CaptureTimeout, ScriptFailed, SelectorNotFound, TargetHttpError) as exc:
+            if o.evidence:
+                exc.evidence = self._evidence(tab, request, deadline)
+            raise
+
+    def _evidence(self, tab: Tab, request: CaptureRequest, deadline: float) -> bytes | None:
+        """The viewport as it is now, after a failure, if the page was reached and time is left."""
+        if tab.target not in self.scope.frames or deadline - time.monotonic() < 0.2:
+            return None  # the page never committed: there is nothing of it to show
+        params = shots.image_params(self.config.output, "png")
+        try:
+            return tab.screenshot(params, deadline)
+        except CdpTimeout:
+            self.broken = True  # an answer may still come on this connection
+        except (CdpError, SnapshotError) as exc:
+            log.info("session %s: no evidence of the failed capture (%s)", self.id, exc)
+        return None
 
     def _loaded(self, tab: Tab, wait_until: str) -> Callable[[], bool]:
         """Whether the page counts as loaded (``wait_until``) from now on."""

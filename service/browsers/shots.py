@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from service.browsers.page import Page, PageInfo
+from service.browsers.page import Page, PageInfo, content
 from service.browsers.tab import Tab
 from service.errors import BackendUnavailable, OutputTooLarge
 from service.images import DEFAULT_QUALITY, image_size, pdf_pages, stitch
@@ -63,7 +63,7 @@ class Shot:
     truncated: bool = False  # a full page cut at its maximum height
 
 
-def _image_params(output: OutputSettings, image_format: str, quality: int | None = None) -> dict[str, Any]:
+def image_params(output: OutputSettings, image_format: str, quality: int | None = None) -> dict[str, Any]:
     params: dict[str, Any] = {"format": image_format, "fromSurface": True}
     if image_format == "png":
         # zlib's fastest setting, unfiltered: the same pixels in more bytes, for less browser CPU and
@@ -80,10 +80,13 @@ def take(
     o = request.options
     if request.endpoint is Endpoint.PDF:
         return _checked(output, Shot(pdf(tab, output, request, deadline), "pdf", info, page_height=info.height))
+    if request.endpoint is Endpoint.CONTENT:
+        data = content(page or Page(tab, deadline), o.content_format, output.max_bytes)
+        return _checked(output, Shot(data, o.content_format, info, page_height=info.height))
     dsf = o.device_scale_factor
     if o.full_page:
         return _checked(output, full_page(tab, output, request, info, deadline))
-    image = _image_params(output, o.format, o.quality)
+    image = image_params(output, o.format, o.quality)
     if o.selector is not None or o.clip_x is not None:
         if o.selector is not None:
             rect = (page or Page(tab, deadline)).rect(o.selector, "selector")
@@ -131,13 +134,13 @@ def full_page(tab: Tab, output: OutputSettings, request: CaptureRequest, info: P
     if height <= tile:
         clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
         data = tab.screenshot(
-            {**_image_params(output, o.format, o.quality), "clip": clip, "captureBeyondViewport": True}, deadline
+            {**image_params(output, o.format, o.quality), "clip": clip, "captureBeyondViewport": True}, deadline
         )
     else:
         tiles = []
         for top in range(0, height, tile):
             clip = {"x": 0, "y": top, "width": width, "height": min(tile, height - top), "scale": 1}
-            params = {**_image_params(output, "png"), "clip": clip, "captureBeyondViewport": True}
+            params = {**image_params(output, "png"), "clip": clip, "captureBeyondViewport": True}
             tiles.append(tab.screenshot(params, deadline))
         data = stitch(tiles, o.format, o.quality)
     size = image_size(data, o.format)

@@ -9,6 +9,7 @@ another capture); the functions here take the ``Tab`` and that scope, never the 
 
 from __future__ import annotations
 
+import base64
 import logging
 import time
 from typing import Any
@@ -16,12 +17,14 @@ from typing import Any
 from service.browsers import cosmetic
 from service.browsers.cdp import CdpError, CdpInterrupted, CdpTimeout
 from service.browsers.consent import BINDING, ConsentRules, ConsentTracker, frame_setup
+from service.browsers.diagnostics import Diagnostics
 from service.browsers.network import RequestRules
 from service.browsers.page import DISABLE_ANIMATIONS_CSS, Page, PageInfo
 from service.browsers.scope import CaptureScope
 from service.browsers.shots import OutputSettings
 from service.browsers.tab import LEAVE_WAIT, Tab
 from service.cookies import cookie_params
+from service.documents import CONTENT_HOST, CONTENT_URL
 from service.errors import BackendUnavailable, CaptureTimeout, ScriptFailed, TargetHttpError
 from service.filters import Filters
 from service.options import Endpoint
@@ -37,11 +40,16 @@ UNDO: dict[str, tuple[str, dict[str, Any]]] = {
     "lifecycle": ("Page.setLifecycleEventsEnabled", {"enabled": False}),
     "fetch": ("Fetch.disable", {}),
     "frames": ("Target.setAutoAttach", {"autoAttach": False, "waitForDebuggerOnStart": False}),
+    "runtime": ("Runtime.disable", {}),
+    "network": ("Network.disable", {}),
 }
 # cross-site iframes run in their own targets: request rules and consent rules reach them as they
 # attach, each paused until it has them
 _AUTO_ATTACH = {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": True, "filter": [{"type": "iframe"}]}
 _INTERCEPT_ALL = {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]}
+# a body's capture without request rules: only its own origin's requests are paused (the document is served)
+_INTERCEPT_DOCUMENT = {"patterns": [{"urlPattern": f"http://{CONTENT_HOST}/*", "requestStage": "Request"}]}
+_DIAGNOSTICS = {"maxTotalBufferSize": 1 << 20, "maxResourceBufferSize": 1 << 16, "maxPostDataSize": 0}
 _CLICK_NAVIGATION_WAIT = 0.5  # seconds a click is given to start a navigation
 CONSENT_WAIT = 5.0  # seconds after the load autoconsent gets to deal with consent popups, at most
 log = logging.getLogger("snapshot.browser")
@@ -79,9 +87,16 @@ def prepare(
         change("bypass_csp", "Page.setBypassCSP", {"enabled": True})  # the page's CSP would refuse them
     if o.wait_until in ("networkidle0", "networkidle2"):
         change("lifecycle", "Page.setLifecycleEventsEnabled", {"enabled": True})
+    if o.metadata:  # what the page says: its console and its failed requests
+        scope.said = Diagnostics()
+        change("runtime", "Runtime.enable", {})
+        change("network", "Network.enable", _DIAGNOSTICS)
     rules = RequestRules.of(request, filters)
     scope.reach = request.reach
-    if rules is not None or scope.reach is not None:
+    if request.document is not None:  # answered from here as the tab asks for it (service/documents.py)
+        body, headers = request.document.served()
+        scope.document = (base64.b64encode(body).decode(), headers)
+    if rules is not None or scope.reach is not None or scope.document is not None:
         scope.rules = rules
         change("fetch", "Fetch.enable", _interception(scope))
     if o.block_cookie_banners and consent_rules is not None:
@@ -90,7 +105,7 @@ def prepare(
         calls += frame_setup(consent_rules)
     if scope.rules is not None or scope.consent is not None or scope.reach is not None:
         change("frames", "Target.setAutoAttach", _AUTO_ATTACH)
-    cookies = cookie_params(o.cookies, request.target.host, request.url)
+    cookies = cookie_params(o.cookies, request.target.host, request.target.url)
     if cookies:  # removed by every reset with all other cookies
         calls.append(("Network.setCookies", {"cookies": cookies}))
     if calls:
@@ -125,7 +140,9 @@ def undo(scope: CaptureScope) -> list[tuple[str, dict[str, Any]]]:
 
 def on_frame_event(tab: Tab, scope: CaptureScope, source: str, method: str, params: dict[str, Any]) -> None:
     """Events of the tab and of the cross-site iframes attached for the options: paused requests,
-    autoconsent's messages, new iframes (set up like the tab, then let go)."""
+    autoconsent's messages, new iframes (set up like the tab, then let go), what the page says."""
+    if scope.said is not None and source == tab.session and method.startswith(("Runtime.", "Network.")):
+        scope.said.on_event(method, params)
     if method == "Page.frameNavigated" and source == tab.session:
         frame = params["frame"]
         scope.frames[frame["id"]] = (frame.get("securityOrigin", ""), frame.get("parentId"))
@@ -134,6 +151,8 @@ def on_frame_event(tab: Tab, scope: CaptureScope, source: str, method: str, para
         if name == "init":
             scope.loader = loader
         scope.lifecycle[name] = loader
+    elif method == "Fetch.requestPaused" and scope.document is not None and _own_origin(params):
+        tab.send(*_document_answer(tab, scope, source, params), source)
     elif method == "Fetch.requestPaused" and scope.rules is None:  # paused only for the proxy's challenges
         tab.send("Fetch.continueRequest", {"requestId": params["requestId"]}, source)
     elif method == "Fetch.authRequired":
@@ -163,8 +182,34 @@ def on_frame_event(tab: Tab, scope: CaptureScope, source: str, method: str, para
 
 
 def _interception(scope: CaptureScope) -> dict[str, Any]:
-    """Fetch.enable's parameters: every request, and with a proxy token the auth challenges too."""
-    return {**_INTERCEPT_ALL, "handleAuthRequests": True} if scope.reach is not None else _INTERCEPT_ALL
+    """Fetch.enable's parameters: every request (a body's own origin alone without rules or a token), and
+    with a proxy token the auth challenges too."""
+    if scope.reach is not None:
+        return {**_INTERCEPT_ALL, "handleAuthRequests": True}
+    return _INTERCEPT_ALL if scope.rules is not None else _INTERCEPT_DOCUMENT
+
+
+def _own_origin(paused: dict[str, Any]) -> bool:
+    return str(paused.get("request", {}).get("url", "")).startswith(CONTENT_URL)
+
+
+def _document_answer(tab: Tab, scope: CaptureScope, source: str, paused: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A request to a body's own origin: the tab's document is the body; nothing else is there (and the
+    name never resolves, so nothing reaches the network either)."""
+    document = scope.document
+    is_document = (
+        source == tab.session
+        and paused.get("frameId") == tab.target
+        and paused.get("resourceType") == "Document"
+        and paused["request"]["url"] == CONTENT_URL
+        and paused["request"].get("method", "GET") == "GET"
+    )
+    if not is_document or document is None:
+        return "Fetch.failRequest", {"requestId": paused["requestId"], "errorReason": "AddressUnreachable"}
+    body, headers = document
+    return "Fetch.fulfillRequest", {
+        "requestId": paused["requestId"], "responseCode": 200, "responseHeaders": headers, "body": body,
+    }  # fmt: skip
 
 
 def _auth_answer(scope: CaptureScope, params: dict[str, Any]) -> dict[str, Any]:

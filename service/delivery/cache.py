@@ -38,7 +38,8 @@ def cache_key(request: CaptureRequest, tenant: str) -> str:
         "width": request.width,
         "height": request.height,
         "localmode": request.localmode,
-        "options": request.options.picture(),
+        "options": request.options.picture(),  # a body's text too
+        "said": request.options.metadata,  # what the page said is collected only when asked
         "salt": request.options.cache_key,
         "tenant": tenant,
     }

@@ -44,6 +44,9 @@ class Result:
             "truncated": shot.truncated,
             "blocked_requests": sum(info.blocked.values()),
         }
+        if info.console is not None:  # metadata=true: what the page said
+            meta["console"] = list(info.console)
+            meta["failed_requests"] = list(info.failed_requests or ())
         return cls(shot.format, meta, etag_of(shot.data), rendered_at, data=shot.data, capture=capture)
 
     @property

@@ -112,7 +112,10 @@ class JobRunner:
             file_url = self.snapshotter.storage.url_for(job.result["key"], job.base_url)
             view.result = Stored(file_url, **job.result["metadata"])
         if job.status is JobStatus.FAILED and job.error is not None:
-            view.error = error_of(job.error)
+            evidence = job.error.get("evidence_key")
+            view.error = error_of(
+                job.error, self.snapshotter.storage.url_for(evidence, job.base_url) if evidence else None
+            )
         if job.delivery is not None:
             view.webhook = Webhook(job.delivery.value, job.attempts)
         return to_json(view)
@@ -243,6 +246,8 @@ class JobRunner:
         except SnapshotError as exc:
             job.status = JobStatus.FAILED
             job.error = exc.body()
+            if exc.evidence_key is not None:  # evidence=true: its URL is made when the job is shown
+                job.error["evidence_key"] = exc.evidence_key
             outcome = exc.outcome
         except Exception:
             log.exception("job %s failed", job.id)

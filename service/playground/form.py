@@ -30,10 +30,17 @@ def _attr(value: Any) -> str:
     return escape(str(value), quote=True)
 
 
+def _ident(f: dataclasses.Field[Any]) -> str:
+    """The control's id: ``f-<parameter>``; an option of another endpoint with the same parameter name (the
+    content's ``format``) is told apart by its field's name."""
+    first = next(other for other in FIELDS if param(other) == param(f))
+    return f"{param(f)}" if first is f else f"{param(f)}-{f.name}"
+
+
 def _control(f: dataclasses.Field[Any]) -> str:
     name, meta, k = param(f), f.metadata, kind(f)
-    ident = f"f-{name}"
-    described = f'aria-describedby="help-{name} err-{name}"'
+    ident = f"f-{_ident(f)}"
+    described = f'aria-describedby="help-{_ident(f)} err-{_ident(f)}"'
     common = f'id="{ident}" name="{name}" data-default="{_attr(_default(f))}" {described}'
     if k == "bool":
         checked = " checked" if f.default else ""
@@ -46,6 +53,8 @@ def _control(f: dataclasses.Field[Any]) -> str:
         return f'<div id="{ident}" class="choices" role="group" {described}>{boxes}</div>'
     if k == "list":
         return f'<textarea {common} rows="2" placeholder="one per line"></textarea>'
+    if meta["multiline"]:  # a document, sent whole
+        return f'<textarea {common} rows="6" data-multiline="true" spellcheck="false"></textarea>'
     if meta["choices"]:
         empty = "" if f.default is not None else '<option value="">(default)</option>'
         options = "".join(
@@ -70,16 +79,16 @@ def _default(f: dataclasses.Field[Any]) -> str:
 
 
 def _field(f: dataclasses.Field[Any]) -> str:
-    name, meta = param(f), f.metadata
+    name, meta, ident = param(f), f.metadata, _ident(f)
     unit = f" ({escape(meta['unit'])})" if meta["unit"] else ""
     endpoints = " ".join(e.value for e in meta["endpoints"])
-    label = f'<label for="f-{name}">{escape(name)}{unit}</label>'
+    label = f'<label for="f-{ident}">{escape(name)}{unit}</label>'
     if kind(f) == "list" and meta["choices"]:
-        label = f'<span class="label" id="label-{name}">{escape(name)}</span>'
+        label = f'<span class="label" id="label-{ident}">{escape(name)}</span>'
     return (
-        f'<div class="field" data-endpoints="{endpoints}">{label}{_control(f)}'
-        f'<small id="help-{name}" class="help">{escape(meta["help"])}</small>'
-        f'<p id="err-{name}" class="error" role="alert" hidden></p></div>'
+        f'<div class="field" data-endpoints="{endpoints}" data-param="{name}">{label}{_control(f)}'
+        f'<small id="help-{ident}" class="help">{escape(meta["help"])}</small>'
+        f'<p id="err-{ident}" class="error" role="alert" hidden></p></div>'
     )
 
 

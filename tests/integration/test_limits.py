@@ -41,7 +41,7 @@ def test_a_client_over_its_rate_gets_429_with_retry_after(start):
 
 @pytest.mark.integration
 def test_oversized_bodies_get_413_json(start):
-    service = start({"SNAPSHOT_MAX_BODY_SIZE": "1000"})
+    service = start({"SNAPSHOT_MAX_BODY_SIZE": "1000", "SNAPSHOT_MAX_HTML_BYTES": "1000"})
     big = {"url": "http://example.com/", "width": "10", "height": "10", "pad": "x" * 5000}
     declared = requests.post(f"{service.url}/create_snap", data=big)
     assert declared.status_code == 413 and declared.json()["error"] == "body_too_large"

@@ -19,7 +19,7 @@ from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service as DriverService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.support import LOOPBACK
 
@@ -174,3 +174,34 @@ def test_on_a_phone_with_the_keyboard_alone(chrome, local_service, pages):
     assert chrome.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
     preview = chrome.find_element(By.ID, "preview")
     assert preview.size["width"] <= 390
+
+
+@integration
+def test_a_markdown_body_as_content_and_what_a_page_said_from_the_form(chrome, local_service, pages):
+    chrome.get(local_service.url + "/")
+    chrome.find_element(By.CSS_SELECTOR, "input[name=_endpoint][value=content]").click()
+    chrome.execute_script("document.getElementById('f-markdown').closest('details').open = true")
+    # a document is sent whole: its lines are not a list
+    chrome.find_element(By.ID, "f-markdown").send_keys("# From the form\n\nA paragraph.")
+    chrome.execute_script("document.getElementById('f-format-content_format').closest('details').open = true")
+    Select(chrome.find_element(By.ID, "f-format-content_format")).select_by_value("markdown")
+    chrome.find_element(By.ID, "capture").click()
+    WebDriverWait(chrome, 60).until(EC.text_to_be_present_in_element((By.ID, "status"), "Done"))
+    shown = chrome.find_element(By.ID, "content").text
+    assert shown.startswith("# From the form") and "A paragraph." in shown
+    assert "format=markdown" in chrome.find_element(By.ID, "link").get_attribute("value")
+    # an image with metadata: the page's console beside the picture
+    pages.routes["/console"] = lambda q: "<body style='background:#0a0'><script>console.warn('look here')</script>"
+    chrome.get(local_service.url + "/")
+    for name, value in (("url", pages.base + "/console"), ("width", "64"), ("height", "48")):
+        chrome.find_element(By.ID, f"f-{name}").clear()
+        chrome.find_element(By.ID, f"f-{name}").send_keys(value)
+    chrome.execute_script("document.getElementById('f-metadata').closest('details').open = true")
+    chrome.find_element(By.ID, "f-metadata").click()
+    chrome.find_element(By.ID, "capture").click()
+    WebDriverWait(chrome, 60).until(EC.text_to_be_present_in_element((By.ID, "status"), "Done"))
+    assert "warning: look here" in chrome.find_element(By.ID, "console").text
+    WebDriverWait(chrome, 30).until(
+        lambda c: c.execute_script("return document.getElementById('preview').naturalWidth")
+    )
+    assert _preview_pixels(chrome).getpixel((30, 30)) == (0, 170, 0)

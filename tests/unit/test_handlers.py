@@ -77,7 +77,7 @@ def test_bad_parameters_get_a_400_naming_the_problem_and_no_capture(app, browser
 
 
 def test_unknown_paths_methods_and_bodies_get_json_errors(app):
-    service = app()
+    service = app(max_html_bytes=1000)  # a capture's body may be SNAPSHOT_MAX_BODY_SIZE + SNAPSHOT_MAX_HTML_BYTES
     assert_error(service.fetch("/nope"), 404, "not_found")
     assert_error(service.fetch("/create_snap", method="PUT", body=b"x"), 405, "method_not_allowed")
     assert_error(

@@ -180,7 +180,7 @@ def test_a_pdf_needs_only_a_url():
 
 @pytest.mark.parametrize("endpoint", list(Endpoint))
 def test_the_openapi_document_lists_every_option_of_each_endpoint(endpoint):
-    path = {Endpoint.SNAP: "/create_snap", Endpoint.PDF: "/create_pdf"}[endpoint]
+    path = endpoint.path
     documented = {p["name"] for p in OPENAPI_DEFAULT["paths"][path]["get"]["parameters"]}
     options = {param(f) for f in FIELDS if endpoint in f.metadata["endpoints"]}
     assert options <= documented

@@ -37,6 +37,8 @@ function pairs() {
     if (el.type === "checkbox") {
       const value = el.checked ? "true" : "false";
       if (value !== (fallback || "false")) out.push([el.name, value]);
+    } else if (el.tagName === "TEXTAREA" && el.dataset.multiline) {
+      if (el.value.trim()) out.push([el.name, el.value]);  // a document: sent whole
     } else if (el.tagName === "TEXTAREA") {
       for (const line of el.value.split("\n")) if (line.trim()) out.push([el.name, line.trim()]);
     } else if (el.value.trim() !== "" && el.value.trim() !== fallback) {
@@ -83,17 +85,24 @@ function showError(body, status) {
     : FIELD_OF[code] ? [{ parameter: FIELD_OF[code], message: body.message }] : [];
   let first = null;
   for (const { parameter, error, message } of details) {
-    const slot = document.getElementById("err-" + parameter);
+    const field = visibleField(parameter);
+    const slot = field ? field.querySelector(".error") : document.getElementById("err-" + parameter);
     if (!slot) continue;
     slot.textContent = `${error || code}: ${message}`;
     slot.hidden = false;
-    const control = document.getElementById("f-" + parameter);
+    const control = field ? field.querySelector("input, select, textarea, .choices")
+      : document.getElementById("f-" + parameter);
     if (control) control.setAttribute("aria-invalid", "true");
     const group = slot.closest("details");
     if (group) group.open = true;
     first = first || control;
   }
   if (first && first.focus) first.focus();
+}
+
+// the field of an option as the chosen endpoint shows it (options of two endpoints may share a name)
+function visibleField(parameter) {
+  return [...form.querySelectorAll(".field[data-param]")].find((f) => f.dataset.param === parameter && !f.hidden);
 }
 
 function showHeaders(response) {
@@ -118,16 +127,39 @@ function showHeaders(response) {
   }
 }
 
+// what the page said (metadata=true): its console and its failed requests, as lists
+function showSaid(body) {
+  $("#said").hidden = !(body.console || body.failed_requests);
+  for (const [id, entries, line] of [
+    ["#console", body.console || [], (e) => `${e.level}: ${e.text}`],
+    ["#failed", body.failed_requests || [], (e) => `${e.status || e.error} ${e.url}`],
+  ]) {
+    const list = $(id);
+    list.replaceChildren();
+    for (const entry of entries) {
+      const item = document.createElement("li");
+      item.textContent = line(entry);
+      list.append(item);
+    }
+  }
+}
+
 async function capture(event) {
   event.preventDefault();
   clearErrors();
   const list = pairs();
-  const path = endpoint() === "pdf" ? "/create_pdf" : "/create_snap";
+  // metadata=true is JSON (with what the page said); the picture is then shown from its file_url
+  const asked = (name) => list.some(([n]) => n === name);
+  if (asked("metadata") && !asked("response_type")) list.push(["response_type", "json"]);
+  const path = `/create_${endpoint()}`;
   const query = encode(list);
   const url = `${location.origin}${path}?${query}`;
   const key = $("#api-key").value;
   $("#link").value = url;
-  const ext = endpoint() === "pdf" ? "pdf" : ({ jpeg: "jpg", webp: "webp" }[($("#f-format") || {}).value] || "png");
+  const format = (visibleField("format") || document).querySelector("select") || {};
+  const ext = endpoint() === "pdf" ? "pdf" : endpoint() === "content"
+    ? ({ text: "txt", markdown: "md" }[format.value] || "html")
+    : ({ jpeg: "jpg", webp: "webp" }[format.value] || "png");
   $("#curl").value = `curl -o snapshot.${ext} ${key ? "-H " + quote("X-API-Key: " + key) + " " : ""}${quote(url)}`;
   $("#signed-box").hidden = !(apiKeysOn && key && window.crypto && crypto.subtle);
   if (!$("#signed-box").hidden) $("#signed").value = `${location.origin}${path}?${await signed(list, key, path)}`;
@@ -139,11 +171,18 @@ async function capture(event) {
     showHeaders(response);
     const type = response.headers.get("content-type") || "";
     $("#json").hidden = true;
+    $("#content").hidden = true;
     $("#preview-box").hidden = true;
     $("#download").hidden = true;
+    $("#said").hidden = true;
     if (!response.ok) {
       const body = type.includes("json") ? await response.json() : { error: "error", message: response.statusText };
       showError(body, response.status);
+      if (body.evidence_url) {  // evidence=true: the page as it was when the capture failed
+        $("#preview").src = body.evidence_url;
+        $("#preview-caption").textContent = "The page when the capture failed (evidence)";
+        $("#preview-box").hidden = false;
+      }
       $("#status").textContent = `Failed: ${response.status} ${body.error}`;
       return;
     }
@@ -160,9 +199,19 @@ async function capture(event) {
         $("#preview-caption").textContent = `${img.naturalWidth} × ${img.naturalHeight} px, ${blob.size} bytes`;
         $("#preview-box").hidden = false;
       }
+    } else if (type.startsWith("text/")) {  // the page's content: shown as text, never as a page
+      $("#content").textContent = await response.text();
+      $("#content").hidden = false;
     } else if (response.status !== 204) {
-      $("#json").textContent = JSON.stringify(await response.json(), null, 2);
+      const body = await response.json();
+      $("#json").textContent = JSON.stringify(body, null, 2);
       $("#json").hidden = false;
+      showSaid(body);
+      if (body.file_url && ["png", "jpeg", "webp"].includes(body.format)) {
+        $("#preview").src = body.file_url;
+        $("#preview-caption").textContent = `${body.image_width} × ${body.image_height} px, ${body.bytes} bytes`;
+        $("#preview-box").hidden = false;
+      }
     }
     $("#status").textContent = `Done: ${response.status}`;
   } catch (error) {
@@ -179,7 +228,7 @@ async function capture(event) {
 function prefill() {
   const query = new URLSearchParams(location.search);
   for (const [name, value] of query) {
-    const control = document.getElementById("f-" + name);
+    const control = document.getElementById("f-" + name);  // the image's format, of two
     if (!control) continue;
     const group = control.closest("details");
     if (group) group.open = true;
