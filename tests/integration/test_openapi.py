@@ -85,6 +85,7 @@ def test_the_document_describes_every_endpoint_and_error(fuzzed_service):
     assert set(document["paths"]) == {
         "/create_snap",
         "/create_pdf",
+        "/create_content",
         "/healthz",
         "/readyz",
         "/metrics",

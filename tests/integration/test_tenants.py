@@ -70,13 +70,21 @@ def test_a_tenants_networks_reach_its_captures_connections_and_no_one_elses(
         assert asked == ({"/img", "/frame"} if reached else set()), (key, internal.hits)
         if not reached:  # the plain capture after one in its own context: what a fresh one gave
             assert open_png(response.content).tobytes() == open_png(fresh.content).tobytes()
+    # an HTML body of the tenant's own reaches what the tenant may reach, and only that
+    body = PAGE.format(internal=internal.base)
+    for key, reached in ((MONITORING, True), (MARKETING, False)):
+        internal.hits.clear()
+        fields = {"html": body, "width": 200, "height": 100, "response_type": "image"}
+        response = requests.post(f"{service.url}/create_snap", headers={"X-API-Key": key}, json=fields, timeout=60)
+        assert response.status_code == 200, response.text
+        assert {hit.split("?")[0] for hit in internal.hits} == ({"/img", "/frame"} if reached else set())
     metrics = requests.get(f"{service.url}/metrics", timeout=5).text
     assert f'snapshot_browser_sessions_opened_total{{backend="{backend}"}} 1.0' in metrics  # one browser did all
     assert MONITORING not in metrics and MARKETING not in metrics
     log = service.proc.log_path.read_text()
     assert "monitoring" in log and MONITORING not in log and MARKETING not in log  # names, never keys
-    assert 'snapshot_tenant_captures_total{outcome="success",tenant="monitoring"} 3.0' in metrics
-    assert 'snapshot_tenant_captures_total{outcome="success",tenant="marketing"} 3.0' in metrics
+    assert 'snapshot_tenant_captures_total{outcome="success",tenant="monitoring"} 4.0' in metrics
+    assert 'snapshot_tenant_captures_total{outcome="success",tenant="marketing"} 4.0' in metrics
     assert 'snapshot_tenant_captures_total{outcome="blocked",tenant="marketing"} 1.0' in metrics
 
 
