@@ -110,14 +110,17 @@ def service_load(
     endpoint: str = "/create_snap",
     headers: dict[str, str] | None = None,
 ) -> RunResult:
-    """``count`` captures of ``page`` through the service's ``endpoint`` (with capture ``options`` and request
-    ``headers``, if any)."""
+    """``count`` captures of ``page`` (or of the body its ``options`` give) through the service's ``endpoint``
+    (with capture ``options`` and request ``headers``, if any)."""
     sessions = [requests.Session() for _ in range(concurrency)]
     for http in sessions:
         http.headers.update(headers or {})
-    params = {"url": page, "width": str(width), "height": str(height), **(options or {})}
+    # no page: the options give a body (html or markdown) instead
+    params = {**({"url": page} if page else {}), "width": str(width), "height": str(height), **(options or {})}
     if endpoint.endswith("pdf"):
         magic = b"%PDF-"
+    elif endpoint.endswith("content"):
+        magic = b""
     else:
         magic = b"\x89PNG\r\n\x1a\n" if params.get("format", "png") == "png" else b""
 

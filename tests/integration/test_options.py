@@ -454,11 +454,16 @@ def test_a_capture_after_one_with_every_option_is_pixel_identical_to_a_fresh_one
         "block_cookie_banners": "true",
         "block_ads": "true",
         "block_trackers": "true",
+        "metadata": "true",
+        "evidence": "true",
     }
     ok(snap(service, "/everything", 400, 300, **every))
+    # and a body's capture (its document served from the tab's own interception)
+    body = {"html": "<body style='background:#123456'>body</body>", "width": 400, "height": 300, "metadata": "true"}
+    ok(requests.get(f"{service.url}/create_snap", params=body, timeout=60))
     after = snap(service, "/everything", 400, 300).content
     assert open_png(after).tobytes() == open_png(fresh).tobytes()
-    # and all three ran in the one session: nothing was undone by replacing it
+    # and all four ran in the one session: nothing was undone by replacing it
     metrics = requests.get(f"{service.url}/metrics", timeout=5).text
     assert f'snapshot_browser_sessions_opened_total{{backend="{backend}"}} 1.0' in metrics
 
