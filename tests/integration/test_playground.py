@@ -190,6 +190,12 @@ def test_a_markdown_body_as_content_and_what_a_page_said_from_the_form(chrome, l
     shown = chrome.find_element(By.ID, "content").text
     assert shown.startswith("# From the form") and "A paragraph." in shown
     assert "format=markdown" in chrome.find_element(By.ID, "link").get_attribute("value")
+    # a body too long for a link is posted, and answered the same
+    chrome.execute_script("document.getElementById('f-markdown').value = '# Long\\n\\n' + 'word '.repeat(5000)")
+    chrome.find_element(By.ID, "capture").click()
+    WebDriverWait(chrome, 60).until(EC.text_to_be_present_in_element((By.ID, "content"), "# Long"))
+    assert "--data " in chrome.find_element(By.ID, "curl").get_attribute("value")
+    assert chrome.find_element(By.ID, "content").text.count("word") == 5000
     # an image with metadata: the page's console beside the picture
     pages.routes["/console"] = lambda q: "<body style='background:#0a0'><script>console.warn('look here')</script>"
     chrome.get(local_service.url + "/")

@@ -68,6 +68,7 @@ async function signed(list, key, path) {
   return encode([...all, ["signature", hex]]);
 }
 
+const LONGEST_URL = 16000;  // characters of a GET link; longer requests are posted
 const quote = (text) => "'" + text.replace(/'/g, "'\\''") + "'";
 
 function clearErrors() {
@@ -160,14 +161,21 @@ async function capture(event) {
   const ext = endpoint() === "pdf" ? "pdf" : endpoint() === "content"
     ? ({ text: "txt", markdown: "md" }[format.value] || "html")
     : ({ jpeg: "jpg", webp: "webp" }[format.value] || "png");
-  $("#curl").value = `curl -o snapshot.${ext} ${key ? "-H " + quote("X-API-Key: " + key) + " " : ""}${quote(url)}`;
+  // a long body does not fit a URL (the server takes 64 KiB of request head): it is posted, answered alike
+  const form_ = url.length > LONGEST_URL
+    ? encode(asked("response_type") ? list : [...list, ["response_type", "image"]]) : null;
+  const keyFlag = key ? "-H " + quote("X-API-Key: " + key) + " " : "";
+  $("#curl").value = form_ === null ? `curl -o snapshot.${ext} ${keyFlag}${quote(url)}`
+    : `curl -o snapshot.${ext} ${keyFlag}--data ${quote(form_)} ${quote(location.origin + path)}`;
   $("#signed-box").hidden = !(apiKeysOn && key && window.crypto && crypto.subtle);
   if (!$("#signed-box").hidden) $("#signed").value = `${location.origin}${path}?${await signed(list, key, path)}`;
   const button = $("#capture");
   button.disabled = true;
   $("#status").textContent = "Capturing…";
   try {
-    const response = await fetch(url, { headers: key ? { "X-API-Key": key } : {} });
+    const headers = key ? { "X-API-Key": key } : {};
+    const response = form_ === null ? await fetch(url, { headers })
+      : await fetch(location.origin + path, { method: "POST", body: new URLSearchParams(form_), headers });
     showHeaders(response);
     const type = response.headers.get("content-type") || "";
     $("#json").hidden = true;
