@@ -119,7 +119,7 @@ def options_rows() -> str:
         if meta["group"] != group:
             group = meta["group"]
             rows += f"| **{group}** | | | | |\n"
-        shown = {"bool": "boolean", "int": "integer", "str": "text", "list": "text"}[kind(f)]
+        shown = {"bool": "boolean", "int": "integer", "float": "number", "str": "text", "list": "text"}[kind(f)]
         if meta["choices"]:
             shown = " / ".join(meta["choices"])
         low, high = meta["minimum"], meta["maximum"]

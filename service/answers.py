@@ -147,6 +147,27 @@ class Usage:
     webhook_secret: str | None = _doc("The secret its webhooks are signed with.")
 
 
+@dataclass
+class DeviceView:
+    name: str
+    user_agent: str
+    width: int = field(metadata={"description": "The viewport's width: the capture's default width."})
+    height: int
+    scale: float = field(metadata={"description": "Device pixels per CSS pixel."})
+    mobile: bool
+    touch: bool
+
+
+@dataclass
+class DeviceList:
+    """GET /devices: what the device option takes (Playwright's registry)."""
+
+    source: str = field(
+        metadata={"description": "Where the registry comes from (npm playwright-core and its version)."}
+    )
+    devices: list[DeviceView]
+
+
 def error_of(body: dict[str, Any], evidence_url: str | None = None) -> ErrorBody:
     """An error body (``errors.error_body``, as a job keeps it) as its model, with the URL of its evidence."""
     details = [ErrorDetail(**d) for d in body["details"]] if body.get("details") else None

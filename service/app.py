@@ -28,9 +28,11 @@ from service.config import Settings
 from service.delivery.assembly import make_delivery
 from service.delivery.renderer import Renderer
 from service.delivery.worker import JobRunner
+from service.devices import load_devices
 from service.filters import Filters
 from service.handlers import CaptureHandler
 from service.handlers_info import (
+    DevicesHandler,
     FilesHandler,
     HealthzHandler,
     JobsHandler,
@@ -180,7 +182,7 @@ def build(
         checks,
         ThreadPoolExecutor(max_workers=2, thread_name_prefix="readyz"),
         optional=optional,
-        facts={"filter_lists": filters.describe()},
+        facts={"filter_lists": filters.describe(), "devices": load_devices(settings.devices_file).describe()},
     )
     renderer, jobs = make_delivery(settings, snapshotter, metrics, instance, dns_executor, clock)
     return Components(
@@ -220,6 +222,7 @@ def make_app(components: Components) -> tornado.web.Application:
     routes: list[Any] = [
         *((e.path, CaptureHandler, {**snap, "endpoint": e, "handler_name": e.path[1:]}) for e in Endpoint),
         (r"/jobs/([0-9a-f]{32})", JobsHandler, {"jobs": components.jobs, "api_keys": snap["api_keys"]}),
+        (r"/devices", DevicesHandler, {"settings_": settings}),
         (r"/usage", UsageHandler, {"api_keys": snap["api_keys"], "tenancy": tenancy, "settings_": settings}),
         (r"/healthz", HealthzHandler),
         (r"/readyz", ReadyzHandler, {"readiness": components.readiness, "breaker": components.snapshotter.breaker}),

@@ -17,6 +17,7 @@ from service.config_delivery import DeliverySettings
 from service.config_egress import EgressSettings
 from service.envvars import Network, describe, read, whsec
 from service.envvars import setting as _setting
+from service.option_emulation import is_locale, is_timezone
 
 # what the settings below choose among
 PNG_ENCODINGS = ("speed", "size")
@@ -192,6 +193,18 @@ class Settings(EgressSettings, DeliverySettings):
         "Directory of @duckduckgo/autoconsent's script and rules (`scripts/setup.sh` fetches them); "
         "missing: `block_cookie_banners` gets 400.",
     )
+    devices_file: str = _setting(
+        "SNAPSHOT_DEVICES_FILE",
+        ".tools/playwright-devices/deviceDescriptorsSource.json",
+        "Playwright's device registry (npm playwright-core's `deviceDescriptorsSource.json`; `scripts/setup.sh` "
+        "fetches it); missing: `device` gets 400.",
+    )
+    default_timezone: str = _setting(
+        "SNAPSHOT_DEFAULT_TIMEZONE", "UTC", "IANA time zone pages see when a capture names none (Grid and local)."
+    )
+    default_locale: str = _setting(
+        "SNAPSHOT_DEFAULT_LOCALE", "en-US", "BCP 47 locale pages see when a capture names none (Grid and local)."
+    )
     client_max_in_flight: int = _setting(
         "SNAPSHOT_CLIENT_MAX_IN_FLIGHT",
         16,
@@ -278,6 +291,8 @@ def _rules(settings: Settings) -> list[str]:
          "SNAPSHOT_GRID_USERNAME and SNAPSHOT_GRID_PASSWORD go together")  # fmt: skip
     need(settings.webhook_secret is None or whsec(settings.webhook_secret), "SNAPSHOT_WEBHOOK_SECRET",
          "must be whsec_ followed by the base64 of 24 to 64 random bytes")  # fmt: skip
+    need(is_timezone(settings.default_timezone), "SNAPSHOT_DEFAULT_TIMEZONE", "must be an IANA time zone")
+    need(is_locale(settings.default_locale), "SNAPSHOT_DEFAULT_LOCALE", "must be a BCP 47 language tag")
     template = settings.s3_public_url_template
     need(template is None or "{key}" in template, "SNAPSHOT_S3_PUBLIC_URL_TEMPLATE", "must contain {key}")
     return found

@@ -6,11 +6,12 @@ from __future__ import annotations
 import tornado.web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from service.answers import to_json
+from service.answers import DeviceList, DeviceView, to_json
 from service.auth import ApiKeys
 from service.browsers.breaker import CircuitBreaker
 from service.config import Settings
 from service.delivery.worker import JobRunner
+from service.devices import load_devices
 from service.errors import error_body
 from service.health import Readiness
 from service.images import BY_EXTENSION, TEXT_HEADERS
@@ -88,6 +89,18 @@ class ReadyzHandler(BaseHandler):
             self.write_json({**error_body("not_ready", message), "checks": checks, **self.readiness.facts}, 503)
         else:
             self.write_json({"status": "ok", "checks": checks, **self.readiness.facts})
+
+
+class DevicesHandler(BaseHandler):
+    """``GET /devices``: the devices the ``device`` option names (Playwright's registry, with its version)."""
+
+    handler_name = "devices"
+    settings_: Settings
+
+    def get(self) -> None:
+        devices = load_devices(self.settings_.devices_file)
+        listed = [DeviceView(**vars(device)) for device in devices.by_name.values()]
+        self.write_json(to_json(DeviceList(devices.source, listed)))
 
 
 class UsageHandler(BaseHandler):

@@ -14,7 +14,7 @@ from dataclasses import Field
 from typing import Any
 
 from service import __version__
-from service.answers import Accepted, ErrorBody, JobView, Stored, Usage, schema
+from service.answers import Accepted, DeviceList, ErrorBody, JobView, Stored, Usage, schema
 from service.config import Settings
 from service.images import MEDIA_TYPES
 from service.options import FIELDS, Endpoint, kind, param
@@ -77,7 +77,7 @@ _SIGNED = [
 
 def option_schema(f: Field[Any], method: str = "get") -> dict[str, Any]:
     meta = f.metadata
-    scalar: dict[str, Any] = {"type": {"bool": "boolean", "int": "integer"}.get(kind(f), "string")}
+    scalar: dict[str, Any] = {"type": {"bool": "boolean", "int": "integer", "float": "number"}.get(kind(f), "string")}
     if meta["choices"]:
         allowed = _RESPONSE_TYPES[method] if param(f) == "response_type" else meta["choices"]
         scalar["enum"] = [choice for choice in meta["choices"] if choice in allowed]
@@ -210,6 +210,17 @@ _DOCUMENT: dict[str, Any] = {
                     "200": {"description": "The job.", "content": {"application/json": {"schema": _JOB}}},
                     "401": _ERRORS["401"],
                     "404": _error("No such job (or not this API key's; finished jobs are kept for SNAPSHOT_JOB_TTL)."),
+                },
+            }
+        },
+        "/devices": {
+            "get": {
+                "summary": "The devices the device option names (Playwright's registry)",
+                "responses": {
+                    "200": {
+                        "description": "The devices.",
+                        "content": {"application/json": {"schema": schema(DeviceList)}},
+                    }
                 },
             }
         },

@@ -5,12 +5,14 @@ is collected; :class:`OptionProblems` lists them all."""
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from service.cookies import parse_cookie
 from service.errors import InvalidRequest
+from service.option_emulation import emulation_problems
 from service.options import (
     DEFAULTS,
     MARGIN,
@@ -58,6 +60,7 @@ class OptionProblems(Exception):
         self.problems = problems
 
 
+_NUMBER = re.compile(r"[-+]?[0-9]{1,9}(?:\.[0-9]{1,17})?(?:[eE][-+]?[0-9]{1,3})?")
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 
@@ -90,6 +93,18 @@ def parse_value(f: dataclasses.Field[Any], values: Sequence[Value]) -> Any:
         if isinstance(value, str) and re.fullmatch(r"[0-9]{1,9}", value.strip()):
             return int(value.strip())
         raise ValueError("must be a whole number")
+    if k == "float":
+        if isinstance(value, bool):
+            raise ValueError("must be a number")
+        if isinstance(value, int | float):
+            number = float(value)
+        elif isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+            number = float(value.strip())
+        else:
+            raise ValueError("must be a number")
+        if not math.isfinite(number):
+            raise ValueError("must be a number")
+        return number
     if not isinstance(value, str):
         raise ValueError("must be text")
     return value
@@ -156,6 +171,8 @@ def _check(options: CaptureOptions, settings: Settings, target_host: str) -> lis
     need(
         not o.scripts or settings.allow_scripts, "scripts", "this service does not run scripts (SNAPSHOT_ALLOW_SCRIPTS)"
     )
+    need(not o.scripts or o.javascript, "scripts", "cannot run with javascript=false")
+    problems += emulation_problems(o)
     size = sum(len(s.encode()) for s in (*o.scripts, *o.styles))
     need(
         size <= settings.max_script_size,
@@ -272,7 +289,7 @@ def parse_options(
         for item in items:
             if meta["choices"] and item not in meta["choices"]:
                 problems.append((name, "must be one of " + ", ".join(meta["choices"])))
-            if isinstance(item, int) and not isinstance(item, bool):
+            if isinstance(item, int | float) and not isinstance(item, bool):
                 if meta["minimum"] is not None and item < meta["minimum"]:
                     problems.append((name, f"must be at least {meta['minimum']}"))
                 if meta["maximum"] is not None and item > meta["maximum"]:

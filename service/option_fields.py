@@ -4,6 +4,7 @@ choose from (resource types, paper sizes, margins), and ``option()``, which decl
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable
 from dataclasses import field
@@ -23,6 +24,7 @@ class Endpoint(StrEnum):
 
 class Group(StrEnum):
     SOURCE = "source"
+    EMULATION = "emulation"
     OUTPUT = "output"
     FULL_PAGE = "full page"
     REGION = "region"
@@ -100,3 +102,20 @@ def option(
         "unit": unit,
     }
     return field(default=default, metadata=metadata)
+
+
+def param(f: dataclasses.Field[Any]) -> str:
+    """The option's parameter name: its field's, unless that is a Python keyword (``async``)."""
+    return str(f.metadata["param"] or f.name)
+
+
+_KINDS = {"bool": "bool", "bool | None": "bool", "int": "int", "int | None": "int", "float | None": "float"}
+_KINDS |= {"str": "str", "str | None": "str", "tuple[str, ...]": "list"}
+
+
+def kind(f: dataclasses.Field[Any]) -> str:
+    """bool, int, float, str or list; an option of any other type is a programming error, said at once."""
+    try:
+        return _KINDS[str(f.type)]
+    except KeyError:
+        raise TypeError(f"option {f.name}: no parser for its type {f.type}") from None

@@ -14,6 +14,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from service.option_emulation import EmulationOptions
 from service.option_fields import (  # re-exported: what importers of the options take from here too
     ALL as ALL,
 )
@@ -45,12 +46,18 @@ from service.option_fields import (
     Group as Group,
 )
 from service.option_fields import (
+    kind as kind,
+)
+from service.option_fields import (
     option as option,
+)
+from service.option_fields import (
+    param as param,
 )
 
 
 @dataclass(frozen=True)
-class CaptureOptions:
+class CaptureOptions(EmulationOptions):
     # --- source: a body of the client's own instead of the url (service/documents.py)
     html: str | None = option(
         Group.SOURCE,
@@ -294,7 +301,9 @@ class CaptureOptions:
         return [split_header(h) for h in self.headers]
 
 
-FIELDS = tuple(dataclasses.fields(CaptureOptions))
+_GROUPS = list(Group)
+# in the groups' order (the emulation options are a base class's, so first among the dataclass's fields)
+FIELDS = tuple(sorted(dataclasses.fields(CaptureOptions), key=lambda f: _GROUPS.index(f.metadata["group"])))
 DEFAULTS = CaptureOptions()
 
 
@@ -306,25 +315,8 @@ def split_header(raw: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
-def param(f: dataclasses.Field[Any]) -> str:
-    """The option's parameter name: its field's, unless that is a Python keyword (``async``)."""
-    return str(f.metadata["param"] or f.name)
-
-
 def options_for(endpoint: Endpoint) -> list[dataclasses.Field[Any]]:
     return [f for f in FIELDS if endpoint in f.metadata["endpoints"]]
-
-
-_KINDS = {"bool": "bool", "int": "int", "int | None": "int", "str": "str", "str | None": "str"}
-_KINDS["tuple[str, ...]"] = "list"
-
-
-def kind(f: dataclasses.Field[Any]) -> str:
-    """bool, int, str or list; an option of any other type is a programming error, said at once."""
-    try:
-        return _KINDS[str(f.type)]
-    except KeyError:
-        raise TypeError(f"option {f.name}: no parser for its type {f.type}") from None
 
 
 def to_params(options: CaptureOptions) -> list[tuple[str, str]]:

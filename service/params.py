@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from service.config import Settings
+from service.devices import Device, load_devices
 from service.documents import CONTENT_TARGET, CONTENT_URL, Document
 from service.errors import ContentTooLarge, InvalidRequest
 from service.option_checks import OptionProblems, Value, parse_options
@@ -75,6 +76,18 @@ class CaptureRequest:
     tenant: str = ""  # the caller's tenant (a name of the tenants file), "" for any other caller
     reach: Reach | None = None  # its proxy token, set at capture time when its tenant has networks of its own
     document: Document | None = None  # html or markdown of the client's own, captured instead of a url
+    device: Device | None = None  # the device it emulates (Playwright's registry)
+    scale: float = 1.0  # device pixels per CSS pixel: device_scale_factor, else the device's
+
+    @property
+    def mobile(self) -> bool:
+        given = self.options.mobile
+        return given if given is not None else self.device is not None and self.device.mobile
+
+    @property
+    def touch(self) -> bool:
+        given = self.options.touch
+        return given if given is not None else self.device is not None and self.device.touch
 
     @property
     def url(self) -> str:
@@ -125,8 +138,8 @@ def parse_bool(name: str, raw: str | None) -> bool:
 
 # the JSON type of each published parameter in a JSON body
 _PUBLISHED_JSON = {p.name: p.type for p in PUBLISHED_PARAMS}
-_JSON_TYPES = {"bool": bool, "int": int, "str": str}
-_JSON_NAMES = {bool: "boolean", int: "integer", str: "string"}
+_JSON_TYPES: dict[str, type | tuple[type, ...]] = {"bool": bool, "int": int, "float": (int, float), "str": str}
+_JSON_NAMES = {bool: "boolean", int: "integer", str: "string", (int, float): "number"}
 
 
 def json_params(body: Mapping[str, object], endpoint: Endpoint) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
@@ -146,7 +159,7 @@ def json_params(body: Mapping[str, object], endpoint: Endpoint) -> tuple[dict[st
         expected = _PUBLISHED_JSON.get(name) or (_JSON_TYPES[kind(fields[name])] if name in fields else None)
         if expected is None:
             problems.append((name, "unknown parameter"))
-        elif not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        elif not isinstance(value, expected) or (expected is not bool and isinstance(value, bool)):
             problems.append((name, f"must be a JSON {_JSON_NAMES[expected]}"))
         else:
             params[name] = [str(value).lower() if isinstance(value, bool) else str(value)]
@@ -178,6 +191,8 @@ def parse_capture_request(
             return None
 
     pdf = endpoint is not Endpoint.SNAP  # a PDF or the content: a layout width by default
+    device = published("device", lambda: _device(_text(params.get("device")), settings))
+    viewport = (device.width, device.height) if device is not None else PDF_VIEWPORT if pdf else None
     document = _document(params, settings)
     if document is None:
         target = published(
@@ -187,13 +202,11 @@ def parse_capture_request(
         target = _document_target(document, params, settings, problems)
     width = published(
         "width",
-        lambda: _dimension("width", _text(params.get("width")), settings.max_width, PDF_VIEWPORT[0] if pdf else None),
+        lambda: _dimension("width", _text(params.get("width")), settings.max_width, viewport and viewport[0]),
     )
     height = published(
         "height",
-        lambda: _dimension(
-            "height", _text(params.get("height")), settings.max_height, PDF_VIEWPORT[1] if pdf else None
-        ),
+        lambda: _dimension("height", _text(params.get("height")), settings.max_height, viewport and viewport[1]),
     )
     localmode = published("localmode", lambda: parse_bool("localmode", _text(params.get("localmode"))))
     if isinstance(width, int) and isinstance(height, int) and width * height > settings.max_pixels:
@@ -208,11 +221,14 @@ def parse_capture_request(
         )
     except OptionProblems as exc:
         problems += [(name, "invalid_options", message) for name, message in exc.problems]
-    if options is not None and isinstance(width, int) and isinstance(height, int):
-        scale = options.device_scale_factor
-        if scale > 1 and width * height * scale * scale > settings.max_pixels:
-            message = f"width x height x device_scale_factor² must be at most {settings.max_pixels} pixels"
-            problems.append(("device_scale_factor", "invalid_options", message))
+    scale = 1.0
+    if options is not None:  # an explicit device_scale_factor wins over the device's
+        given = "device_scale_factor" in params or device is None
+        scale = float(options.device_scale_factor) if given else device.scale if device is not None else 1.0
+    pixels = width * height * scale * scale if isinstance(width, int) and isinstance(height, int) else 0
+    if options is not None and scale > 1 and pixels > settings.max_pixels:
+        message = f"width x height x device_scale_factor² must be at most {settings.max_pixels} pixels"
+        problems.append(("device_scale_factor", "invalid_options", message))
     if problems:
         details = [{"parameter": name, "error": code, "message": message} for name, code, message in problems]
         if all(code != "invalid_options" for _, code, _ in problems):
@@ -222,7 +238,22 @@ def parse_capture_request(
         raise InvalidRequest(summary, code="invalid_options", details=details)
     assert isinstance(target, TargetUrl) and isinstance(width, int) and isinstance(height, int)
     assert isinstance(localmode, bool) and options is not None
-    return CaptureRequest(target, width, height, localmode, options, endpoint, document=document)
+    return CaptureRequest(
+        target, width, height, localmode, options, endpoint, document=document, device=device, scale=scale
+    )
+
+
+def _device(name: str | None, settings: Settings) -> Device | None:
+    """The device of Playwright's registry a request names (its problems are an option's)."""
+    if not name:
+        return None
+    devices = load_devices(settings.devices_file)
+    device = devices.get(name)
+    if device is None:
+        known = "this service has no device registry (SNAPSHOT_DEVICES_FILE)" if not devices.by_name else (
+            "unknown device (GET /devices lists them)")  # fmt: skip
+        raise InvalidRequest(known, code="invalid_options")
+    return device
 
 
 def _document(params: Params, settings: Settings) -> Document | None:

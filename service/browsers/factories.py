@@ -21,6 +21,7 @@ from selenium.webdriver.remote.client_config import ClientConfig
 from service.browsers.cdp import MAX_MESSAGE, CdpConnection
 from service.browsers.chrome import chrome_options
 from service.browsers.consent import ConsentRules
+from service.browsers.emulation import Defaults
 from service.browsers.grid import CdpEndpoint, GridApi
 from service.browsers.isolation import ISOLATIONS
 from service.browsers.session import BrowserSession, SessionConfig
@@ -67,7 +68,8 @@ def _open(
         except Exception:
             pass
         raise BackendUnavailable(f"the browser's DevTools connection failed: {exc}") from None
-    config = SessionConfig(settings.page_load_timeout, OutputSettings.of(settings), consent_rules, filters)
+    defaults = Defaults(settings.default_timezone, settings.default_locale)
+    config = SessionConfig(settings.page_load_timeout, OutputSettings.of(settings), consent_rules, filters, defaults)
     return BrowserSession(driver, cdp, backend, ISOLATIONS[settings.isolation](), config)
 
 

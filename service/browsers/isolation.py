@@ -149,7 +149,9 @@ class ContextIsolation:
         created = host.browser_command("Target.createBrowserContext", {"disposeOnDetach": True}, deadline)
         self._context = created["browserContextId"]
         params = {"url": "about:blank", "browserContextId": self._context}
-        return host.attach(host.browser_command("Target.createTarget", params, deadline)["targetId"], deadline)
+        tab = host.attach(host.browser_command("Target.createTarget", params, deadline)["targetId"], deadline)
+        tab.context = self._context
+        return tab
 
     def end(self, host: TabHost) -> None:
         steps.undo(host.scope)  # they go with the context's tab

@@ -44,9 +44,8 @@ class CaptureScope:
     loader: str | None = None  # the main frame's current document (lifecycle events, when it enables them)
     rules: RequestRules | None = None  # its request rules, while Fetch is enabled
     consent: ConsentTracker | None = None  # its autoconsent conversation, with block_cookie_banners
-    consent_script: str | None = None  # autoconsent's Page.addScriptToEvaluateOnNewDocument identifier
     frame_sessions: set[str] = field(default_factory=set)  # cross-site iframes attached for the options
-    changed: set[str] = field(default_factory=set)  # what its options changed in the tab (steps.UNDO)
+    changed: dict[str, list[tuple[str, dict[str, Any]]]] = field(default_factory=dict)  # what -> its undo
     frames: dict[str, tuple[str, str | None]] = field(default_factory=dict)  # frame id -> (origin, parent id)
     seen_origins: set[str] = field(default_factory=set)  # of every frame, window and worker it had
     blocked: dict[str, int] = field(default_factory=dict)  # requests its rules and lists blocked, by what
@@ -55,6 +54,7 @@ class CaptureScope:
     credentials_seen: bool = False  # a frame navigated to a URL with credentials (the session is replaced)
     document: tuple[str, list[dict[str, str]]] | None = None  # a body's bytes (base64) and headers, served to it
     said: Diagnostics | None = None  # what the page says (console, failed requests), with metadata=true
+    http_auth: tuple[str, str, str] | None = field(default=None, repr=False)  # user, password, their origin
 
     def saw(self, url: str) -> None:
         """A frame, window or worker had ``url``: its origin's storage is cleared by the reset."""

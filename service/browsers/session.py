@@ -23,9 +23,10 @@ from typing import Any
 
 from selenium import webdriver
 
-from service.browsers import shots, steps
+from service.browsers import emulation, shots, steps
 from service.browsers.cdp import CdpConnection, CdpError, CdpMessageTooLarge, CdpTimeout
 from service.browsers.consent import ConsentRules
+from service.browsers.emulation import Defaults
 from service.browsers.isolation import ContextIsolation, Isolation
 from service.browsers.scope import CaptureScope
 from service.browsers.shots import OutputSettings, Shot
@@ -60,6 +61,7 @@ class SessionConfig:
     output: OutputSettings = field(default_factory=OutputSettings)
     consent_rules: ConsentRules | None = None  # autoconsent, when the service has it
     filters: Filters | None = None  # the ad and tracker lists' engines, when the service has them
+    defaults: Defaults = field(default_factory=Defaults)  # the time zone and locale pages see by default
 
 
 @dataclass(eq=False)
@@ -119,13 +121,16 @@ class BrowserSession:
         self.detach()
         attached = self.browser_command("Target.attachToTarget", {"targetId": target, "flatten": True}, deadline)
         self.tab = Tab(self.cdp, target, attached["sessionId"], probe=self.probe, scope=lambda: self.scope)
-        self.tab.command("Page.enable", {}, deadline)
+        # the same time zone and locale on every backend, whatever its machine says (one round trip)
+        self.tab.batch([("Page.enable", {}), *emulation.tab_defaults(self.config.defaults)], deadline)
         return self.tab
 
     def detach(self) -> None:
-        """Forget the tab (the isolation mode closed it, or attaches another)."""
+        """Leave the tab (the isolation mode closed it, or attaches another): our DevTools session on it ends,
+        and the overrides it set with it (a tab attached again starts from the defaults)."""
         if self.tab is not None:
             self.tab.drop_world()
+            self.cdp.send("Target.detachFromTarget", {"sessionId": self.tab.session})  # gone already: no matter
         self.tab = None
 
     # ------------------------------------------------------------------ the capture
@@ -176,13 +181,17 @@ class BrowserSession:
         left = deadline - time.monotonic()
         waits_end = deadline - min(5.0, max(1.0, 0.2 * left)) if o.best_attempt or o.evidence else deadline
         # a tenant's capture with networks of its own shows the proxy a token: in a browser context of its
-        # own, whose cached proxy credentials go with it (service/tenancy.py)
-        if request.reach is not None and not isinstance(self.isolation, ContextIsolation):
+        # own, whose cached proxy credentials go with it (service/tenancy.py); so do http_auth's (the HTTP auth
+        # cache is a context's, cleared by no command); a position is granted to the page in a context of its
+        # own too (the browser's incognito one cannot be named to grant it)
+        own_context = request.reach is not None or o.latitude is not None or o.http_auth is not None
+        if own_context and not isinstance(self.isolation, ContextIsolation):
             self.scope.isolation = ContextIsolation()
         tab = (self.scope.isolation or self.isolation).begin(self, deadline)
         tab.settled = False
-        tab.set_viewport(request.width, request.height, o.device_scale_factor, deadline)
-        steps.prepare(tab, self.scope, (self.config.consent_rules, self.config.filters), request, deadline)
+        tab.set_viewport(request.width, request.height, request.scale, request.mobile, deadline)
+        aids = (self.config.consent_rules, self.config.filters, self.config.defaults)
+        steps.prepare(tab, self.scope, aids, request, deadline)
         steps.show_token(tab, self.scope, deadline)
         try:
             with timings.measure(Phase.NAVIGATE):

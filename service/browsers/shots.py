@@ -83,7 +83,7 @@ def take(
     if request.endpoint is Endpoint.CONTENT:
         data = content(page or Page(tab, deadline), o.content_format, output.max_bytes)
         return _checked(output, Shot(data, o.content_format, info, page_height=info.height))
-    dsf = o.device_scale_factor
+    dsf = request.scale
     if o.full_page:
         return _checked(output, full_page(tab, output, request, info, deadline))
     image = image_params(output, o.format, o.quality)
@@ -107,11 +107,16 @@ def take(
         return _checked(output, Shot(data, o.format, info, width, height, info.height))
     data = tab.screenshot(image, deadline)
     size = image_size(data, o.format)
-    if size != (request.width * dsf, request.height * dsf):  # the session is replaced
-        raise BackendUnavailable(
-            f"the browser returned {size} instead of {(request.width * dsf, request.height * dsf)}"
-        )
+    _check_size(size, request.width, request.height, dsf)
     return _checked(output, Shot(data, o.format, info, *size, page_height=info.height))
+
+
+def _check_size(size: tuple[int, int], width: int, height: int, scale: float) -> None:
+    """The picture is width x height CSS pixels at ``scale`` (a fractional scale rounds either way by a
+    pixel); otherwise the browser misbehaves and the session is replaced."""
+    expected = (width * scale, height * scale)
+    if any(abs(got - want) >= 1 for got, want in zip(size, expected, strict=True)):
+        raise BackendUnavailable(f"the browser returned {size} instead of {expected}")
 
 
 def _checked(output: OutputSettings, shot: Shot) -> Shot:
@@ -122,15 +127,15 @@ def _checked(output: OutputSettings, shot: Shot) -> Shot:
 
 def full_page(tab: Tab, output: OutputSettings, request: CaptureRequest, info: PageInfo, deadline: float) -> Shot:
     o = request.options
-    dsf = o.device_scale_factor
+    dsf = request.scale
     width = request.width
     metrics = tab.command("Page.getLayoutMetrics", {}, deadline)
     page_height = max(request.height, math.ceil(metrics["cssContentSize"]["height"]))
     limits = output
     cap = min(o.full_page_max_height or limits.max_full_page_height, limits.max_full_page_height)
-    cap = min(cap, limits.max_pixels // (width * dsf * dsf))
+    cap = min(cap, int(limits.max_pixels // (width * dsf * dsf)))
     height = min(page_height, cap)
-    tile = TILE_LIMIT // dsf
+    tile = int(TILE_LIMIT // dsf)
     if height <= tile:
         clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
         data = tab.screenshot(
@@ -144,8 +149,7 @@ def full_page(tab: Tab, output: OutputSettings, request: CaptureRequest, info: P
             tiles.append(tab.screenshot(params, deadline))
         data = stitch(tiles, o.format, o.quality)
     size = image_size(data, o.format)
-    if size != (width * dsf, height * dsf):  # the session is replaced
-        raise BackendUnavailable(f"the browser returned {size} instead of {(width * dsf, height * dsf)}")
+    _check_size(size, width, height, dsf)
     return Shot(data, o.format, info, *size, page_height=page_height, truncated=height < page_height)
 
 

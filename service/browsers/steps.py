@@ -14,17 +14,17 @@ import logging
 import time
 from typing import Any
 
-from service.browsers import cosmetic
+from service.browsers import cosmetic, emulation, fetch
 from service.browsers.cdp import CdpError, CdpInterrupted, CdpTimeout
 from service.browsers.consent import BINDING, ConsentRules, ConsentTracker, frame_setup
 from service.browsers.diagnostics import Diagnostics
+from service.browsers.emulation import Call, Defaults
 from service.browsers.network import RequestRules
 from service.browsers.page import DISABLE_ANIMATIONS_CSS, Page, PageInfo
-from service.browsers.scope import CaptureScope
+from service.browsers.scope import CaptureScope, origin_of
 from service.browsers.shots import OutputSettings
 from service.browsers.tab import LEAVE_WAIT, Tab
 from service.cookies import cookie_params
-from service.documents import CONTENT_HOST, CONTENT_URL
 from service.errors import BackendUnavailable, CaptureTimeout, ScriptFailed, TargetHttpError
 from service.filters import Filters
 from service.options import Endpoint
@@ -33,7 +33,6 @@ from service.tenants import PROXY_AUTH_URL
 
 # what prepare may change in a tab, and the command that puts it back
 UNDO: dict[str, tuple[str, dict[str, Any]]] = {
-    "user_agent": ("Emulation.setUserAgentOverride", {"userAgent": ""}),
     "media": ("Emulation.setEmulatedMedia", {"media": "", "features": []}),
     "background": ("Emulation.setDefaultBackgroundColorOverride", {}),
     "bypass_csp": ("Page.setBypassCSP", {"enabled": False}),
@@ -46,9 +45,6 @@ UNDO: dict[str, tuple[str, dict[str, Any]]] = {
 # cross-site iframes run in their own targets: request rules and consent rules reach them as they
 # attach, each paused until it has them
 _AUTO_ATTACH = {"autoAttach": True, "waitForDebuggerOnStart": True, "flatten": True, "filter": [{"type": "iframe"}]}
-_INTERCEPT_ALL = {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]}
-# a body's capture without request rules: only its own origin's requests are paused (the document is served)
-_INTERCEPT_DOCUMENT = {"patterns": [{"urlPattern": f"http://{CONTENT_HOST}/*", "requestStage": "Request"}]}
 _DIAGNOSTICS = {"maxTotalBufferSize": 1 << 20, "maxResourceBufferSize": 1 << 16, "maxPostDataSize": 0}
 _CLICK_NAVIGATION_WAIT = 0.5  # seconds a click is given to start a navigation
 CONSENT_WAIT = 5.0  # seconds after the load autoconsent gets to deal with consent popups, at most
@@ -58,22 +54,31 @@ log = logging.getLogger("snapshot.browser")
 def prepare(
     tab: Tab,
     scope: CaptureScope,
-    aids: tuple[ConsentRules | None, Filters | None],
+    aids: tuple[ConsentRules | None, Filters | None, Defaults],
     request: CaptureRequest,
     deadline: float,
 ) -> None:
     """The tab's overrides for this capture, sent in one batch before the page loads (``aids``: the
-    service's autoconsent rules and filter lists, when it has them)."""
+    service's autoconsent rules and filter lists, when it has them, and its emulation defaults)."""
     o = request.options
-    consent_rules, filters = aids
+    consent_rules, filters, defaults = aids
     calls: list[tuple[str, dict[str, Any]]] = []
+    owners: list[str] = []  # what each call is for (a script's identifier is undone with it)
 
-    def change(what: str, method: str, params: dict[str, Any]) -> None:
+    def change(what: str, method: str, params: dict[str, Any], undo: list[Call] | None = None) -> None:
         calls.append((method, params))
-        scope.changed.add(what)
+        owners.append(what)
+        scope.changed[what] = undo if undo is not None else [UNDO[what]] if what in UNDO else []
 
-    if o.user_agent:
-        change("user_agent", "Emulation.setUserAgentOverride", {"userAgent": o.user_agent})
+    for what, commands, undone in emulation.overrides(request, defaults):
+        for method, params in commands:
+            change(what, method, params, undone)
+    if o.latitude is not None:  # in the tab's own browser context (a tenant's, or SNAPSHOT_ISOLATION=context)
+        (method, params), revoke = emulation.permission(origin_of(request.target.url) or "", tab.context)
+        change("permissions", method, params, [revoke])
+    if o.http_auth:
+        user, _, password = o.http_auth.partition(":")
+        scope.http_auth = (user, password, origin_of(request.target.url) or "")
     media = o.media_type or ("print" if request.endpoint is Endpoint.PDF else "")
     features = [
         *([{"name": "prefers-color-scheme", "value": "dark"}] if o.dark_mode else []),
@@ -83,7 +88,7 @@ def prepare(
         change("media", "Emulation.setEmulatedMedia", {"media": media, "features": features})
     if o.omit_background:
         change("background", "Emulation.setDefaultBackgroundColorOverride", {"color": {"r": 0, "g": 0, "b": 0, "a": 0}})
-    if o.styles or o.hide_selectors or o.disable_animations or o.scripts:
+    if o.styles or o.hide_selectors or o.disable_animations or o.scripts or o.deterministic:
         change("bypass_csp", "Page.setBypassCSP", {"enabled": True})  # the page's CSP would refuse them
     if o.wait_until in ("networkidle0", "networkidle2"):
         change("lifecycle", "Page.setLifecycleEventsEnabled", {"enabled": True})
@@ -96,23 +101,26 @@ def prepare(
     if request.document is not None:  # answered from here as the tab asks for it (service/documents.py)
         body, headers = request.document.served()
         scope.document = (base64.b64encode(body).decode(), headers)
-    if rules is not None or scope.reach is not None or scope.document is not None:
+    if rules is not None or scope.reach is not None or scope.document is not None or scope.http_auth is not None:
         scope.rules = rules
-        change("fetch", "Fetch.enable", _interception(scope))
+        change("fetch", "Fetch.enable", fetch.interception(scope))
     if o.block_cookie_banners and consent_rules is not None:
         scope.consent = ConsentTracker(consent_rules)
-        scope.changed.add("consent")
-        calls += frame_setup(consent_rules)
+        for method, params in frame_setup(consent_rules):
+            change("consent", method, params)
+        scope.changed["consent"] = [("Runtime.removeBinding", {"name": BINDING}), ("Runtime.disable", {})]
     if scope.rules is not None or scope.consent is not None or scope.reach is not None:
         change("frames", "Target.setAutoAttach", _AUTO_ATTACH)
     cookies = cookie_params(o.cookies, request.target.host, request.target.url)
     if cookies:  # removed by every reset with all other cookies
         calls.append(("Network.setCookies", {"cookies": cookies}))
+        owners.append("cookies")
     if calls:
         results = tab.batch(calls, deadline)
-        for (method, _), result in zip(calls, results, strict=True):
+        for (method, _), owner, result in zip(calls, owners, results, strict=True):
             if method == "Page.addScriptToEvaluateOnNewDocument":
-                scope.consent_script = result["identifier"]
+                remove = ("Page.removeScriptToEvaluateOnNewDocument", {"identifier": result["identifier"]})
+                scope.changed[owner].append(remove)
 
 
 def show_token(tab: Tab, scope: CaptureScope, deadline: float) -> None:
@@ -130,12 +138,7 @@ def show_token(tab: Tab, scope: CaptureScope, deadline: float) -> None:
 
 def undo(scope: CaptureScope) -> list[tuple[str, dict[str, Any]]]:
     """The commands that put back what ``prepare`` changed in the tab (the scope itself is dropped whole)."""
-    calls = [UNDO[what] for what in sorted(scope.changed) if what in UNDO]
-    if "consent" in scope.changed:
-        calls += [("Runtime.removeBinding", {"name": BINDING}), ("Runtime.disable", {})]
-        if scope.consent_script is not None:
-            calls.append(("Page.removeScriptToEvaluateOnNewDocument", {"identifier": scope.consent_script}))
-    return calls
+    return [call for what in sorted(scope.changed) for call in scope.changed[what]]
 
 
 def on_frame_event(tab: Tab, scope: CaptureScope, source: str, method: str, params: dict[str, Any]) -> None:
@@ -151,21 +154,8 @@ def on_frame_event(tab: Tab, scope: CaptureScope, source: str, method: str, para
         if name == "init":
             scope.loader = loader
         scope.lifecycle[name] = loader
-    elif method == "Fetch.requestPaused" and scope.document is not None and _own_origin(params):
-        tab.send(*_document_answer(tab, scope, source, params), source)
-    elif method == "Fetch.requestPaused" and scope.rules is None:  # paused only for the proxy's challenges
-        tab.send("Fetch.continueRequest", {"requestId": params["requestId"]}, source)
-    elif method == "Fetch.authRequired":
-        tab.send("Fetch.continueWithAuth", _auth_answer(scope, params), source)
-    elif method == "Fetch.requestPaused" and scope.rules is not None:
-        main_frame = source == tab.session and params.get("frameId") == tab.target
-        main_document = main_frame and params.get("resourceType") == "Document"
-        answer, answer_params, blocked = scope.rules.answer(
-            params, _initiator(tab, scope, source, params), main_document
-        )
-        tab.send(answer, answer_params, source)
-        if blocked is not None:
-            scope.blocked[blocked] = scope.blocked.get(blocked, 0) + 1
+    elif method in ("Fetch.requestPaused", "Fetch.authRequired"):
+        fetch.on_paused(tab, scope, source, method, params)
     elif method == "Runtime.bindingCalled" and scope.consent is not None and params.get("name") == BINDING:
         log.debug("tab %s: autoconsent says %s", tab.target, str(params.get("payload", ""))[:300])
         for command, command_params in scope.consent.handle(params.get("payload", ""), params["executionContextId"]):
@@ -175,64 +165,10 @@ def on_frame_event(tab: Tab, scope: CaptureScope, source: str, method: str, para
         if params.get("targetInfo", {}).get("type") == "iframe":
             scope.frame_sessions.add(child)
             setup = frame_setup(scope.consent.rules) if scope.consent is not None else []
-            setup += [("Fetch.enable", _interception(scope))] if "fetch" in scope.changed else []
+            setup += [("Fetch.enable", fetch.interception(scope))] if "fetch" in scope.changed else []
             for command, command_params in [*setup, ("Target.setAutoAttach", _AUTO_ATTACH)]:
                 tab.send(command, command_params, child)
         tab.send("Runtime.runIfWaitingForDebugger", {}, child)
-
-
-def _interception(scope: CaptureScope) -> dict[str, Any]:
-    """Fetch.enable's parameters: every request (a body's own origin alone without rules or a token), and
-    with a proxy token the auth challenges too."""
-    if scope.reach is not None:
-        return {**_INTERCEPT_ALL, "handleAuthRequests": True}
-    return _INTERCEPT_ALL if scope.rules is not None else _INTERCEPT_DOCUMENT
-
-
-def _own_origin(paused: dict[str, Any]) -> bool:
-    return str(paused.get("request", {}).get("url", "")).startswith(CONTENT_URL)
-
-
-def _document_answer(tab: Tab, scope: CaptureScope, source: str, paused: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    """A request to a body's own origin: the tab's document is the body; nothing else is there (and the
-    name never resolves, so nothing reaches the network either)."""
-    document = scope.document
-    is_document = (
-        source == tab.session
-        and paused.get("frameId") == tab.target
-        and paused.get("resourceType") == "Document"
-        and paused["request"]["url"] == CONTENT_URL
-        and paused["request"].get("method", "GET") == "GET"
-    )
-    if not is_document or document is None:
-        return "Fetch.failRequest", {"requestId": paused["requestId"], "errorReason": "AddressUnreachable"}
-    body, headers = document
-    return "Fetch.fulfillRequest", {
-        "requestId": paused["requestId"], "responseCode": 200, "responseHeaders": headers, "body": body,
-    }  # fmt: skip
-
-
-def _auth_answer(scope: CaptureScope, params: dict[str, Any]) -> dict[str, Any]:
-    """The filtering proxy asks for the capture's token: given to it alone (a server's challenge is
-    cancelled, as it is without interception)."""
-    challenge, reach = params.get("authChallenge", {}), scope.reach
-    if challenge.get("source") == "Proxy" and reach is not None:
-        response = {"response": "ProvideCredentials", "username": reach.username, "password": reach.password}
-    else:
-        response = {"response": "CancelAuth"}
-    return {"requestId": params["requestId"], "authChallengeResponse": response}
-
-
-def _initiator(tab: Tab, scope: CaptureScope, source: str, paused: dict[str, Any]) -> str | None:
-    """The origin of the frame a paused request comes from; None when unknown or a cross-site frame's."""
-    if source != tab.session:
-        return None  # a cross-site iframe's own process
-    frame = paused.get("frameId")
-    if paused.get("resourceType") == "Document":
-        if frame == tab.target:  # the tab's own navigation: the target, and where it redirects
-            return scope.rules.target_url if scope.rules is not None else None
-        frame = scope.frames.get(frame or "", ("", None))[1]  # a frame's document: its parent asks
-    return scope.frames.get(frame or "", (None, None))[0]
 
 
 def after_load(
@@ -265,6 +201,7 @@ def after_load(
     css = "".join(f"{selector} {{ display: none !important; }}\n" for selector in o.hide_selectors)
     css += "".join(f"{style}\n" for style in o.styles)
     css += DISABLE_ANIMATIONS_CSS if o.disable_animations else ""
+    css += emulation.DETERMINISTIC_CSS if o.deterministic else ""
     if css:
         current().add_style(css)
     rules = scope.rules
@@ -277,6 +214,8 @@ def after_load(
         current().scroll_through(o.full_page_scroll_by or request.height, o.full_page_scroll_delay, max_height, budget)
     if o.delay:
         tab.pause(min(o.delay / 1000, max(0.0, waits_end - time.monotonic())))
+    if o.deterministic:  # what animated meanwhile is settled too
+        current().call(emulation.SETTLE)
     page, info = describe(tab, page, deadline)
     if o.fail_on_http_error and info.http_status >= 400:
         raise TargetHttpError(f"the page answered HTTP {info.http_status}")

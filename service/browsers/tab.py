@@ -42,8 +42,9 @@ class Tab:
     navigations: int = 0  # navigations seen starting in its main frame
     crashed: bool = False  # its renderer died
     dom_ready: int = 0  # DOMContentLoaded events seen
-    viewport: tuple[int, int, int] | None = None  # width, height, scale as last set
+    viewport: tuple[int, int, float, bool] | None = None  # width, height, scale, mobile as last set
     world: tuple[int, int] | None = None  # an isolated world asked for as the page committed: (command, navigations)
+    context: str | None = None  # its browser context, when not the browser's default one
 
     def on_event(self, method: str, params: dict[str, Any]) -> None:
         """An event of this tab's session."""
@@ -112,12 +113,12 @@ class Tab:
         except CdpTimeout:
             pass
 
-    def set_viewport(self, width: int, height: int, scale: int, deadline: float) -> None:
-        if self.viewport == (width, height, scale):
+    def set_viewport(self, width: int, height: int, scale: float, mobile: bool, deadline: float) -> None:
+        if self.viewport == (width, height, scale, mobile):
             return
-        params = {"width": width, "height": height, "deviceScaleFactor": scale, "mobile": False}
+        params = {"width": width, "height": height, "deviceScaleFactor": scale, "mobile": mobile}
         self.command("Emulation.setDeviceMetricsOverride", params, deadline)
-        self.viewport = (width, height, scale)
+        self.viewport = (width, height, scale, mobile)
 
     # ------------------------------------------------------------------ isolated worlds
 

@@ -1,4 +1,5 @@
-"""What an async job keeps secret: the ``headers`` and ``cookies`` its capture sends (credentials, often).
+"""What an async job keeps secret: the ``headers``, ``cookies`` and ``http_auth`` its capture sends
+(credentials, often).
 
 They are taken out of the job's stored parameters when it is submitted and kept encrypted (AES-GCM,
 bound to the job's id) until its capture runs; a finished job keeps neither.  The key is
@@ -19,7 +20,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-SECRET_PARAMS = ("headers", "cookies")
+SECRET_PARAMS = ("headers", "cookies", "http_auth")
 
 
 class Sealer:

@@ -76,7 +76,7 @@ class JobRunner:
         params, body, secrets = Sealer.split(job.params, job.body)
         if secrets:
             if self.settings.redis_url and not self.sealer.shared:
-                message = "headers and cookies of async jobs need SNAPSHOT_JOB_SECRET_KEY on this service"
+                message = "headers, cookies and http_auth of async jobs need SNAPSHOT_JOB_SECRET_KEY on this service"
                 details = [{"parameter": name, "message": message} for name in SECRET_PARAMS]
                 raise InvalidRequest(message, code="invalid_options", details=details)
             job.params, job.body, job.sealed = params, body, self.sealer.seal(job.id, secrets)

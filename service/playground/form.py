@@ -62,6 +62,9 @@ def _control(f: dataclasses.Field[Any]) -> str:
             for c in meta["choices"]
         )
         return f"<select {common}>{empty}{options}</select>"
+    if k == "float":
+        value = "" if f.default is None else f' value="{f.default}"'
+        return f'<input {common} type="number" step="any" inputmode="decimal"{value}>'
     if k == "int":
         limits = "".join(
             f' {attr}="{meta[key]}"' for attr, key in (("min", "minimum"), ("max", "maximum")) if meta[key] is not None

@@ -421,7 +421,10 @@ EVERYTHING = """<!doctype html><html><head><style>body{margin:0;font:16px monosp
  @media (prefers-color-scheme: dark){body{background:#000000;color:#fff}}
  @media print{body{background:#ff00ff}} @media (prefers-reduced-motion: reduce){body{border-top:9px solid red}}
  </style></head><body><p id=ua></p><p id=c></p><p>X-Test: %s</p><img src='/svg/00ff00' width=20 height=20>
- <script>ua.textContent = navigator.userAgent; c.textContent = 'cookies: ' + document.cookie;</script></body></html>"""
+ <p id=env></p><script>ua.textContent = navigator.userAgent; c.textContent = 'cookies: ' + document.cookie;
+env.textContent = [Intl.DateTimeFormat().resolvedOptions().timeZone, navigator.languages, 'ontouchstart' in window,
+  devicePixelRatio, matchMedia('(pointer: coarse)').matches, (1234.5).toLocaleString(), typeof Date.now()];
+</script></body></html>"""
 
 
 @pytest.mark.parametrize("backend", ["local", "grid"])
@@ -435,6 +438,9 @@ def test_a_capture_after_one_with_every_option_is_pixel_identical_to_a_fresh_one
         env |= {"SNAPSHOT_GRID_URL": grid.url, "SNAPSHOT_ALLOW_LOCALMODE": "false"}
     service = start(env)
     fresh = snap(service, "/everything", 400, 300).content
+    # the emulations that need a browser context of their own (their overrides go with it); first, since the
+    # session's tab is attached afresh after them, which would hide what the captures below leave behind
+    ok(snap(service, "/everything", 400, 300, latitude="1.5", longitude="2.5", http_auth="user:password"))
     every = {
         "user_agent": "Other/9",
         "headers": "X-Test: set",
@@ -456,14 +462,22 @@ def test_a_capture_after_one_with_every_option_is_pixel_identical_to_a_fresh_one
         "block_trackers": "true",
         "metadata": "true",
         "evidence": "true",
+        "timezone": "Asia/Tokyo",
+        "locale": "de-DE",
+        "device": "Pixel 7",
+        "touch": "true",
+        "mobile": "true",
+        "deterministic": "true",
     }
     ok(snap(service, "/everything", 400, 300, **every))
     # and a body's capture (its document served from the tab's own interception)
     body = {"html": "<body style='background:#123456'>body</body>", "width": 400, "height": 300, "metadata": "true"}
     ok(requests.get(f"{service.url}/create_snap", params=body, timeout=60))
+    # and scripts off
+    ok(snap(service, "/everything", 400, 300, javascript="false"))
     after = snap(service, "/everything", 400, 300).content
     assert open_png(after).tobytes() == open_png(fresh).tobytes()
-    # and all four ran in the one session: nothing was undone by replacing it
+    # and all six ran in the one session: nothing was undone by replacing it
     metrics = requests.get(f"{service.url}/metrics", timeout=5).text
     assert f'snapshot_browser_sessions_opened_total{{backend="{backend}"}} 1.0' in metrics
 

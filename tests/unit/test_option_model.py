@@ -51,6 +51,8 @@ def _value(f: Any) -> st.SearchStrategy[Any]:
         return st.booleans()
     if k == "int":
         return st.integers(meta["minimum"] or 0, meta["maximum"] or 5000)
+    if k == "float":
+        return st.floats(meta["minimum"] or 0, meta["maximum"] or 5000, allow_nan=False)
     if k == "list":
         return st.lists(_SELECTOR, max_size=3).map(tuple)
     return _SELECTOR
