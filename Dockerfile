@@ -19,6 +19,16 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY service ./service
 RUN /opt/build/bin/pip wheel --no-cache-dir --wheel-dir /wheels .
+# Playwright's device registry (the `device` option): its own JSON file from npm playwright-core, never a
+# table of ours; without the npm registry the image builds all the same (then `device` answers 400)
+ARG PLAYWRIGHT_CORE_VERSION=1.50.0
+RUN mkdir -p /devices && python3 -c "import io, sys, tarfile, urllib.request; \
+v = sys.argv[1]; url = f'https://registry.npmjs.org/playwright-core/-/playwright-core-{v}.tgz'; \
+t = tarfile.open(fileobj=io.BytesIO(urllib.request.urlopen(url, timeout=60).read())); \
+[open('/devices/' + n.rsplit('/', 1)[1], 'wb').write(t.extractfile(n).read()) \
+ for n in ('package/lib/server/deviceDescriptorsSource.json', 'package/LICENSE')]; \
+open(f'/devices/.version-{v}', 'w').close()" "$PLAYWRIGHT_CORE_VERSION" \
+ || echo "warning: no device registry (npm playwright-core $PLAYWRIGHT_CORE_VERSION not reachable)"
 
 # ---- runtime stage: same Python, no compilers, no build-time certificates
 FROM ${BASE}
@@ -31,6 +41,7 @@ RUN if [ -n "$EXTRA_CA_CERTS" ]; then printf '%s\n' "$EXTRA_CA_CERTS" > /usr/loc
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /usr/share/doc/* /usr/share/man/* \
  && rm -f /usr/local/share/ca-certificates/build-extra.crt && update-ca-certificates --fresh >/dev/null
 COPY --from=build /wheels /wheels
+COPY --from=build /devices /opt/snapshot-devices
 RUN python3 -m venv /opt/snapshot \
  && /opt/snapshot/bin/pip install --no-cache-dir --no-index --find-links /wheels snapshot-service \
  && rm -rf /wheels \
@@ -44,7 +55,8 @@ ENV PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     HOME=/tmp \
     SNAPSHOT_PORT=8080 \
-    SNAPSHOT_LOCAL_STORAGE_DIR=/tmp/snapshots
+    SNAPSHOT_LOCAL_STORAGE_DIR=/tmp/snapshots \
+    SNAPSHOT_DEVICES_FILE=/opt/snapshot-devices/deviceDescriptorsSource.json
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
   CMD ["/opt/snapshot/bin/python", "-c", "import os, sys, urllib.request; url = 'http://127.0.0.1:%s/healthz' % os.environ.get('SNAPSHOT_PORT', '8080'); sys.exit(urllib.request.urlopen(url, timeout=4).status != 200)"]

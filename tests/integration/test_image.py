@@ -100,6 +100,8 @@ def test_the_image_runs_read_only_unprivileged_captures_and_stops_cleanly_on_sig
         capture = requests.get(f"{url}/create_snap", params=query, timeout=60)
         assert capture.status_code == 200, capture.text
         assert open_png(capture.content).size == (200, 120)
+        # Playwright's device registry, taken from npm playwright-core when the image was built
+        assert requests.get(f"{url}/devices", timeout=10).json()["source"] == "playwright-core 1.50.0"
         # SIGTERM while a capture runs: it finishes, then the container exits 0
         answer: dict[str, requests.Response] = {}
         pages.hits.clear()
