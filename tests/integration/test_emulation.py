@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -206,3 +207,28 @@ def test_http_auth_answers_the_targets_challenge_and_nobody_elses(start, grid, p
                         timeout=60).json()  # fmt: skip
     record = requests.get(f"{service.url}/jobs/{job['id']}", timeout=10).text
     assert "s3cret" not in record
+
+
+def _digest(query: dict[str, str], path: str) -> tuple[str, dict[str, str], int]:
+    """RFC 7616 Digest (MD5, qop=auth) for alice:s3cret, checked like a server would."""
+    realm, nonce = "digest-realm", "dcd98b7102dd2f0e8b11d0f600bfb0c093"
+    given = query["_authorization"]
+    if given.startswith("Digest "):
+        fields = dict(re.findall(r'(\w+)="?([^",]*)"?', given[7:]))
+        ha1 = hashlib.md5(f"alice:{realm}:s3cret".encode()).hexdigest()
+        ha2 = hashlib.md5(f"GET:{fields.get('uri', '')}".encode()).hexdigest()
+        parts = [ha1, nonce, fields.get("nc", ""), fields.get("cnonce", ""), "auth", ha2]
+        if fields.get("uri") == path and fields.get("response") == hashlib.md5(":".join(parts).encode()).hexdigest():
+            return "<!doctype html><body style='margin:0;background:#00ffff'>in</body>", {}, 200
+    challenge = f'Digest realm="{realm}", qop="auth", nonce="{nonce}", algorithm=MD5'
+    return "no", {"WWW-Authenticate": challenge}, 401
+
+
+def test_http_auth_answers_a_digest_challenge_too(local_service, pages):
+    pages.routes["/digest"] = lambda q: _digest(q, "/digest")
+    query = {"url": pages.base + "/digest", "width": 100, "height": 80, "http_auth": "alice:s3cret"}
+    shot = requests.get(f"{local_service.url}/create_snap", params=query, timeout=60)
+    assert shot.status_code == 200 and shot.headers["X-Snapshot-Http-Status"] == "200", shot.text
+    assert open_png(shot.content).getpixel((50, 40)) == (0, 255, 255)
+    wrong = requests.get(f"{local_service.url}/create_snap", params={**query, "http_auth": "alice:wrong"}, timeout=60)
+    assert wrong.status_code == 502 or wrong.headers.get("X-Snapshot-Http-Status") == "401", wrong.text
