@@ -47,3 +47,16 @@ def test_the_bodies_benchmark_runs_every_path_and_leaves_no_browser(capsys):
     assert all(row["ok"] == 1 and not row["errors"] for row in report["rows"])
     assert set(report["ratios"]) == {f"{name} / url" for name in names[1:]}
     assert report["browser_processes_left"] == 0 and report["service_leftover_processes"] == 0
+
+
+@pytest.mark.integration  # the service on a real Chromium
+def test_the_emulation_benchmark_runs_every_path_and_leaves_no_browser(capsys):
+    import json
+
+    from load_tests.emulation import PATHS, main
+
+    main(["--count", "1", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert [row["name"] for row in report["rows"]] == list(PATHS)
+    assert all(row["ok"] == 1 and not row["errors"] for row in report["rows"])
+    assert report["browser_processes_left"] == 0 and report["service_leftover_processes"] == 0
