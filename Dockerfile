@@ -22,13 +22,9 @@ RUN /opt/build/bin/pip wheel --no-cache-dir --wheel-dir /wheels .
 # Playwright's device registry (the `device` option): its own JSON file from npm playwright-core, never a
 # table of ours; without the npm registry the image builds all the same (then `device` answers 400)
 ARG PLAYWRIGHT_CORE_VERSION=1.50.0
-RUN mkdir -p /devices && python3 -c "import io, sys, tarfile, urllib.request; \
-v = sys.argv[1]; url = f'https://registry.npmjs.org/playwright-core/-/playwright-core-{v}.tgz'; \
-t = tarfile.open(fileobj=io.BytesIO(urllib.request.urlopen(url, timeout=60).read())); \
-[open('/devices/' + n.rsplit('/', 1)[1], 'wb').write(t.extractfile(n).read()) \
- for n in ('package/lib/server/deviceDescriptorsSource.json', 'package/LICENSE')]; \
-open(f'/devices/.version-{v}', 'w').close()" "$PLAYWRIGHT_CORE_VERSION" \
- || echo "warning: no device registry (npm playwright-core $PLAYWRIGHT_CORE_VERSION not reachable)"
+COPY scripts/fetch_devices.py ./
+RUN mkdir -p /devices && { python3 fetch_devices.py "$PLAYWRIGHT_CORE_VERSION" /devices \
+ || echo "warning: no device registry (npm playwright-core $PLAYWRIGHT_CORE_VERSION not reachable)"; }
 
 # ---- runtime stage: same Python, no compilers, no build-time certificates
 FROM ${BASE}

@@ -77,18 +77,13 @@ if [[ ! -f $consent/.version-$AUTOCONSENT_VERSION ]] && command -v npm >/dev/nul
   touch "$consent/.version-$AUTOCONSENT_VERSION"
   rm -rf "$tmp"
 fi
-# Playwright's device registry (the `device` capture option), from npm playwright-core: its own JSON file
+# Playwright's device registry (the `device` capture option): npm playwright-core's own JSON file, taken
+# from the package (no npm needed; the image build does the same)
 PLAYWRIGHT_CORE_VERSION=1.50.0
-devices="$TOOLS/playwright-devices"
-if [[ ! -f $devices/.version-$PLAYWRIGHT_CORE_VERSION ]] && command -v npm >/dev/null 2>&1; then
+if [[ ! -f $TOOLS/playwright-devices/.version-$PLAYWRIGHT_CORE_VERSION ]]; then
   say "fetching Playwright's device registry (npm playwright-core $PLAYWRIGHT_CORE_VERSION)"
-  tmp=$(mktemp -d)
-  (cd "$tmp" && npm pack --silent "playwright-core@$PLAYWRIGHT_CORE_VERSION" >/dev/null \
-     && tar xzf ./*.tgz package/lib/server/deviceDescriptorsSource.json package/LICENSE)
-  rm -rf "$devices" && mkdir -p "$devices"
-  cp "$tmp/package/lib/server/deviceDescriptorsSource.json" "$tmp/package/LICENSE" "$devices/"
-  touch "$devices/.version-$PLAYWRIGHT_CORE_VERSION"
-  rm -rf "$tmp"
+  python3 scripts/fetch_devices.py "$PLAYWRIGHT_CORE_VERSION" "$TOOLS/playwright-devices" \
+    || say "warning: no device registry (the device option answers 400)"
 fi
 if ((want_test)); then
   # crun fails on these machines (cgroups in hybrid mode) and the default nofile limit cannot be raised
