@@ -48,6 +48,7 @@ class EmulationOptions:
         None,
         "A device of Playwright's registry (e.g. `iPhone 13`, `Pixel 7`): its user agent, scale, mobile and "
         "touch, and its viewport as the default width and height (explicit ones win).",
+        suggestions="devices",
     )
     mobile: bool | None = option(
         Group.EMULATION, None, "A mobile viewport (meta viewport, overlay scrollbars); default: the device's."

@@ -89,8 +89,10 @@ def option(
     unit: str = "",
     param: str | None = None,
     multiline: bool = False,
+    suggestions: str | None = None,
 ) -> Any:
     metadata = {
+        "suggestions": suggestions,  # a list the playground offers (devices: the device registry's names)
         "multiline": multiline,  # a text of many lines (a document), not a list of lines
         "param": param,
         "group": group,

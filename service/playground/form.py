@@ -9,6 +9,7 @@ from html import escape
 from typing import Any
 
 from service.config import Settings
+from service.devices import load_devices
 from service.options import FIELDS, Group, kind, param
 from service.params import PUBLISHED_PARAMS, Published
 
@@ -72,7 +73,8 @@ def _control(f: dataclasses.Field[Any]) -> str:
         value = "" if f.default is None else f' value="{f.default}"'
         return f'<input {common} type="number" inputmode="numeric"{limits}{value}>'
     value = "" if f.default in (None, "") else f' value="{_attr(f.default)}"'
-    return f'<input {common} type="text"{value}>'
+    suggested = f' list="suggest-{meta["suggestions"]}" autocomplete="off"' if meta["suggestions"] else ""
+    return f'<input {common} type="text"{value}{suggested}>'
 
 
 def _default(f: dataclasses.Field[Any]) -> str:
@@ -112,4 +114,7 @@ def form_html(settings: Settings) -> str:
                 f'<details class="group"><summary>{title}</summary><fieldset>'
                 f'<legend class="visually-hidden">{title}</legend>{body}</fieldset></details>'
             )
+    names = sorted(load_devices(settings.devices_file).by_name)  # the device option's suggestions
+    options = "".join(f'<option value="{_attr(name)}">' for name in names)
+    parts.append(f'<datalist id="suggest-devices">{options}</datalist>')
     return "".join(parts)
