@@ -21,15 +21,16 @@ def fetch(version: str, directory: Path) -> None:
     registry = os.environ.get("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org").rstrip("/")
     url = f"{registry}/playwright-core/-/playwright-core-{version}.tgz"
     with urllib.request.urlopen(url, timeout=120) as response:
-        archive = tarfile.open(fileobj=io.BytesIO(response.read()))
+        packed = io.BytesIO(response.read())
     directory.mkdir(parents=True, exist_ok=True)
     for marker in directory.glob(".version-*"):
         marker.unlink()
-    for name in FILES:
-        member = archive.extractfile(name)
-        if member is None:
-            raise SystemExit(f"{url} has no {name}")
-        (directory / name.rsplit("/", 1)[1]).write_bytes(member.read())
+    with tarfile.open(fileobj=packed) as archive:
+        for name in FILES:
+            member = archive.extractfile(name)
+            if member is None:
+                raise SystemExit(f"{url} has no {name}")
+            (directory / name.rsplit("/", 1)[1]).write_bytes(member.read())
     (directory / f".version-{version}").touch()
 
 
