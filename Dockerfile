@@ -33,7 +33,7 @@ RUN if [ -n "$EXTRA_CA_CERTS" ]; then printf '%s\n' "$EXTRA_CA_CERTS" > /usr/loc
     && update-ca-certificates >/dev/null; fi \
  && apt-get update \
  && apt-get install -y --no-install-recommends chromium chromium-driver ca-certificates fonts-liberation \
-    webext-ublock-origin-chromium \
+    webext-ublock-origin-chromium ghostscript \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /usr/share/doc/* /usr/share/man/* \
  && rm -f /usr/local/share/ca-certificates/build-extra.crt && update-ca-certificates --fresh >/dev/null
 COPY --from=build /wheels /wheels

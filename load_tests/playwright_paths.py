@@ -72,9 +72,10 @@ def warm_page(
     full_page: bool = False,
     meter: CpuMeter | None = None,
     name: str = "pw-warm",
+    pdf_options: dict[str, Any] | None = None,
 ) -> RunResult:
-    """goto + screenshot (``kind``: png, jpeg at quality 80, or pdf: A4 with backgrounds) on one warm page
-    per worker; ``full_page``: the whole page."""
+    """goto + screenshot (``kind``: png, jpeg at quality 80, or pdf: A4 with backgrounds and ``pdf_options``)
+    on one warm page per worker; ``full_page``: the whole page."""
 
     async def body(browser: Any, result: RunResult) -> None:
         pages = [await browser.new_page(viewport={"width": width, "height": height}) for _ in range(concurrency)]
@@ -85,7 +86,7 @@ def warm_page(
             page = pages[worker]
             await page.goto(page_url, wait_until="load")
             if kind == "pdf":
-                await page.pdf(format="A4", print_background=True)
+                await page.pdf(**{"format": "A4", "print_background": True, **(pdf_options or {})})
             elif kind == "jpeg":
                 await page.screenshot(type="jpeg", quality=80, full_page=full_page)
             else:

@@ -17,7 +17,8 @@ SUDO=""
 say() { echo "setup: $*" >&2; }
 
 # webext-ublock-origin-chromium: only for the EasyList and EasyPrivacy files it ships (block_ads, block_trackers)
-apt_packages=(chromium chromium-driver curl ca-certificates webext-ublock-origin-chromium)
+# ghostscript: pdf_pdfa (PDF/A-2b from the printed PDF)
+apt_packages=(chromium chromium-driver curl ca-certificates webext-ublock-origin-chromium ghostscript)
 if ((want_test)); then
   apt_packages+=(openjdk-17-jre-headless prometheus redis-server)
   # a real forward proxy as the corporate upstream of SNAPSHOT_UPSTREAM_PROXY (the binary, no system service)

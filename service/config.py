@@ -186,7 +186,12 @@ class Settings(EgressSettings, DeliverySettings):
         "Largest image or PDF a capture may produce, bytes (400 beyond).",
         minimum=1,
     )
-    max_pdf_pages: int = _setting("SNAPSHOT_MAX_PDF_PAGES", 100, "Most pages of a PDF (400 beyond).", minimum=1)
+    max_pdf_pages: int = _setting(
+        "SNAPSHOT_MAX_PDF_PAGES", 100, "Most pages of a PDF, a merged one's too (400 beyond).", minimum=1
+    )
+    max_pdf_urls: int = _setting(
+        "SNAPSHOT_MAX_PDF_URLS", 10, "Most `urls` of one /create_pdf, merged into one document.", minimum=1
+    )
     autoconsent_dir: str = _setting(
         "SNAPSHOT_AUTOCONSENT_DIR",
         ".tools/autoconsent",

@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Any
 from service.cookies import parse_cookie
 from service.errors import InvalidRequest
 from service.option_emulation import emulation_problems
+from service.option_pdf import pdf_problems
 from service.options import (
     DEFAULTS,
-    MARGIN,
-    PAPER_FORMATS,
     CaptureOptions,
     Endpoint,
     kind,
@@ -150,13 +149,6 @@ def _check(options: CaptureOptions, settings: Settings, target_host: str) -> lis
             "clip_width",
             f"clip_width x clip_height x device_scale_factor² must be at most {settings.max_pixels} pixels",
         )
-    if MARGIN.fullmatch(o.pdf_margin.strip()):
-        paper = PAPER_FORMATS.get(o.pdf_paper_format)
-        need(
-            paper is None or 2 * o.margin_inches < min(paper),
-            "pdf_margin",
-            f"leaves no room on {o.pdf_paper_format} paper",
-        )
     need(o.headers_scope == "origin" or bool(o.headers), "headers_scope", "needs headers")
     need(
         o.full_page_max_height is None or o.full_page_max_height <= settings.max_full_page_height,
@@ -221,7 +213,7 @@ def _check(options: CaptureOptions, settings: Settings, target_host: str) -> lis
         "user_agent",
         "must be 1 to 512 printable characters",
     )
-    need(bool(MARGIN.fullmatch(o.pdf_margin.strip())), "pdf_margin", "must be a number with mm, cm, in or px")
+    problems += pdf_problems(o)
     problems += _delivery_problems(o, settings)
     return problems
 

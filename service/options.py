@@ -54,10 +54,11 @@ from service.option_fields import (
 from service.option_fields import (
     param as param,
 )
+from service.option_pdf import PdfOptions
 
 
 @dataclass(frozen=True)
-class CaptureOptions(EmulationOptions):
+class CaptureOptions(EmulationOptions, PdfOptions):
     # --- source: a body of the client's own instead of the url (service/documents.py)
     html: str | None = option(
         Group.SOURCE,
@@ -227,11 +228,7 @@ class CaptureOptions(EmulationOptions):
         "When the capture fails after the page was reached (504 timeout, 422 selector or script, 424 HTTP error), "
         "store a screenshot of the page as it was (width × height) and give its `evidence_url` in the error.",
     )
-    # --- pdf
-    pdf_paper_format: str = option(Group.PDF, "a4", "Paper size.", endpoints=PDF, choices=tuple(PAPER_FORMATS))
-    pdf_landscape: bool = option(Group.PDF, False, "Landscape orientation.", endpoints=PDF)
-    pdf_print_background: bool = option(Group.PDF, True, "Print background colours and images.", endpoints=PDF)
-    pdf_margin: str = option(Group.PDF, "0", "Margin on every side: a number with mm, cm, in or px.", endpoints=PDF)
+    # --- pdf: service/option_pdf.py
     # --- delivery: how the result reaches the client; never part of the picture (nor of the cache key)
     response_type: str | None = option(
         Group.DELIVERY,
@@ -284,12 +281,6 @@ class CaptureOptions(EmulationOptions):
             for f in FIELDS
             if f.metadata["group"] is not Group.DELIVERY and getattr(self, f.name) != f.default
         }
-
-    @property
-    def margin_inches(self) -> float:
-        match = MARGIN.fullmatch(self.pdf_margin.strip())
-        assert match is not None  # validated
-        return float(match.group(1)) * MARGIN_INCHES[match.group(2)]
 
     @property
     def filter_categories(self) -> tuple[str, ...]:

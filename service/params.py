@@ -77,6 +77,7 @@ class CaptureRequest:
     reach: Reach | None = None  # its proxy token, set at capture time when its tenant has networks of its own
     document: Document | None = None  # html or markdown of the client's own, captured instead of a url
     device: Device | None = None  # the device it emulates (Playwright's registry)
+    pages: tuple[TargetUrl, ...] = ()  # /create_pdf's urls: each printed, merged in order (target: the first)
     scale: float = 1.0  # device pixels per CSS pixel: device_scale_factor, else the device's
 
     @property
@@ -194,7 +195,11 @@ def parse_capture_request(
     device = published("device", lambda: _device(_text(params.get("device")), settings))
     viewport = (device.width, device.height) if device is not None else PDF_VIEWPORT if pdf else None
     document = _document(params, settings)
-    if document is None:
+    listed = bool(params.get("urls")) and endpoint is Endpoint.PDF
+    pages = _pages(params, settings, problems) if listed else ()
+    if listed:
+        target: TargetUrl | None = pages[0] if pages else None
+    elif document is None:
         target = published(
             "url", lambda: parse_target_url(_text(params.get("url")), max_length=settings.max_url_length)
         )
@@ -239,8 +244,36 @@ def parse_capture_request(
     assert isinstance(target, TargetUrl) and isinstance(width, int) and isinstance(height, int)
     assert isinstance(localmode, bool) and options is not None
     return CaptureRequest(
-        target, width, height, localmode, options, endpoint, document=document, device=device, scale=scale
+        target,
+        width,
+        height,
+        localmode,
+        options,
+        endpoint,
+        document=document,
+        device=device,
+        scale=scale,
+        pages=pages,
     )
+
+
+def _pages(params: Params, settings: Settings, problems: list[tuple[str, str, str]]) -> tuple[TargetUrl, ...]:
+    """/create_pdf's ``urls``, each parsed like a url (their problems are an option's)."""
+    given = [str(value) for value in params.get("urls") or [] if value]
+    if not given:
+        problems.append(("urls", "invalid_options", "must list the URLs to print"))
+    if params.get("url") or params.get("html") or params.get("markdown"):
+        problems.append(("urls", "invalid_options", "cannot be combined with url, html or markdown"))
+    if len(given) > settings.max_pdf_urls:
+        problems.append(("urls", "invalid_options", f"at most {settings.max_pdf_urls} (SNAPSHOT_MAX_PDF_URLS)"))
+        return ()
+    parsed = []
+    for url in given:
+        try:
+            parsed.append(parse_target_url(url, max_length=settings.max_url_length))
+        except InvalidRequest as exc:
+            problems.append(("urls", "invalid_options", f"{url[:100]}: {exc.message}"))
+    return tuple(parsed) if len(parsed) == len(given) else ()
 
 
 def _device(name: str | None, settings: Settings) -> Device | None:

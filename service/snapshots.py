@@ -16,6 +16,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from service import pdfs
 from service.browsers.backend import CaptureBackend
 from service.browsers.breaker import CircuitBreaker
 from service.browsers.shots import Shot
@@ -26,6 +27,7 @@ from service.errors import (
     CaptureTimeout,
     InvalidRequest,
     LocalModeRefused,
+    OutputTooLarge,
     ShuttingDown,
     SnapshotError,
     StorageError,
@@ -141,12 +143,15 @@ class Snapshotter:
             timeout = min(timeout, request.options.timeout / 1000)
         deadline = started + timeout
         timings = Timings()
-        with timings.measure(Phase.CHECK):
-            await self.check(request.checked_target, deadline, request.tenant)
+        with timings.measure(Phase.CHECK):  # every page of a merged PDF before any is printed
+            for target in request.pages or (request.checked_target,):
+                await self.check(target, deadline, request.tenant)
         reach = self.tenancy.reach(request.tenant, deadline)
         if reach is not None:  # its own networks, at the proxy too (service/tenancy.py)
             request = dataclasses.replace(request, reach=reach)
         try:
+            if request.pages or request.options.pdf_pdfa:
+                return await self._document(request, backend, deadline, timings, cancel, started)
             return await self._capture(request, backend, deadline, timings, cancel, started)
         except SnapshotError as exc:
             if exc.evidence is not None:  # evidence=true: the page as it was, stored like a result
@@ -188,11 +193,41 @@ class Snapshotter:
             self.metrics.blocked_requests.labels(blocked_by).inc(count)
         return Capture(shot, backend.name, timings, time.monotonic() - started)
 
+    async def _document(
+        self,
+        request: CaptureRequest,
+        backend: CaptureBackend,
+        deadline: float,
+        timings: Timings,
+        cancel: threading.Event | None,
+        started: float,
+    ) -> Capture:
+        """/create_pdf's urls printed one after another within the one deadline and merged in order, and the
+        PDF/A made: after the browser, in the I/O executor."""
+        captures = []
+        for target in request.pages or (request.target,):
+            page = dataclasses.replace(request, target=target, pages=())
+            captures.append(await self._capture(page, backend, deadline, timings, cancel, started))
+        first, limit = captures[0], self.settings.max_image_bytes
+        data = first.shot.data
+        if len(captures) > 1:
+            data = await self.io(pdfs.merge, [capture.shot.data for capture in captures], deadline=deadline)
+            if await self.io(pdfs.pages, data, deadline=deadline) > self.settings.max_pdf_pages:
+                raise OutputTooLarge(f"the merged PDF has more than the {self.settings.max_pdf_pages} pages allowed")
+        if request.options.pdf_pdfa:
+            data = await self.io(pdfs.to_pdfa, data, deadline - time.monotonic(), limit, deadline=deadline)
+        if len(data) > limit:
+            raise OutputTooLarge(f"the PDF is more than the {limit} bytes allowed")
+        shot = dataclasses.replace(first.shot, data=data)
+        return Capture(shot, first.backend, timings, time.monotonic() - started)
+
     def _check_available(self, request: CaptureRequest) -> None:
         """Options that need what this service may lack (rules, lists) get 400 without it."""
         o = request.options
         missing = [("block_cookie_banners", "consent rules (SNAPSHOT_AUTOCONSENT_DIR)")] if (
             o.block_cookie_banners and not self.consent) else []  # fmt: skip
+        if o.pdf_pdfa and pdfs.ghostscript() is None:
+            missing.append(("pdf_pdfa", "Ghostscript (Debian ghostscript) for PDF/A"))
         for option, category in (("block_ads", "ads"), ("block_trackers", "trackers")):
             if getattr(o, option) and not self.filters.has(category):
                 missing.append((option, f"{category} filter list (SNAPSHOT_FILTER_LISTS_DIR)"))

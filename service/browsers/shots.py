@@ -13,11 +13,13 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from service.browsers.cdp import CdpError
 from service.browsers.page import Page, PageInfo, content
 from service.browsers.tab import Tab
-from service.errors import BackendUnavailable, OutputTooLarge
+from service.errors import BackendUnavailable, InvalidRequest, OutputTooLarge
 from service.images import DEFAULT_QUALITY, image_size, pdf_pages, stitch
-from service.options import PAPER_FORMATS, Endpoint
+from service.option_pdf import print_params
+from service.options import Endpoint
 from service.params import CaptureRequest
 
 if TYPE_CHECKING:
@@ -79,7 +81,8 @@ def take(
 ) -> Shot:
     o = request.options
     if request.endpoint is Endpoint.PDF:
-        return _checked(output, Shot(pdf(tab, output, request, deadline), "pdf", info, page_height=info.height))
+        printed = pdf(tab, output, request, info.height, deadline)
+        return _checked(output, Shot(printed, "pdf", info, page_height=info.height))
     if request.endpoint is Endpoint.CONTENT:
         data = content(page or Page(tab, deadline), o.content_format, output.max_bytes)
         return _checked(output, Shot(data, o.content_format, info, page_height=info.height))
@@ -156,29 +159,21 @@ def full_page(tab: Tab, output: OutputSettings, request: CaptureRequest, info: P
 PDF_CHUNK = 1 << 20  # bytes of PDF per IO.read: the CDP messages stay small whatever the PDF's size
 
 
-def pdf(tab: Tab, output: OutputSettings, request: CaptureRequest, deadline: float) -> bytes:
+def pdf(tab: Tab, output: OutputSettings, request: CaptureRequest, page_height: int, deadline: float) -> bytes:
     """The page printed; one page more than allowed is printed at most (to tell that there are more), and
     the PDF is read as a stream, given up as soon as it is over the byte limit."""
     o = request.options
     limits = output
-    paper_width, paper_height = PAPER_FORMATS[o.pdf_paper_format]
-    margin = o.margin_inches
-    printed = tab.command(
-        "Page.printToPDF",
-        {
-            "landscape": o.pdf_landscape,
-            "printBackground": o.pdf_print_background,
-            "paperWidth": paper_width,
-            "paperHeight": paper_height,
-            "marginTop": margin,
-            "marginBottom": margin,
-            "marginLeft": margin,
-            "marginRight": margin,
-            "pageRanges": f"1-{limits.max_pdf_pages + 1}",  # Chrome caps a range at the last page
-            "transferMode": "ReturnAsStream",
-        },
-        deadline,
-    )
+    # (Chrome caps the default range at the last page; a range the client gives must be within the document)
+    params = print_params(o, page_height, request.width, limits.max_pdf_pages)
+    try:
+        printed = tab.command("Page.printToPDF", params, deadline)
+    except CdpError as exc:
+        if "range" not in exc.message.lower() or o.pdf_page_ranges is None:
+            raise
+        message = "is past the last page of the document"
+        raise InvalidRequest(f"pdf_page_ranges {message}", code="invalid_options",
+                             details=[{"parameter": "pdf_page_ranges", "message": message}]) from None  # fmt: skip
     stream = printed["stream"]
     data = bytearray()
     try:
