@@ -60,3 +60,17 @@ def test_the_emulation_benchmark_runs_every_path_and_leaves_no_browser(capsys):
     assert [row["name"] for row in report["rows"]] == list(PATHS)
     assert all(row["ok"] == 1 and not row["errors"] for row in report["rows"])
     assert report["browser_processes_left"] == 0 and report["service_leftover_processes"] == 0
+
+
+@pytest.mark.integration  # the service and Playwright on a real Chromium
+def test_the_pdf_benchmark_runs_every_path_and_leaves_no_browser(capsys):
+    import json
+
+    from load_tests.pdf import main
+
+    main(["--count", "1", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    names = [row["name"] for row in report["rows"]]
+    assert names[:3] == ["pw-plain", "pw-footer", "pw-outline"] and "service-merged" in names
+    assert all(row["ok"] == 1 and not row["errors"] for row in report["rows"])
+    assert report["browser_processes_left"] == 0 and report["service_leftover_processes"] == 0

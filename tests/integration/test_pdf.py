@@ -14,7 +14,7 @@ pytestmark = pytest.mark.integration
 
 LONG = """<!doctype html><html><head><title>Report</title><style>
 body { font: 16px sans-serif; margin: 0 } section { height: 1100px; border-top: 4px solid #036 }
-@page { margin: 0 }</style></head><body>
+</style></head><body>
 <h1>Quarterly report</h1><section><h2>Revenue</h2><p>alpha text</p></section>
 <section><h2>Costs</h2><p>beta text</p></section><section><h2>Outlook</h2><p>gamma text</p></section>
 <section><h2>Appendix</h2><p>delta text</p></section></body></html>"""
@@ -44,7 +44,7 @@ def pdf(service, **fields) -> PdfReader:
 def error(service, **fields) -> dict:
     answer = requests.post(f"{service.url}/create_pdf", json={"response_type": "image", **fields}, timeout=90)
     assert answer.status_code >= 400, answer.text
-    return {"status": answer.status_code, **answer.json()}
+    return {**answer.json(), "status": answer.status_code}
 
 
 def texts(reader: PdfReader) -> list[str]:
@@ -76,20 +76,23 @@ def test_page_ranges_scale_paper_margins_and_css_size(local_service, pdf_pages):
     assert past["status"] == 400 and past["details"][0]["parameter"] == "pdf_page_ranges"
     assert len(pdf(local_service, url=url, pdf_scale=0.5).pages) < len(whole.pages)
     paper = pdf(local_service, url=url, pdf_paper_width="100mm", pdf_paper_height="150mm").pages[0].mediabox
-    assert (round(float(paper.width)), round(float(paper.height))) == (283, 425)  # points
+    assert float(paper.width) == pytest.approx(283.5, abs=2) and float(paper.height) == pytest.approx(425.2, abs=2)
     landscape = pdf(local_service, url=url, pdf_paper_format="a5", pdf_landscape=True).pages[0].mediabox
     assert float(landscape.width) > float(landscape.height)
     css = pdf(local_service, url=pdf_pages.base + "/css-size", pdf_prefer_css_page_size=True).pages[0].mediabox
-    assert (round(float(css.width)), round(float(css.height))) == (283, 283)
+    assert float(css.width) == pytest.approx(283.5, abs=2) and float(css.height) == pytest.approx(283.5, abs=2)
     single = pdf(local_service, url=url, pdf_single_page=True)
     assert len(single.pages) == 1 and "delta text" in single.pages[0].extract_text()
     assert float(single.pages[0].mediabox.height) > 3 * 842  # taller than three A4 sheets
 
     def first_line_top(reader: PdfReader) -> float:
         found: list[float] = []
-        reader.pages[0].extract_text(
-            visitor_text=lambda text, cm, tm, *_: found.append(tm[5]) if text.strip() else None
-        )
+
+        def visit(text: str, cm: list[float], tm: list[float], *_: object) -> None:
+            if text.strip():  # where the text is on the page: its matrix in the page's current one
+                found.append(tm[4] * cm[1] + tm[5] * cm[3] + cm[5])
+
+        reader.pages[0].extract_text(visitor_text=visit)
         return max(found)
 
     # a top margin of 2 inches puts the first line 1.5 inches (108 points) lower than one of half an inch

@@ -96,7 +96,7 @@ def test_pdf_margins_must_leave_room_on_the_paper():
 
     pdf(pdf_margin="4in", pdf_paper_format="letter")
     for margin, paper in (("9999in", "a4"), ("4.25in", "letter"), ("150mm", "a4")):
-        with pytest.raises(InvalidRequest, match="leaves no room"):
+        with pytest.raises(InvalidRequest, match="leave no room"):
             pdf(pdf_margin=margin, pdf_paper_format=paper)
 
 

@@ -43,7 +43,7 @@ PAGE = b"<< /Type /Page >>\n"
 
 def test_a_pdf_is_printed_with_a_page_range_and_read_as_a_stream():
     tab = StreamingTab([b"%PDF-1.4\n" + PAGE, PAGE, b"%%EOF"])
-    data = pdf(cast(Tab, tab), OutputSettings(max_pdf_pages=5), REQUEST, time.monotonic() + 5)
+    data = pdf(cast(Tab, tab), OutputSettings(max_pdf_pages=5), REQUEST, 800, time.monotonic() + 5)
     assert data == b"%PDF-1.4\n" + PAGE + PAGE + b"%%EOF"
     printed = tab.commands[0][1]
     assert printed["transferMode"] == "ReturnAsStream" and printed["pageRanges"] == "1-6"
@@ -54,7 +54,7 @@ def test_a_pdf_is_printed_with_a_page_range_and_read_as_a_stream():
 def test_reading_stops_as_soon_as_the_pdf_is_over_the_byte_limit():
     tab = StreamingTab([b"x" * 600, b"x" * 600, b"x" * 600, b"x" * 600])
     with pytest.raises(OutputTooLarge, match="1000 bytes"):
-        pdf(cast(Tab, tab), OutputSettings(max_bytes=1000), REQUEST, time.monotonic() + 5)
+        pdf(cast(Tab, tab), OutputSettings(max_bytes=1000), REQUEST, 800, time.monotonic() + 5)
     assert len(tab.commands) == 3 and len(tab.chunks) == 2  # two chunks never read
     assert tab.sent == ["IO.close"]
 
@@ -62,4 +62,4 @@ def test_reading_stops_as_soon_as_the_pdf_is_over_the_byte_limit():
 def test_one_page_more_than_allowed_is_refused():
     tab = StreamingTab([b"%PDF-1.4\n" + PAGE * 3])
     with pytest.raises(OutputTooLarge, match="2 pages"):
-        pdf(cast(Tab, tab), OutputSettings(max_pdf_pages=2), REQUEST, time.monotonic() + 5)
+        pdf(cast(Tab, tab), OutputSettings(max_pdf_pages=2), REQUEST, 800, time.monotonic() + 5)
