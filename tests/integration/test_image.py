@@ -102,6 +102,10 @@ def test_the_image_runs_read_only_unprivileged_captures_and_stops_cleanly_on_sig
         assert open_png(capture.content).size == (200, 120)
         # Playwright's device registry, taken from npm playwright-core when the image was built
         assert requests.get(f"{url}/devices", timeout=10).json()["source"] == "playwright-core 1.50.0"
+        # Ghostscript for PDF/A, in a read-only container (it writes to the temporary directory only)
+        query = {"url": pages.base + "/quadrants", "localmode": "true", "pdf_pdfa": "true"}
+        pdfa = requests.get(f"{url}/create_pdf", params=query, timeout=60)
+        assert pdfa.status_code == 200 and b"pdfaid:part" in pdfa.content, pdfa.text[:300]
         # SIGTERM while a capture runs: it finishes, then the container exits 0
         answer: dict[str, requests.Response] = {}
         pages.hits.clear()
