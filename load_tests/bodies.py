@@ -18,16 +18,14 @@ and prints p50/p95, the whole machine's CPU per capture and the ratios to ``url`
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from load_tests.egress import plain_page
-from load_tests.load import Run, compare, one_at_a_time, wrap_up
+from load_tests.load import Run, benchmark_parser, compare, local_bench, one_at_a_time
 from load_tests.stats import print_report
-from tests.servers import PageServer, browser_processes, start_service
 
 COLUMNS = ["name", "ok", "p50_ms", "p95_ms", "cpu_ms", "errors"]
 
@@ -37,23 +35,10 @@ def markdown_page() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m load_tests.bodies", description=__doc__.split("\n")[0])
-    parser.add_argument("--count", "-n", type=int, default=30)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
-    before = browser_processes()
-    pages = PageServer()
-    pages.routes["/plain"] = lambda q: plain_page()
-    service = None
-    rows: list[dict] = []
+    args = benchmark_parser("python -m load_tests.bodies", __doc__, count=30).parse_args(argv)
     report: dict = {"size": "1000x1000", "html_bytes": len(plain_page().encode())}
-    try:
-        env = {
-            "SNAPSHOT_ALLOW_NETWORKS": "127.0.0.0/8",
-            "SNAPSHOT_LOCAL_POOL_SIZE": "1",
-            "SNAPSHOT_LOG_LEVEL": "WARNING",
-        }
-        service = start_service(env)
+    with local_bench(report) as (service, pages):
+        pages.routes["/plain"] = lambda q: plain_page()
         url = pages.base + "/plain"
         runs = {
             "url": Run(url),
@@ -63,10 +48,7 @@ def main(argv: list[str] | None = None) -> None:
             "content-markdown": Run(url, {"format": "markdown"}, endpoint="/create_content"),
         }
         results, cpu = one_at_a_time(service, runs, 1000, 1000, args.count)
-        rows = compare(report, results, cpu, [(name, "url") for name in runs if name != "url"])
-    finally:
-        wrap_up(report, service, [pages], before)
-    report["rows"] = rows
+        report["rows"] = compare(report, results, cpu, [(name, "url") for name in runs if name != "url"])
     print_report(report, COLUMNS, args.json)
 
 

@@ -20,7 +20,6 @@ and prints p50/p95, the whole machine's CPU per capture and the ratios.  The pla
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
@@ -29,12 +28,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from load_tests.load import Run, compare, one_at_a_time, wrap_up
+from load_tests.load import Run, benchmark_parser, compare, local_bench, one_at_a_time
 from load_tests.stats import print_report
-from tests.servers import PageServer, browser_processes, start_service
 
 COLUMNS = ["name", "ok", "p50_ms", "p95_ms", "cpu_ms", "errors"]
-BLOCKING = {"block_ads": "true", "block_trackers": "true"}
+BLOCKING: dict[str, str | list[str]] = {"block_ads": "true", "block_trackers": "true"}
 PLAIN_KEY, REACH_KEY = "bench-plain-key-0123456789", "bench-reach-key-0123456789"
 
 
@@ -54,25 +52,15 @@ def ad_page(ads: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m load_tests.egress", description=__doc__.split("\n")[0])
-    parser.add_argument("--count", "-n", type=int, default=20)
+    parser = benchmark_parser("python -m load_tests.egress", __doc__, count=20)
     parser.add_argument("--ads", type=int, default=60)
     parser.add_argument("--ad-delay", type=float, default=30, help="ms each ad or tracker takes to answer")
-    parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    before = browser_processes()
-    pages = PageServer(host="127.0.0.2")
-    pages.routes["/plain"] = lambda q: plain_page()
-    pages.routes["/ads"] = lambda q: ad_page(args.ads)
 
     def slow(q: dict[str, str]) -> tuple[str, dict[str, str]]:
         time.sleep(args.ad_delay / 1000)
         return "", {"Content-Type": "text/plain", "Cache-Control": "no-store"}
 
-    pages.routes["/ad_bottom.jpg"] = slow
-    pages.routes["/piwik.js"] = slow
-    service = None
-    rows: list[dict] = []
     report: dict = {"size": "1000x1000", "ads": args.ads, "ad_delay_ms": args.ad_delay}
     with tempfile.TemporaryDirectory() as scratch:
         tenants = Path(scratch) / "tenants.json"
@@ -80,10 +68,10 @@ def main(argv: list[str] | None = None) -> None:
             {"name": "plain", "keys": [PLAIN_KEY]},
             {"name": "reach", "keys": [REACH_KEY], "allow_networks": ["10.99.0.0/16"]},
         ]}))  # fmt: skip
-        try:
-            env = {"SNAPSHOT_ALLOW_NETWORKS": "127.0.0.0/8", "SNAPSHOT_LOCAL_POOL_SIZE": "1",
-                   "SNAPSHOT_LOG_LEVEL": "WARNING", "SNAPSHOT_TENANTS_FILE": str(tenants)}  # fmt: skip
-            service = start_service(env)
+        # on 127.0.0.2: EasyList applies no generic rules to 127.0.0.1
+        with local_bench(report, {"SNAPSHOT_TENANTS_FILE": str(tenants)}, host="127.0.0.2") as (service, pages):
+            pages.routes |= {"/plain": lambda q: plain_page(), "/ads": lambda q: ad_page(args.ads),
+                             "/ad_bottom.jpg": slow, "/piwik.js": slow}  # fmt: skip
             plain, ads = pages.base + "/plain", pages.base + "/ads"
             runs = {
                 "plain": Run(plain, headers={"X-API-Key": PLAIN_KEY}),
@@ -94,10 +82,7 @@ def main(argv: list[str] | None = None) -> None:
             }
             results, cpu = one_at_a_time(service, runs, 1000, 1000, args.count)
             pairs = [("plain-blocking", "plain"), ("ads-blocking", "ads"), ("tenant-reach", "plain")]
-            rows = compare(report, results, cpu, pairs)
-        finally:
-            wrap_up(report, service, [pages], before)
-    report["rows"] = rows
+            report["rows"] = compare(report, results, cpu, pairs)
     print_report(report, COLUMNS, args.json)
 
 

@@ -12,19 +12,17 @@ browser context of their own).  Prints p50/p95, the whole machine's CPU per capt
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from load_tests.egress import plain_page
-from load_tests.load import Run, compare, one_at_a_time, wrap_up
+from load_tests.load import Run, benchmark_parser, compare, local_bench, one_at_a_time
 from load_tests.stats import print_report
-from tests.servers import PageServer, browser_processes, start_service
 
 COLUMNS = ["name", "ok", "p50_ms", "p95_ms", "cpu_ms", "errors"]
-PATHS = {
+PATHS: dict[str, dict[str, str | list[str]]] = {
     "plain": {},
     "timezone-locale": {"timezone": "Asia/Tokyo", "locale": "de-DE"},
     "device": {"device": "Pixel 7", "width": "412", "height": "839", "device_scale_factor": "1"},
@@ -36,26 +34,13 @@ PATHS = {
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m load_tests.emulation", description=__doc__.split("\n")[0])
-    parser.add_argument("--count", "-n", type=int, default=30)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
-    before = browser_processes()
-    pages = PageServer()
-    pages.routes["/plain"] = lambda q: plain_page()
-    service = None
-    rows: list[dict] = []
+    args = benchmark_parser("python -m load_tests.emulation", __doc__, count=30).parse_args(argv)
     report: dict = {"size": "1000x1000 (device: 412x839 at scale 1, for the same pixels)"}
-    try:
-        env = {"SNAPSHOT_ALLOW_NETWORKS": "127.0.0.0/8", "SNAPSHOT_LOCAL_POOL_SIZE": "1"}
-        service = start_service({**env, "SNAPSHOT_LOG_LEVEL": "WARNING"})
-        url = pages.base + "/plain"
-        runs = {name: Run(url, options) for name, options in PATHS.items()}
+    with local_bench(report) as (service, pages):
+        pages.routes["/plain"] = lambda q: plain_page()
+        runs = {name: Run(pages.base + "/plain", options) for name, options in PATHS.items()}
         results, cpu = one_at_a_time(service, runs, 1000, 1000, args.count)
-        rows = compare(report, results, cpu, [(name, "plain") for name in PATHS if name != "plain"])
-    finally:
-        wrap_up(report, service, [pages], before)
-    report["rows"] = rows
+        report["rows"] = compare(report, results, cpu, [(name, "plain") for name in PATHS if name != "plain"])
     print_report(report, COLUMNS, args.json)
 
 

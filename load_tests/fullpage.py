@@ -18,18 +18,15 @@ jpeg, webp / png).  Everything it starts it stops.
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from load_tests import playwright_paths
-from load_tests.cpu import CpuMeter
-from load_tests.load import Run, compare, one_at_a_time, wrap_up
+from load_tests.load import Run, benchmark_parser, compare, local_bench, one_at_a_time
 from load_tests.sidebyside import CHROME_ARGS
-from load_tests.stats import RunResult, print_report
-from tests.servers import PageServer, browser_processes, start_service
+from load_tests.stats import print_report
 
 COLUMNS = ["name", "ok", "p50_ms", "p95_ms", "cpu_ms", "errors"]
 
@@ -50,24 +47,15 @@ def tall_page(height: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m load_tests.fullpage", description=__doc__.split("\n")[0])
-    parser.add_argument("--count", "-n", type=int, default=20)
+    parser = benchmark_parser("python -m load_tests.fullpage", __doc__, count=20)
     parser.add_argument("--width", type=int, default=1000)
     parser.add_argument("--height", type=int, default=1000)
     parser.add_argument("--page-height", type=int, default=8000)
-    parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    before = browser_processes()
-    pages = PageServer()
-    pages.routes["/tall"] = lambda q: tall_page(args.page_height)
-    service = None
-    rows: list[dict] = []
     report: dict = {"viewport": f"{args.width}x{args.height}", "page_height": args.page_height}
-    try:
+    with local_bench(report) as (service, pages):
+        pages.routes["/tall"] = lambda q: tall_page(args.page_height)
         url = f"{pages.base}/tall"
-        service = start_service(
-            {"SNAPSHOT_ALLOW_NETWORKS": "127.0.0.0/8", "SNAPSHOT_LOCAL_POOL_SIZE": "1", "SNAPSHOT_LOG_LEVEL": "WARNING"}
-        )
         w, h = args.width, args.height
         playwright = {
             "pw-full": {"kind": "png", "full_page": True},
@@ -75,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
             "pw-jpeg": {"kind": "jpeg"},
             "pw-pdf": {"kind": "pdf"},
         }
-        service_runs = {
+        service_runs: dict[str, tuple[dict[str, str | list[str]], str]] = {
             "service-full": ({"full_page": "true", "full_page_scroll": "false"}, "/create_snap"),
             "service-full-scroll": ({"full_page": "true"}, "/create_snap"),
             "service-png": ({}, "/create_snap"),
@@ -83,24 +71,14 @@ def main(argv: list[str] | None = None) -> None:
             "service-webp": ({"format": "webp", "quality": "80"}, "/create_snap"),
             "service-pdf": ({}, "/create_pdf"),
         }
-        results: dict[str, RunResult] = {}
-        cpu: dict[str, float] = {}
-        for name, kw in playwright.items():
-            meter = CpuMeter(service.proc.popen.pid)
-            results[name] = playwright_paths.warm_page(url, w, h, 1, args.count, CHROME_ARGS, meter=meter, name=name,
-                                                       **kw)  # fmt: skip
-            cpu[name] = meter.per_capture_ms(args.count)
+        results, cpu = playwright_paths.warm_runs(url, w, h, args.count, CHROME_ARGS, playwright,
+                                                  service.proc.popen.pid)  # fmt: skip
         runs = {name: Run(url, options, endpoint) for name, (options, endpoint) in service_runs.items()}
         measured, measured_cpu = one_at_a_time(service, runs, w, h, args.count)
-        results |= measured
-        cpu |= measured_cpu
         pairs = [("service-full", "pw-full"), ("service-full-scroll", "pw-full"), ("service-png", "pw-png"),
                  ("service-jpeg", "pw-jpeg"), ("service-pdf", "pw-pdf"), ("service-jpeg", "service-png"),
                  ("service-webp", "service-png")]  # fmt: skip
-        rows = compare(report, results, cpu, pairs, pairs[:5])
-    finally:
-        wrap_up(report, service, [pages], before)
-    report["rows"] = rows
+        report["rows"] = compare(report, results | measured, cpu | measured_cpu, pairs, pairs[:5])
     print_report(report, COLUMNS, args.json)
 
 

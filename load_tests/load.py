@@ -15,7 +15,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
@@ -23,7 +23,7 @@ import requests
 
 from load_tests.cpu import CpuMeter
 from load_tests.stats import RunResult, table
-from tests.servers import Service, browser_processes
+from tests.servers import PageServer, Service, browser_processes, start_service
 
 COLUMNS = ["name", "concurrency", "requests", "ok", "throughput_rps", "p50_ms", "p95_ms", "p99_ms", "errors"]
 
@@ -105,7 +105,7 @@ def service_load(
     method: str = "GET",
     name: str = "service",
     progress: bool = True,
-    options: dict[str, str] | None = None,
+    options: dict[str, str | list[str]] | None = None,
     meter: AbstractContextManager[object] | None = None,
     endpoint: str = "/create_snap",
     headers: dict[str, str] | None = None,
@@ -145,8 +145,8 @@ def service_load(
 class Run:
     """One measured path of a benchmark through the service: a page, its options, endpoint and headers."""
 
-    url: str
-    options: dict[str, str] = field(default_factory=dict)
+    url: str  # "" when the options give a body instead
+    options: dict[str, str | list[str]] = field(default_factory=dict)
     endpoint: str = "/create_snap"
     headers: dict[str, str] = field(default_factory=dict)
 
@@ -179,6 +179,31 @@ def compare(
     report["ratios"] = {f"{a} / {b}": round(p50[a] / p50[b], 2) for a, b in pairs}
     report["cpu_ratios"] = {f"{a} / {b}": round(cpu[a] / cpu[b], 2) for a, b in (cpu_pairs or pairs)}
     return [{**result.summary(), "cpu_ms": cpu[name]} for name, result in results.items()]
+
+
+def benchmark_parser(prog: str, doc: str, count: int) -> argparse.ArgumentParser:
+    """A side-by-side benchmark's arguments: ``--count`` (captures per path) and ``--json``."""
+    parser = argparse.ArgumentParser(prog=prog, description=doc.split("\n")[0])
+    parser.add_argument("--count", "-n", type=int, default=count)
+    parser.add_argument("--json", action="store_true")
+    return parser
+
+
+@contextlib.contextmanager
+def local_bench(
+    report: dict, env: dict[str, str] | None = None, host: str = "127.0.0.1"
+) -> Iterator[tuple[Service, PageServer]]:
+    """The service in its embedded default (one local browser, quiet logs; ``env`` on top) and a page server
+    on ``host``; both stopped, and what they left behind put in ``report``, however the benchmark ends."""
+    before = browser_processes()
+    pages = PageServer(host=host)
+    service = None
+    try:
+        service = start_service({"SNAPSHOT_ALLOW_NETWORKS": "127.0.0.0/8", "SNAPSHOT_LOCAL_POOL_SIZE": "1",
+                                 "SNAPSHOT_LOG_LEVEL": "WARNING", **(env or {})})  # fmt: skip
+        yield service, pages
+    finally:
+        wrap_up(report, service, [pages], before)
 
 
 def wrap_up(report: dict, service: Service | None, servers: list, before: set[int]) -> None:

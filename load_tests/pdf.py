@@ -17,18 +17,15 @@ and prints p50/p95, the whole machine's CPU per PDF and the ratios service / Pla
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from load_tests import playwright_paths
-from load_tests.cpu import CpuMeter
-from load_tests.load import Run, compare, one_at_a_time, wrap_up
+from load_tests.load import Run, benchmark_parser, compare, local_bench, one_at_a_time
 from load_tests.sidebyside import CHROME_ARGS
-from load_tests.stats import RunResult, print_report
-from tests.servers import PageServer, browser_processes, start_service
+from load_tests.stats import print_report
 
 COLUMNS = ["name", "ok", "p50_ms", "p95_ms", "cpu_ms", "errors"]
 HEADER = "<div style='font-size:9px;margin-left:1cm'>Quarterly report</div>"
@@ -48,20 +45,11 @@ def report_page() -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m load_tests.pdf", description=__doc__.split("\n")[0])
-    parser.add_argument("--count", "-n", type=int, default=20)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(argv)
-    before = browser_processes()
-    pages = PageServer()
-    pages.routes["/report"] = lambda q: report_page()
-    service = None
-    rows: list[dict] = []
+    args = benchmark_parser("python -m load_tests.pdf", __doc__, count=20).parse_args(argv)
     report: dict = {"page": "a report of five A4 pages", "viewport": "1280x800"}
-    try:
+    with local_bench(report) as (service, pages):
+        pages.routes["/report"] = lambda q: report_page()
         url = f"{pages.base}/report"
-        env = {"SNAPSHOT_ALLOW_NETWORKS": "127.0.0.0/8", "SNAPSHOT_LOCAL_POOL_SIZE": "1"}
-        service = start_service({**env, "SNAPSHOT_LOG_LEVEL": "WARNING"})
         margins = {"top": "2cm", "bottom": "2cm", "left": "0", "right": "0"}
         playwright = {
             "pw-plain": {},
@@ -69,31 +57,22 @@ def main(argv: list[str] | None = None) -> None:
                           "margin": margins},
             "pw-outline": {"outline": True, "tagged": True},
         }  # fmt: skip
-        service_runs = {
+        service_runs: dict[str, dict[str, str | list[str]]] = {
             "service-plain": {},
             "service-footer": {"pdf_header_template": HEADER, "pdf_footer_template": FOOTER, "pdf_margin_top": "2cm",
                                "pdf_margin_bottom": "2cm"},
             "service-outline": {"pdf_outline": "true", "pdf_tagged": "true"},
             "service-pdfa": {"pdf_pdfa": "true"},
         }  # fmt: skip
-        results: dict[str, RunResult] = {}
-        cpu: dict[str, float] = {}
-        for name, options in playwright.items():
-            meter = CpuMeter(service.proc.popen.pid)
-            results[name] = playwright_paths.warm_page(url, 1280, 800, 1, args.count, CHROME_ARGS, meter=meter,
-                                                       name=name, kind="pdf", pdf_options=options)  # fmt: skip
-            cpu[name] = meter.per_capture_ms(args.count)
+        pw_runs = {name: {"kind": "pdf", "pdf_options": options} for name, options in playwright.items()}
+        results, cpu = playwright_paths.warm_runs(url, 1280, 800, args.count, CHROME_ARGS, pw_runs,
+                                                  service.proc.popen.pid)  # fmt: skip
         runs = {name: Run(url, options, "/create_pdf") for name, options in service_runs.items()}
-        runs["service-merged"] = Run("", {"urls": [url] * 3}, "/create_pdf")  # type: ignore[dict-item]
+        runs["service-merged"] = Run("", {"urls": [url] * 3}, "/create_pdf")
         measured, measured_cpu = one_at_a_time(service, runs, 1280, 800, args.count)
-        results |= measured
-        cpu |= measured_cpu
         pairs = [("service-plain", "pw-plain"), ("service-footer", "pw-footer"), ("service-outline", "pw-outline"),
                  ("service-pdfa", "service-plain"), ("service-merged", "service-plain")]  # fmt: skip
-        rows = compare(report, results, cpu, pairs)
-    finally:
-        wrap_up(report, service, [pages], before)
-    report["rows"] = rows
+        report["rows"] = compare(report, results | measured, cpu | measured_cpu, pairs)
     print_report(report, COLUMNS, args.json)
 
 

@@ -116,3 +116,17 @@ def fresh_context(
         await _workers(result, concurrency, count, one, meter)
 
     return asyncio.run(_run("pw-context", args, concurrency, body))
+
+
+def warm_runs(
+    url: str, width: int, height: int, count: int, args: list[str], runs: dict[str, dict[str, Any]], pid: int
+) -> tuple[dict[str, RunResult], dict[str, float]]:
+    """Each of ``runs`` (its name, and ``warm_page``'s keywords) one at a time on a warm page; its result and
+    the whole machine's CPU per capture (with the process ``pid``'s)."""
+    results: dict[str, RunResult] = {}
+    cpu: dict[str, float] = {}
+    for name, keywords in runs.items():
+        meter = CpuMeter(pid)
+        results[name] = warm_page(url, width, height, 1, count, args, meter=meter, name=name, **keywords)
+        cpu[name] = meter.per_capture_ms(count)
+    return results, cpu

@@ -7,7 +7,6 @@ to keep each module readable); how the browser applies them is ``service/browser
 
 from __future__ import annotations
 
-import functools
 import re
 import zoneinfo
 from dataclasses import dataclass
@@ -80,14 +79,22 @@ def is_locale(text: str) -> bool:
     return len(text) <= 35 and bool(_LOCALE.fullmatch(text))
 
 
-@functools.cache
-def _time_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones()) | {"UTC"}
-
-
 def is_timezone(text: str) -> bool:
-    """An IANA time zone name (the system's database, or PyPI tzdata's)."""
-    return text in _time_zones()
+    """An IANA time zone name (the system's database, or PyPI tzdata's): looked up, never the whole list."""
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def freeze_instant(freeze_time: str | None) -> int:
+    """``freeze_time`` (ISO 8601; UTC when it names no offset; the default instant when None) in
+    milliseconds since the epoch; ValueError when it is no instant."""
+    instant = datetime.fromisoformat(freeze_time or DEFAULT_FREEZE_TIME)
+    if instant.tzinfo is None:
+        instant = instant.replace(tzinfo=UTC)
+    return int(instant.timestamp() * 1000)
 
 
 def emulation_problems(o: EmulationOptions) -> list[tuple[str, str]]:
@@ -111,10 +118,7 @@ def emulation_problems(o: EmulationOptions) -> list[tuple[str, str]]:
     need(o.freeze_time is None or o.deterministic, "freeze_time", "needs deterministic=true")
     if o.freeze_time is not None:
         try:
-            instant = datetime.fromisoformat(o.freeze_time)
-            if instant.tzinfo is None:
-                instant = instant.replace(tzinfo=UTC)
-            need(0 <= instant.timestamp() < 2**53 / 1000, "freeze_time", "must be after 1970")
+            need(0 <= freeze_instant(o.freeze_time) < 2**53, "freeze_time", "must be after 1970")
         except ValueError:
             problems.append(("freeze_time", "must be an ISO 8601 instant (e.g. 2024-01-01T12:00:00Z)"))
     return problems

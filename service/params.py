@@ -75,7 +75,6 @@ class CaptureRequest:
     endpoint: Endpoint
     tenant: str = ""  # the caller's tenant (a name of the tenants file), "" for any other caller
     reach: Reach | None = None  # its proxy token, set at capture time when its tenant has networks of its own
-    document: Document | None = None  # html or markdown of the client's own, captured instead of a url
     device: Device | None = None  # the device it emulates (Playwright's registry)
     pages: tuple[TargetUrl, ...] = ()  # /create_pdf's urls: each printed, merged in order (target: the first)
     scale: float = 1.0  # device pixels per CSS pixel: device_scale_factor, else the device's
@@ -91,6 +90,16 @@ class CaptureRequest:
         return given if given is not None else self.device is not None and self.device.touch
 
     @property
+    def document(self) -> Document | None:
+        """The body of the client's own captured instead of a url: its ``html`` or ``markdown`` option."""
+        o = self.options
+        if o.html:
+            return Document("html", o.html, o.base_url)
+        if o.markdown:
+            return Document("markdown", o.markdown, o.base_url)
+        return None
+
+    @property
     def url(self) -> str:
         """What the browser navigates to: the target, or the origin a body is served from."""
         return CONTENT_URL if self.document is not None else self.target.url
@@ -99,7 +108,7 @@ class CaptureRequest:
     def checked_target(self) -> TargetUrl | None:
         """What the network policy checks before the capture: the url or a body's base_url (a body without
         one reaches the network only through the proxy, which checks each of its requests)."""
-        return self.target if self.target is not CONTENT_TARGET else None
+        return None if self.document is not None and self.options.base_url is None else self.target
 
 
 def _text(values: Sequence[Value] | None) -> str | None:
@@ -250,7 +259,6 @@ def parse_capture_request(
         localmode,
         options,
         endpoint,
-        document=document,
         device=device,
         scale=scale,
         pages=pages,

@@ -27,18 +27,17 @@ _PDFA_DEF = """/ICCProfile ({icc}) def
 """
 
 
-def merge(documents: list[bytes]) -> bytes:
-    """The documents as one, in order (each keeps its own pages, outline and page numbers)."""
+def merge(documents: list[bytes], max_pages: int) -> bytes:
+    """The documents as one, in order (each keeps its own pages, outline and page numbers); OutputTooLarge
+    when together they have more than ``max_pages``."""
     writer = PdfWriter()
     for document in documents:
         writer.append(PdfReader(io.BytesIO(document)))
+        if len(writer.pages) > max_pages:
+            raise OutputTooLarge(f"the merged PDF has more than the {max_pages} pages allowed")
     out = io.BytesIO()
     writer.write(out)
     return out.getvalue()
-
-
-def pages(document: bytes) -> int:
-    return len(PdfReader(io.BytesIO(document)).pages)
 
 
 def ghostscript() -> str | None:

@@ -150,9 +150,12 @@ class Snapshotter:
         if reach is not None:  # its own networks, at the proxy too (service/tenancy.py)
             request = dataclasses.replace(request, reach=reach)
         try:
-            if request.pages or request.options.pdf_pdfa:
-                return await self._document(request, backend, deadline, timings, cancel, started)
-            return await self._capture(request, backend, deadline, timings, cancel, started)
+            # /create_pdf's urls: each printed in turn within the one deadline (a capture is one of them)
+            pages = [dataclasses.replace(request, target=target, pages=()) for target in request.pages] or [request]
+            captures = [await self._capture(page, backend, deadline, timings, cancel, started) for page in pages]
+            if len(captures) == 1 and not request.options.pdf_pdfa:
+                return captures[0]
+            return await self._document(request, captures, deadline, started)
         except SnapshotError as exc:
             if exc.evidence is not None:  # evidence=true: the page as it was, stored like a result
                 exc.evidence_key = await self._store_evidence(exc.evidence)
@@ -194,32 +197,20 @@ class Snapshotter:
         return Capture(shot, backend.name, timings, time.monotonic() - started)
 
     async def _document(
-        self,
-        request: CaptureRequest,
-        backend: CaptureBackend,
-        deadline: float,
-        timings: Timings,
-        cancel: threading.Event | None,
-        started: float,
+        self, request: CaptureRequest, captures: list[Capture], deadline: float, started: float
     ) -> Capture:
-        """/create_pdf's urls printed one after another within the one deadline and merged in order, and the
-        PDF/A made: after the browser, in the I/O executor."""
-        captures = []
-        for target in request.pages or (request.target,):
-            page = dataclasses.replace(request, target=target, pages=())
-            captures.append(await self._capture(page, backend, deadline, timings, cancel, started))
+        """/create_pdf's PDFs merged in order and the PDF/A made: after the browser, in the I/O executor."""
         first, limit = captures[0], self.settings.max_image_bytes
         data = first.shot.data
         if len(captures) > 1:
-            data = await self.io(pdfs.merge, [capture.shot.data for capture in captures], deadline=deadline)
-            if await self.io(pdfs.pages, data, deadline=deadline) > self.settings.max_pdf_pages:
-                raise OutputTooLarge(f"the merged PDF has more than the {self.settings.max_pdf_pages} pages allowed")
+            documents = [capture.shot.data for capture in captures]
+            data = await self.io(pdfs.merge, documents, self.settings.max_pdf_pages, deadline=deadline)
         if request.options.pdf_pdfa:
             data = await self.io(pdfs.to_pdfa, data, deadline - time.monotonic(), limit, deadline=deadline)
         if len(data) > limit:
             raise OutputTooLarge(f"the PDF is more than the {limit} bytes allowed")
         shot = dataclasses.replace(first.shot, data=data)
-        return Capture(shot, first.backend, timings, time.monotonic() - started)
+        return Capture(shot, first.backend, first.timings, time.monotonic() - started)
 
     def _check_available(self, request: CaptureRequest) -> None:
         """Options that need what this service may lack (rules, lists) get 400 without it."""

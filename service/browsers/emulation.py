@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from service.option_emulation import DEFAULT_FREEZE_TIME
+from service.option_emulation import freeze_instant
 from service.params import CaptureRequest
 
 Call = tuple[str, dict[str, Any]]
@@ -97,14 +96,6 @@ def tab_defaults(defaults: Defaults) -> list[Call]:
         *_locale(defaults.locale),
         ("Emulation.setUserAgentOverride", {"userAgent": "", "acceptLanguage": defaults.locale}),
     ]
-
-
-def freeze_instant(freeze_time: str | None) -> int:
-    """``freeze_time`` (ISO 8601; UTC when it names no offset) in milliseconds since the epoch."""
-    instant = datetime.fromisoformat(freeze_time or DEFAULT_FREEZE_TIME)
-    if instant.tzinfo is None:
-        instant = instant.replace(tzinfo=UTC)
-    return int(instant.timestamp() * 1000)
 
 
 def overrides(request: CaptureRequest, defaults: Defaults) -> list[tuple[str, list[Call], list[Call]]]:

@@ -11,9 +11,9 @@ from service.browsers.scope import CaptureScope, origin_of
 from service.browsers.tab import Tab
 from service.documents import CONTENT_HOST, CONTENT_URL
 
-_INTERCEPT_ALL = {"patterns": [{"urlPattern": "*", "requestStage": "Request"}]}
-# a body's capture without request rules: only its own origin's requests are paused (the document is served)
-_INTERCEPT_DOCUMENT = {"patterns": [{"urlPattern": f"http://{CONTENT_HOST}/*", "requestStage": "Request"}]}
+
+def _paused(url_pattern: str) -> dict[str, str]:
+    return {"urlPattern": url_pattern, "requestStage": "Request"}
 
 
 def on_paused(tab: Tab, scope: CaptureScope, source: str, method: str, params: dict[str, Any]) -> None:
@@ -40,10 +40,10 @@ def interception(scope: CaptureScope) -> dict[str, Any]:
     with ``http_auth`` the target's (its challenges are answered; others' are never paused)."""
     auth = scope.reach is not None or scope.http_auth is not None
     if scope.reach is not None or scope.rules is not None:
-        return {**_INTERCEPT_ALL, "handleAuthRequests": auth}
-    patterns = [*(_INTERCEPT_DOCUMENT["patterns"] if scope.document is not None else [])]
+        return {"patterns": [_paused("*")], "handleAuthRequests": auth}
+    patterns = [_paused(f"http://{CONTENT_HOST}/*")] if scope.document is not None else []
     if scope.http_auth is not None:
-        patterns.append({"urlPattern": f"{scope.http_auth[2]}/*", "requestStage": "Request"})
+        patterns.append(_paused(f"{scope.http_auth[2]}/*"))
     return {"patterns": patterns, "handleAuthRequests": auth}
 
 

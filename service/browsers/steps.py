@@ -31,16 +31,18 @@ from service.options import Endpoint
 from service.params import CaptureRequest
 from service.tenants import PROXY_AUTH_URL
 
-# what prepare may change in a tab, and the command that puts it back
-UNDO: dict[str, tuple[str, dict[str, Any]]] = {
-    "media": ("Emulation.setEmulatedMedia", {"media": "", "features": []}),
-    "background": ("Emulation.setDefaultBackgroundColorOverride", {}),
-    "bypass_csp": ("Page.setBypassCSP", {"enabled": False}),
-    "lifecycle": ("Page.setLifecycleEventsEnabled", {"enabled": False}),
-    "fetch": ("Fetch.disable", {}),
-    "frames": ("Target.setAutoAttach", {"autoAttach": False, "waitForDebuggerOnStart": False}),
-    "runtime": ("Runtime.disable", {}),
-    "network": ("Network.disable", {}),
+# what prepare may change in a tab, and the commands that put it back (the emulations' come with them,
+# emulation.overrides; a script added is removed by its identifier; cookies go with every reset)
+UNDO: dict[str, list[Call]] = {
+    "media": [("Emulation.setEmulatedMedia", {"media": "", "features": []})],
+    "background": [("Emulation.setDefaultBackgroundColorOverride", {})],
+    "bypass_csp": [("Page.setBypassCSP", {"enabled": False})],
+    "lifecycle": [("Page.setLifecycleEventsEnabled", {"enabled": False})],
+    "fetch": [("Fetch.disable", {})],
+    "frames": [("Target.setAutoAttach", {"autoAttach": False, "waitForDebuggerOnStart": False})],
+    "runtime": [("Runtime.disable", {})],
+    "network": [("Network.disable", {})],
+    "consent": [("Runtime.removeBinding", {"name": BINDING}), ("Runtime.disable", {})],
 }
 # cross-site iframes run in their own targets: request rules and consent rules reach them as they
 # attach, each paused until it has them
@@ -68,7 +70,7 @@ def prepare(
     def change(what: str, method: str, params: dict[str, Any], undo: list[Call] | None = None) -> None:
         calls.append((method, params))
         owners.append(what)
-        scope.changed[what] = undo if undo is not None else [UNDO[what]] if what in UNDO else []
+        scope.changed.setdefault(what, list(UNDO.get(what, []) if undo is None else undo))
 
     for what, commands, undone in emulation.overrides(request, defaults):
         for method, params in commands:
@@ -108,13 +110,11 @@ def prepare(
         scope.consent = ConsentTracker(consent_rules)
         for method, params in frame_setup(consent_rules):
             change("consent", method, params)
-        scope.changed["consent"] = [("Runtime.removeBinding", {"name": BINDING}), ("Runtime.disable", {})]
     if scope.rules is not None or scope.consent is not None or scope.reach is not None:
         change("frames", "Target.setAutoAttach", _AUTO_ATTACH)
     cookies = cookie_params(o.cookies, request.target.host, request.target.url)
     if cookies:  # removed by every reset with all other cookies
-        calls.append(("Network.setCookies", {"cookies": cookies}))
-        owners.append("cookies")
+        change("cookies", "Network.setCookies", {"cookies": cookies})
     if calls:
         results = tab.batch(calls, deadline)
         for (method, _), owner, result in zip(calls, owners, results, strict=True):

@@ -9,7 +9,6 @@ proves each attack fires.  ``file://`` reads nothing.
 from __future__ import annotations
 
 import io
-import json
 import time
 
 import pytest
@@ -302,4 +301,5 @@ def test_bodies_on_the_grid(grid_service, svg_pages):
     assert image.getpixel((20, 20)) == (0, 255, 0) and image.getpixel((70, 50)) == (0, 0, 255)
     content = post(grid_service, "/create_content", markdown="# On the Grid", format="markdown", response_type="json")
     assert content.status_code == 200 and content.json()["content"].startswith("# On the Grid")
-    assert json.loads(json.dumps(content.json()))["file_url"].startswith("http")
+    stored = requests.get(content.json()["file_url"], timeout=10)
+    assert stored.status_code == 200 and stored.text == content.json()["content"]  # in S3 beside the Grid

@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 
 from service.browsers import emulation, steps
-from service.browsers.emulation import Defaults, freeze_instant, overrides, tab_defaults
+from service.browsers.emulation import Defaults, overrides, tab_defaults
 from service.browsers.scope import CaptureScope
 from service.config import Settings
 from service.delivery.sealed import Sealer
 from service.devices import load_devices
 from service.errors import InvalidRequest
+from service.option_emulation import freeze_instant
 from service.options import Endpoint
 from service.params import parse_capture_request
 
