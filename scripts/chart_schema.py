@@ -30,6 +30,12 @@ FIXED_BY_CHART = frozenset(
 
 Schema = dict[str, Any]
 
+# the samplers OTEL_TRACES_SAMPLER names (the OpenTelemetry SDK's environment variables)
+OTEL_SAMPLERS = (
+    "always_on", "always_off", "traceidratio",
+    "parentbased_always_on", "parentbased_always_off", "parentbased_traceidratio",
+)  # fmt: skip
+
 
 def s(kind: str, **extra: Any) -> Schema:
     return {"type": kind, **extra}
@@ -100,6 +106,16 @@ def service_chart_schema() -> Schema:
             ),
             "filterLists": obj({"configMap": s("string")}),
             "tenants": obj({"existingSecret": s("string"), "key": s("string")}),
+            "tracing": obj(
+                {
+                    "otlpEndpoint": s("string", pattern="^(https?://.+)?$"),
+                    "port": s("integer", minimum=1, maximum=65535),
+                    "serviceName": s("string"),
+                    "sampler": enum(*OTEL_SAMPLERS),
+                    "samplerArg": s("string"),
+                    "headersSecret": s("string"),
+                }
+            ),
             "s3": obj({"existingSecret": s("string"), "accessKeyId": s("string"), "secretAccessKey": s("string")}),
             "serviceAccount": obj(
                 {"create": enabled, "name": s("string"), "annotations": free(), "automount": s("boolean")}

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from service import tracing
+
 
 class Backend(StrEnum):
     """Where a capture's browser runs."""
@@ -52,20 +54,26 @@ class Outcome(StrEnum):
 @dataclass
 class Timings:
     """Seconds spent per phase of one capture.  The use case creates it; the backend and the browser
-    session add the phases they run."""
+    session add the phases they run.  Each phase is a span of the current trace too (``service.tracing``)."""
 
     seconds: dict[Phase, float] = field(default_factory=dict)
 
     def add(self, phase: Phase, seconds: float) -> None:
-        self.seconds[phase] = self.seconds.get(phase, 0.0) + seconds
+        """A phase that ended now, ``seconds`` long."""
+        self._count(phase, seconds)
+        tracing.record(phase.value, seconds)
 
     @contextmanager
     def measure(self, phase: Phase) -> Iterator[None]:
         started = time.monotonic()
         try:
-            yield
+            with tracing.span(phase.value):
+                yield
         finally:
-            self.add(phase, time.monotonic() - started)
+            self._count(phase, time.monotonic() - started)
+
+    def _count(self, phase: Phase, seconds: float) -> None:
+        self.seconds[phase] = self.seconds.get(phase, 0.0) + seconds
 
     def milliseconds(self) -> dict[str, float]:
         """Per phase, in phase order, rounded to 0.1 ms (for logs)."""

@@ -18,6 +18,7 @@ from service.config_egress import EgressSettings
 from service.envvars import Network, describe, read, whsec
 from service.envvars import setting as _setting
 from service.option_emulation import is_locale, is_timezone
+from service.tracing import TARGET_URL_DETAIL
 
 # what the settings below choose among
 PNG_ENCODINGS = ("speed", "size")
@@ -46,6 +47,13 @@ class Settings(EgressSettings, DeliverySettings):
         "INFO",
         "Log level: DEBUG, INFO, WARNING or ERROR.",
         choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+    )
+    trace_target_urls: str = _setting(
+        "SNAPSHOT_TRACE_TARGET_URLS",
+        "host",
+        "What trace spans say of a capture's target URL (tracing is on with `OTEL_EXPORTER_OTLP_ENDPOINT`): its "
+        "`host` (as the log), its `path` too, or `full` (its query too). Never credentials.",
+        choices=TARGET_URL_DETAIL,
     )
     max_body_size: int = _setting(
         "SNAPSHOT_MAX_BODY_SIZE", 65536, "Largest request body accepted, bytes (413 beyond).", minimum=1

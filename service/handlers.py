@@ -14,6 +14,7 @@ from typing import TypeVar
 import tornado.httputil
 import tornado.web
 
+from service import tracing
 from service.answers import Accepted, Stored, to_json
 from service.auth import ApiKeys, Caller, Unauthorized
 from service.browsers.backend import CaptureBackend
@@ -131,6 +132,9 @@ class CaptureHandler(ParamsHandler):
         self.log_fields = {"target_host": host, "size": f"{request.width}x{request.height}"}
         if self.caller.name:
             self.log_fields["tenant"] = self.caller.name  # its name: never a key
+        detail = self.settings_.trace_target_urls
+        if detail != "host" and request.document is None:  # the host is in the span (as in the log)
+            tracing.annotate({"snapshot.target_url": tracing.target_url(request.url, detail)})
         self.backend = self.snapshotter.backend_for(request)
         self.log_fields["backend"] = self.backend.name
         return request, self.backend
@@ -255,6 +259,7 @@ class CaptureHandler(ParamsHandler):
             request_id=request_id(self.request),
             external_id=options.external_id,
             webhook_url=options.webhook_url,
+            trace=tracing.carrier(),
         )
         await self.jobs.submit(job)
         self.log_fields = {**(self.log_fields or {}), "job": job.id}

@@ -4,7 +4,6 @@ health, readiness, stored files and unknown paths."""
 from __future__ import annotations
 
 import tornado.web
-from prometheus_client import CONTENT_TYPE_LATEST
 
 from service.answers import DeviceList, DeviceView, to_json
 from service.auth import ApiKeys
@@ -52,8 +51,9 @@ class MetricsHandler(BaseHandler):
     metrics: Metrics
 
     def get(self) -> None:
-        self.set_header("Content-Type", CONTENT_TYPE_LATEST)
-        self.finish(self.metrics.exposition())
+        body, content_type = self.metrics.exposition(self.request.headers.get("Accept", ""))
+        self.set_header("Content-Type", content_type)
+        self.finish(body)
 
 
 class HealthzHandler(BaseHandler):

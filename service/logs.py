@@ -15,12 +15,12 @@ from typing import Any
 
 import tornado.web
 
+from service import tracing
 from service.metrics import Metrics
-from service.web import JsonErrors, client_ip, request_id
+from service.web import PROBE_PATHS, JsonErrors, client_ip, request_id
 
 access_log = logging.getLogger("snapshot.access")
 
-PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _QUIET = ("tornado.access", "urllib3", "selenium", "botocore", "boto3", "websocket")
 
 
@@ -55,6 +55,9 @@ def request_logger(metrics: Metrics, forwarded_hops: int = 0) -> Callable[[torna
         }
         if ours is not None:
             record.update(ours.log_record())
+        found = tracing.ids()  # the request's span: its trace in Tempo, from this line in Loki
+        if found is not None:
+            record["trace_id"], record["span_id"] = found
         access_log.log(level, json.dumps(record))
 
     return log_request

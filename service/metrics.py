@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import choose_encoder
 
-from service import __version__
+from service import __version__, tracing
 from service.browsers.breaker import Circuit
 from service.capture import Backend, Outcome, Phase, Timings
 
@@ -232,10 +233,14 @@ class Metrics:
     ) -> None:
         """One capture request's end; ``timings`` and ``elapsed`` of successful ones."""
         self.captures.labels(backend, outcome).inc()
+        exemplar = tracing.exemplar()  # the request's trace: a Grafana panel links a slow bucket to it
         if outcome is Outcome.SUCCESS and elapsed is not None:
-            self.capture_duration.labels(backend).observe(elapsed)
+            self.capture_duration.labels(backend).observe(elapsed, exemplar)
         for phase, seconds in (timings.seconds if timings is not None else {}).items():
-            self.phase_duration.labels(phase).observe(seconds)
+            self.phase_duration.labels(phase).observe(seconds, exemplar)
 
-    def exposition(self) -> bytes:
-        return generate_latest(self.registry)
+    def exposition(self, accept: str = "") -> tuple[bytes, str]:
+        """The metrics and their content type: OpenMetrics (with the exemplars) when ``accept`` (the scraper's
+        Accept header) asks for it, else Prometheus' text format."""
+        encode, content_type = choose_encoder(accept)
+        return encode(self.registry), content_type

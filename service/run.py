@@ -13,7 +13,7 @@ import time
 
 import tornado.httpserver
 
-from service import __version__
+from service import __version__, tracing
 from service.app import Components, build, capture_policy, load_tenants, make_app, make_server
 from service.config import Settings, SettingsError
 from service.egress import EgressProxy
@@ -116,4 +116,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"snapshot: {exc}", file=sys.stderr)
         sys.exit(2)
     configure_logging(settings.log_level)
-    asyncio.run(serve(settings, tenants))
+    tracing.configure(__version__)  # OTEL_EXPORTER_OTLP_ENDPOINT and the other OTEL_* variables
+    try:
+        asyncio.run(serve(settings, tenants))
+    finally:
+        tracing.shutdown()  # the spans of the last requests exported

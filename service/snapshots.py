@@ -16,7 +16,7 @@ from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from service import pdfs
+from service import pdfs, tracing
 from service.browsers.backend import CaptureBackend
 from service.browsers.breaker import CircuitBreaker
 from service.browsers.shots import Shot
@@ -151,10 +151,17 @@ class Snapshotter:
             request = dataclasses.replace(request, reach=reach)
         try:
             # /create_pdf's urls: each printed in turn within the one deadline (a capture is one of them)
-            pages = [dataclasses.replace(request, target=target, pages=()) for target in request.pages] or [request]
-            captures = [await self._capture(page, backend, deadline, timings, cancel, started) for page in pages]
-            if len(captures) == 1 and not request.options.pdf_pdfa:
-                return captures[0]
+            if not request.pages:
+                capture = await self._capture(request, backend, deadline, timings, cancel, started)
+                if not request.options.pdf_pdfa:
+                    return capture
+                captures = [capture]
+            else:
+                captures = []
+                for number, target in enumerate(request.pages, 1):
+                    with tracing.span("page", {"snapshot.page": number}):
+                        page = dataclasses.replace(request, target=target, pages=())
+                        captures.append(await self._capture(page, backend, deadline, timings, cancel, started))
             return await self._document(request, captures, deadline, started)
         except SnapshotError as exc:
             if exc.evidence is not None:  # evidence=true: the page as it was, stored like a result
@@ -166,7 +173,8 @@ class Snapshotter:
     async def _store_evidence(self, data: bytes) -> str | None:
         key = self.storage.new_key("png")
         try:
-            await self.store(key, data, "image/png")
+            with tracing.span("evidence"):
+                await self.store(key, data, "image/png")
         except (StorageError, CaptureTimeout) as exc:
             log.warning("the evidence of a failed capture could not be stored: %s", exc)
             return None
@@ -204,9 +212,11 @@ class Snapshotter:
         data = first.shot.data
         if len(captures) > 1:
             documents = [capture.shot.data for capture in captures]
-            data = await self.io(pdfs.merge, documents, self.settings.max_pdf_pages, deadline=deadline)
+            with tracing.span("pdf merge", {"snapshot.pages": len(documents)}):
+                data = await self.io(pdfs.merge, documents, self.settings.max_pdf_pages, deadline=deadline)
         if request.options.pdf_pdfa:
-            data = await self.io(pdfs.to_pdfa, data, deadline - time.monotonic(), limit, deadline=deadline)
+            with tracing.span("pdfa"):  # Ghostscript
+                data = await self.io(pdfs.to_pdfa, data, deadline - time.monotonic(), limit, deadline=deadline)
         if len(data) > limit:
             raise OutputTooLarge(f"the PDF is more than the {limit} bytes allowed")
         shot = dataclasses.replace(first.shot, data=data)

@@ -13,13 +13,16 @@ from typing import Any
 import tornado.httputil
 import tornado.netutil
 import tornado.web
+from opentelemetry.trace import Span, StatusCode
 
+from service import tracing
 from service.capture import Outcome
 from service.errors import InvalidRequest, SnapshotError, error_body
 from service.option_checks import Value
 
 log = logging.getLogger("snapshot.http")
 
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})  # logged at debug, never traced
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 _HTTP_CODES = {
     400: "invalid_request",
@@ -44,6 +47,43 @@ class JsonErrors(tornado.web.RequestHandler):
 
     def set_default_headers(self) -> None:
         self.set_header("X-Request-ID", request_id(self.request))
+
+    async def _execute(self, transforms: list[tornado.web.OutputTransform], *args: bytes, **kwargs: bytes) -> None:
+        """The request inside its span (``service/tracing.py``), current in the task that runs it: its capture's
+        phases and calls are its children, and its log line names it.  Probes are not traced."""
+        if self.request.path in PROBE_PATHS:
+            await super()._execute(transforms, *args, **kwargs)
+            return
+        with tracing.server_span(self.request.method or "HTTP", self.request.headers) as span:
+            await super()._execute(transforms, *args, **kwargs)
+            if span is not None:
+                self._describe(span)
+
+    @property
+    def route(self) -> str:
+        """The path with its variable part named (a span's name stays one per endpoint); empty for unknown paths."""
+        if self.handler_name == "not_found":
+            return ""
+        return self.request.path.rsplit("/", 1)[0] + "/{name}" if self.path_args else self.request.path
+
+    def _describe(self, span: Span) -> None:
+        """What the span says of the answered request: never its query, headers or body, or an error's message
+        (it may quote them); the capture's words of the request log (target host, size, backend, outcome)."""
+        status, route = self.get_status(), self.route
+        span.update_name(f"{self.request.method} {route}".strip())
+        span.set_attributes({
+            "http.request.method": self.request.method or "",
+            "url.scheme": self.request.protocol,
+            "url.path": self.request.path,
+            "http.route": route,
+            "http.response.status_code": status,
+            "snapshot.request_id": request_id(self.request),
+        })  # fmt: skip
+        for name, value in self.log_record().items():
+            if name != "message" and isinstance(value, str | int | float | bool):
+                span.set_attribute("error.type" if name == "error" else f"snapshot.{name}", value)
+        if status >= 500:
+            span.set_status(StatusCode.ERROR, self.error_code or str(status))
 
     def log_record(self) -> dict[str, Any]:
         record: dict[str, Any] = {}

@@ -184,8 +184,13 @@ def _node_config(directory: Path, max_sessions: int) -> Path:
 
 
 def start_grid(
-    nodes: int = 2, max_sessions: int = 2, auth: tuple[str, str] | None = None, port: int | None = None
+    nodes: int = 2,
+    max_sessions: int = 2,
+    auth: tuple[str, str] | None = None,
+    port: int | None = None,
+    hub_log_level: str | None = None,
 ) -> Grid:
+    """A hub and ``nodes`` nodes; ``hub_log_level="FINE"`` makes the hub log its spans (with their trace ids)."""
     if not SELENIUM_JAR.exists():
         raise RuntimeError(f"{SELENIUM_JAR} is missing: run scripts/setup.sh --test")
     directory = Path(tempfile.mkdtemp(prefix="grid-"))
@@ -194,7 +199,8 @@ def start_grid(
     java = ["java", "-Xmx512m", "-jar", str(SELENIUM_JAR)]
     credentials = ["--username", auth[0], "--password", auth[1]] if auth else []
     hub_args = [*java, "hub", "--host", "127.0.0.1", "--port", str(port), *events,
-                "--session-request-timeout", "60", *credentials]  # fmt: skip
+                "--session-request-timeout", "60", *credentials,
+                *(["--log-level", hub_log_level] if hub_log_level else [])]  # fmt: skip
     hub = Proc.start("grid-hub", hub_args)
     grid = Grid(f"http://127.0.0.1:{port}", hub, auth=auth, directory=directory, hub_args=hub_args)
     try:
@@ -423,12 +429,22 @@ class Prometheus:
         assert answer["status"] == "success", answer
         return answer["data"]["result"]
 
+    def exemplars(self, expr: str, since: float) -> list[dict]:
+        """The exemplars of the series ``expr`` selects, kept since ``since`` (a Unix time)."""
+        from urllib.parse import urlencode
+
+        query = urlencode({"query": expr, "start": since, "end": time.time() + 60})
+        answer = http_get_json(f"{self.url}/api/v1/query_exemplars?{query}")
+        assert answer["status"] == "success", answer
+        return [e for series in answer["data"] for e in series["exemplars"]]
+
     def stop(self) -> None:
         self.proc.stop()
 
 
-def start_prometheus(targets: list[str], job: str = "snapshot") -> Prometheus:
-    """A real Prometheus (Debian package) scraping ``targets`` (host:port) every second."""
+def start_prometheus(targets: list[str], job: str = "snapshot", exemplars: bool = False) -> Prometheus:
+    """A real Prometheus (Debian package) scraping ``targets`` (host:port) every second; ``exemplars``: it keeps
+    them (it then asks for OpenMetrics, the format that carries them)."""
     directory = Path(tempfile.mkdtemp(prefix="prometheus-"))
     config = directory / "prometheus.yml"
     config.write_text(
@@ -443,6 +459,7 @@ def start_prometheus(targets: list[str], job: str = "snapshot") -> Prometheus:
             f"--config.file={config}",
             f"--storage.tsdb.path={directory / 'data'}",
             f"--web.listen-address=127.0.0.1:{port}",
+            *(["--enable-feature=exemplar-storage"] if exemplars else []),
         ],
     )
     server = Prometheus(f"http://127.0.0.1:{port}", proc)

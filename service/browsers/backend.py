@@ -10,6 +10,7 @@ blocks: it awaits the worker's future with the remaining time and answers 504 wh
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import threading
 import time
@@ -81,7 +82,11 @@ class CaptureBackend:
         cancelled = cancel if cancel is not None else threading.Event()
         result: Future[Shot] = Future()
         self._admitted += 1
-        work = self._executor.submit(self._work, result, request, deadline, cancelled, timings, time.monotonic())
+        # in a copy of this task's context: the trace the capture belongs to (service/tracing.py)
+        context = contextvars.copy_context()
+        work = self._executor.submit(
+            context.run, self._work, result, request, deadline, cancelled, timings, time.monotonic()
+        )
         # the slot is free only when the worker is done, reset included
         work.add_done_callback(lambda _: loop.call_soon_threadsafe(self._finished))
         try:

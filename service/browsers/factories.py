@@ -12,12 +12,15 @@ import subprocess
 import tempfile
 import urllib.request
 from collections.abc import Callable
+from typing import Any
 
 from selenium import webdriver
 from selenium.common.exceptions import WebDriverException
+from selenium.webdriver.chrome.remote_connection import ChromeRemoteConnection
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.remote.client_config import ClientConfig
 
+from service import tracing
 from service.browsers.cdp import MAX_MESSAGE, CdpConnection
 from service.browsers.chrome import chrome_options
 from service.browsers.consent import ConsentRules
@@ -91,6 +94,16 @@ def _connect(endpoints: list[CdpEndpoint], timeout: float, max_message: int = MA
     return CdpConnection(last.url, timeout=timeout, headers=last.header_lines, max_message=max_message)
 
 
+class _TracedConnection(ChromeRemoteConnection):
+    """The WebDriver client's connection to the Grid, with the current trace context on every command it sends
+    (the new session, the quit): the Grid continues the capture's trace (``service/tracing.py``)."""
+
+    def get_remote_connection_headers(self, parsed_url: Any, keep_alive: bool = False) -> dict[str, str]:
+        headers: dict[str, str] = super().get_remote_connection_headers(parsed_url, keep_alive)
+        tracing.inject(headers)
+        return headers
+
+
 def grid_session_factory(
     settings: Settings,
     instance: str = "",
@@ -113,9 +126,8 @@ def grid_session_factory(
             password=auth[1] if auth else None,
         )
         return webdriver.Remote(
-            command_executor=grid_url,
+            command_executor=_TracedConnection(grid_url, client_config=config),
             options=chrome_options(settings, local=False, instance=instance, proxy_url=proxy_url),
-            client_config=config,
         )
 
     def open_session() -> BrowserSession:

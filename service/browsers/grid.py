@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from service import tracing
 from service.errors import BackendUnavailable
 
 Auth = tuple[str, str] | None
@@ -101,6 +102,7 @@ class GridApi:
 
     def _open(self, path: str, *, timeout: float, data: bytes | None = None, method: str | None = None) -> Any:
         headers = {**self.headers, **({"Content-Type": "application/json"} if data is not None else {})}
+        tracing.inject(headers)  # within a capture: the Grid's spans and logs join its trace
         request = urllib.request.Request(f"{self.url}{path}", data=data, headers=headers, method=method)
         return urllib.request.urlopen(request, timeout=timeout)
 
@@ -132,7 +134,7 @@ class GridApi:
         registration secret; empty when the Grid has none), so no new session is routed to it."""
         request = urllib.request.Request(
             f"{self.url}/se/grid/distributor/node/{node_id}",
-            headers={**self.headers, "X-REGISTRATION-SECRET": registration_secret},
+            headers=tracing.inject({**self.headers, "X-REGISTRATION-SECRET": registration_secret}),
             method="DELETE",
         )
         with urllib.request.urlopen(request, timeout=timeout):
@@ -176,7 +178,7 @@ class GridApi:
         the node does not run it."""
         request = urllib.request.Request(
             f"{uri.rstrip('/')}/se/grid/node/session/{session_id}",
-            headers={"X-REGISTRATION-SECRET": registration_secret},
+            headers=tracing.inject({"X-REGISTRATION-SECRET": registration_secret}),
             method="DELETE",
         )
         try:

@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from service import tracing
 from service.browsers.cdp import CdpError
 from service.browsers.page import Page, PageInfo, content
 from service.browsers.tab import Tab
@@ -150,7 +151,8 @@ def full_page(tab: Tab, output: OutputSettings, request: CaptureRequest, info: P
             clip = {"x": 0, "y": top, "width": width, "height": min(tile, height - top), "scale": 1}
             params = {**image_params(output, "png"), "clip": clip, "captureBeyondViewport": True}
             tiles.append(tab.screenshot(params, deadline))
-        data = stitch(tiles, o.format, o.quality)
+        with tracing.span("encode", {"snapshot.tiles": len(tiles)}):  # in this process: the tiles as one image
+            data = stitch(tiles, o.format, o.quality)
     size = image_size(data, o.format)
     _check_size(size, width, height, dsf)
     return Shot(data, o.format, info, *size, page_height=page_height, truncated=height < page_height)

@@ -64,6 +64,7 @@ class Job:
     error: dict[str, Any] | None = None  # the error JSON
     delivery: Delivery | None = None  # None: no webhook
     attempts: list[dict[str, Any]] = field(default_factory=list)  # webhook attempts
+    trace: dict[str, str] = field(default_factory=dict)  # the submitting request's trace context (its run links it)
 
     @staticmethod
     def new_id() -> str:

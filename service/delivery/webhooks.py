@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 
 from standardwebhooks import Webhook
 
+from service import tracing
 from service.errors import Blocked, InvalidRequest
 from service.netpolicy import NetworkPolicy
 from service.urls import TargetUrl, parse_target_url
@@ -183,6 +184,7 @@ class WebhookSender:
             "User-Agent": USER_AGENT,
             "Connection": "close",
         }
+        tracing.inject(headers)  # the receiver may continue the job's trace
         head = f"POST {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
         tls = self._tls if target.scheme == "https" else None
         reader, writer = await asyncio.open_connection(

@@ -16,9 +16,12 @@ import time
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
+from opentelemetry.trace import SpanKind, StatusCode
 from redis.exceptions import RedisError
 
+from service import tracing
 from service.answers import JobView, Stored, Webhook, error_of, to_json
 from service.capture import Outcome
 from service.config import Settings
@@ -202,12 +205,20 @@ class JobRunner:
             if job is None:  # expired, or deleted
                 await self.store.finish(job_id, None)
                 return
-            if not job.finished and not await self._run(job):
-                return  # shutting down: left for another replica
-            self._capturing -= 1
-            capturing = False
-            if job.delivery is Delivery.PENDING:
-                await self._deliver(job)
+            # a trace of its own, linked to the request that submitted it (service/tracing.py)
+            described: tracing.Attributes = {
+                "snapshot.job": job.id,
+                "snapshot.request_id": job.request_id,
+                "snapshot.job.run": job.runs + 1,
+            }
+            with tracing.span("job", described, kind=SpanKind.CONSUMER, links=tracing.links(job.trace), root=True):
+                if not job.finished and not await self._run(job):
+                    return  # shutting down: left for another replica
+                tracing.annotate({"snapshot.job.status": job.status.value})
+                self._capturing -= 1
+                capturing = False
+                if job.delivery is Delivery.PENDING:
+                    await self._deliver(job)
             await self.store.finish(job.id, job.owner)
         except asyncio.CancelledError:
             raise
@@ -222,7 +233,7 @@ class JobRunner:
         job.status, job.started_at, job.runs = JobStatus.RUNNING, time.time(), job.runs + 1
         await self.store.save(job)
         if job.runs == 1:
-            self.metrics.job_wait.observe(job.started_at - job.created_at)
+            self.metrics.job_wait.observe(job.started_at - job.created_at, tracing.exemplar())
         else:
             log.info("job %s taken over (run %d)", job.id, job.runs)
         try:
@@ -289,7 +300,14 @@ class JobRunner:
             # a fresh file_url on every attempt; the tenant (its name, or a digest of an anonymous key) tells
             # receivers whose job it is, and its events are signed with its own secret
             body = self.webhooks.body(event, {**self.view(job), "tenant": job.tenant})
-            attempt = await self.webhooks.send(job.webhook_url, job.id, body, number, job.tenant)
+            with tracing.span("webhook", {"snapshot.webhook.attempt": number}, kind=SpanKind.CLIENT) as span:
+                attempt = await self.webhooks.send(job.webhook_url, job.id, body, number, job.tenant)
+                if span is not None:  # the receiver's host (never its path or query) and what it answered
+                    span.set_attribute("server.address", urlsplit(job.webhook_url).hostname or "")
+                    if attempt.status is not None:
+                        span.set_attribute("http.response.status_code", attempt.status)
+                    if not attempt.delivered:
+                        span.set_status(StatusCode.ERROR, "not delivered")
             job.attempts.append(asdict(attempt))
             if attempt.delivered:
                 job.delivery = Delivery.DELIVERED

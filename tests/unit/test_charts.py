@@ -286,3 +286,27 @@ def test_dockerfile_follows_the_conventions():
     assert "HEALTHCHECK" in text and "chromium-driver" in text and "import service.app" in text
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", ".tools"} <= set(ignored)
+
+
+def test_tracing_values_set_the_standard_otel_variables_and_open_the_collectors_port():
+    def container_env(manifests: list[dict]) -> dict[str, dict]:
+        pod = by_kind(manifests, "Deployment")[0]["spec"]["template"]["spec"]
+        return {e["name"]: e for e in pod["containers"][0]["env"]}
+
+    assert not {name for name in container_env(docs(SERVICE_CHART, {}, "snapshot")) if name.startswith("OTEL_")}
+    values = {
+        "tracing": {"otlpEndpoint": "http://collector.obs:4318", "samplerArg": "0.5", "headersSecret": "otlp"},
+        "networkPolicy": {"enabled": True},
+    }
+    manifests = docs(SERVICE_CHART, values, "snapshot")
+    env = container_env(manifests)
+    assert env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"] == "http://collector.obs:4318"
+    assert env["OTEL_TRACES_SAMPLER"]["value"] == "parentbased_traceidratio"
+    assert env["OTEL_TRACES_SAMPLER_ARG"]["value"] == "0.5"
+    assert env["OTEL_SERVICE_NAME"]["value"] == "snapshot"
+    assert env["OTEL_EXPORTER_OTLP_HEADERS"]["valueFrom"]["secretKeyRef"] == {"name": "otlp", "key": "headers"}
+    assert "k8s.pod.name=$(K8S_POD_NAME)" in env["OTEL_RESOURCE_ATTRIBUTES"]["value"]
+    policy = next(p for p in by_kind(manifests, "NetworkPolicy") if "Egress" in p["spec"]["policyTypes"])
+    assert any(port.get("port") == 4318 for rule in policy["spec"]["egress"] for port in rule.get("ports", []))
+    with pytest.raises(Exception, match="otlpEndpoint"):
+        docs(SERVICE_CHART, {"tracing": {"otlpEndpoint": "tempo:4318"}}, "snapshot")

@@ -272,6 +272,20 @@ def test_hub_and_nodes_as_a_cluster_runs_them():
     )
 
 
+def test_grid_tracing_exports_from_the_hub_only():
+    def env_of(grid: list[dict], part: str) -> dict[str, dict]:
+        deployment = next(d for d in by_kind(grid, "Deployment") if part in d["metadata"]["name"])
+        return {e["name"]: e for e in deployment["spec"]["template"]["spec"]["containers"][0]["env"]}
+
+    grid = docs(GRID_CHART, {"tracing": {"otlpEndpoint": "http://tempo.monitoring:4317"}}, "selenium-grid")
+    hub = env_of(grid, "-hub")
+    assert hub["SE_ENABLE_TRACING"]["value"] == "true" and hub["SE_OTEL_TRACES_EXPORTER"]["value"] == "otlp"
+    assert hub["SE_OTEL_EXPORTER_ENDPOINT"]["value"] == "http://tempo.monitoring:4317"
+    # browsers run hostile pages: their pods' egress stays closed, so they export nothing
+    assert env_of(grid, "node")["SE_ENABLE_TRACING"]["value"] == "false"
+    assert env_of(docs(GRID_CHART, {}, "selenium-grid"), "-hub")["SE_ENABLE_TRACING"]["value"] == "false"
+
+
 def test_node_lifetimes_fit_the_services_sessions():
     grid = docs(GRID_CHART, {}, "selenium-grid")
     service = docs(SERVICE_CHART, {}, "snapshot")

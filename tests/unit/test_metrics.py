@@ -67,5 +67,5 @@ def test_backend_gauges_are_read_at_scrape_time():
 
 def test_exposition_parses_and_every_name_has_the_prefix():
     metrics = Metrics(CollectorRegistry())
-    families = list(text_string_to_metric_families(metrics.exposition().decode()))
+    families = list(text_string_to_metric_families(metrics.exposition()[0].decode()))
     assert families and all(f.name.startswith("snapshot_") for f in families)
