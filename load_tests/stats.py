@@ -25,6 +25,15 @@ class RunResult:
     latencies: list[float] = field(default_factory=list)  # successful requests, seconds
     errors: Counter = field(default_factory=Counter)  # status (or exception name) -> count
 
+    @classmethod
+    def merge(cls, name: str, parts: list[RunResult]) -> RunResult:
+        """One result of several runs of the same path (a benchmark's rounds)."""
+        errors: Counter = Counter()
+        for part in parts:
+            errors.update(part.errors)
+        latencies = [latency for part in parts for latency in part.latencies]
+        return cls(name, parts[0].concurrency, sum(p.elapsed for p in parts), latencies, errors)
+
     @property
     def ok(self) -> int:
         return len(self.latencies)

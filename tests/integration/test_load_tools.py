@@ -74,3 +74,18 @@ def test_the_pdf_benchmark_runs_every_path_and_leaves_no_browser(capsys):
     assert names[:3] == ["pw-plain", "pw-footer", "pw-outline"] and "service-merged" in names
     assert all(row["ok"] == 1 and not row["errors"] for row in report["rows"])
     assert report["browser_processes_left"] == 0 and report["service_leftover_processes"] == 0
+
+
+@pytest.mark.integration  # two services on real Chromiums, one exporting to a real OTLP receiver
+def test_the_tracing_benchmark_compares_on_and_off_and_leaves_no_browser(capsys):
+    import json
+
+    from load_tests.tracing import ROUNDS, main
+
+    main(["--count", str(ROUNDS), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert [row["name"] for row in report["rows"]] == ["off", "on"]
+    assert all(row["ok"] == ROUNDS and not row["errors"] for row in report["rows"])
+    assert set(report["ratios"]) == {"p50 on / off", "cpu on / off", "service cpu on / off"}
+    assert report["spans_per_capture"] >= 7  # the request's and its phases' (check, queue, session...)
+    assert report["browser_processes_left"] == 0 and report["service_leftover_processes"] == 0
