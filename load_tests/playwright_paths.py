@@ -73,9 +73,11 @@ def warm_page(
     meter: CpuMeter | None = None,
     name: str = "pw-warm",
     pdf_options: dict[str, Any] | None = None,
+    clip_height: int | None = None,
 ) -> RunResult:
     """goto + screenshot (``kind``: png, jpeg at quality 80, or pdf: A4 with backgrounds and ``pdf_options``)
-    on one warm page per worker; ``full_page``: the whole page."""
+    on one warm page per worker; ``full_page``: the whole page (its first ``clip_height`` rows, if given)."""
+    clip = {"clip": {"x": 0, "y": 0, "width": width, "height": clip_height}} if clip_height else {}
 
     async def body(browser: Any, result: RunResult) -> None:
         pages = [await browser.new_page(viewport={"width": width, "height": height}) for _ in range(concurrency)]
@@ -88,9 +90,9 @@ def warm_page(
             if kind == "pdf":
                 await page.pdf(**{"format": "A4", "print_background": True, **(pdf_options or {})})
             elif kind == "jpeg":
-                await page.screenshot(type="jpeg", quality=80, full_page=full_page)
+                await page.screenshot(type="jpeg", quality=80, full_page=full_page, **clip)
             else:
-                await page.screenshot(type="png", full_page=full_page)
+                await page.screenshot(type="png", full_page=full_page, **clip)
 
         await _workers(result, concurrency, count, one, meter)
 

@@ -188,6 +188,13 @@ class Settings(EgressSettings, DeliverySettings):
         "Tallest full-page capture, CSS pixels; taller pages are cut there.",
         minimum=1,
     )
+    max_shot_pixels: int = _setting(
+        "SNAPSHOT_MAX_SHOT_PIXELS",
+        67_108_864,
+        "Most device pixels asked of the browser in one screenshot: larger full pages and regions are taken in "
+        "tiles and stitched here (Chromium 156 is exact to about 100 million).",
+        minimum=1_000_000,
+    )
     max_image_bytes: int = _setting(
         "SNAPSHOT_MAX_IMAGE_BYTES",
         50_000_000,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import re
 import struct
+import zlib
 
 from PIL import Image
 
@@ -28,8 +29,11 @@ BY_EXTENSION = {ext: MEDIA_TYPES[kind] for kind, ext in EXTENSIONS.items()}
 DEFAULT_QUALITY = 80  # jpeg and webp, when the request gives none (Chrome's own default)
 
 
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
 def png_size(png: bytes) -> tuple[int, int]:
-    if len(png) < 24 or png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
+    if len(png) < 24 or png[:8] != PNG_SIGNATURE or png[12:16] != b"IHDR":
         raise ValueError("not a PNG")
     width, height = struct.unpack(">II", png[16:24])
     return width, height
@@ -46,22 +50,61 @@ def image_size(data: bytes, format: str) -> tuple[int, int]:
 
 
 def stitch(tiles: list[bytes], format: str, quality: int | None) -> bytes:
-    """PNG tiles of one width, top to bottom, as one image in ``format``."""
-    images = [Image.open(io.BytesIO(tile)) for tile in tiles]
-    width = images[0].width
-    whole = Image.new("RGBA", (width, sum(i.height for i in images)))
+    """PNG tiles of one width, top to bottom, as one image in ``format``.  One tile is decoded at a time: a PNG is
+    written as its rows arrive (one copy of the output, compressed); a JPEG or WebP holds one raster of the whole."""
+    if format == "png":
+        return _stream_png(tiles)
+    with Image.open(io.BytesIO(tiles[0])) as first:
+        width = first.width
+    heights = []
+    for tile in tiles:
+        with Image.open(io.BytesIO(tile)) as image:
+            heights.append(image.height)
+    whole = Image.new("RGB", (width, sum(heights)))
     y = 0
-    for image in images:
-        whole.paste(image.convert("RGBA"), (0, y))
-        y += image.height
+    for tile, height in zip(tiles, heights, strict=True):
+        with Image.open(io.BytesIO(tile)) as image:
+            whole.paste(image.convert("RGB"), (0, y))
+        y += height
     out = io.BytesIO()
-    if format == "jpeg":
-        whole.convert("RGB").save(out, format="JPEG", quality=quality or DEFAULT_QUALITY)
-    elif format == "webp":
-        whole.save(out, format="WEBP", quality=quality or DEFAULT_QUALITY)
-    else:
-        whole.save(out, format="PNG", compress_level=1)
+    whole.save(out, format="JPEG" if format == "jpeg" else "WEBP", quality=quality or DEFAULT_QUALITY)
     return out.getvalue()
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+_IDAT_SIZE = 1 << 20
+
+
+def _stream_png(tiles: list[bytes]) -> bytes:
+    """The tiles' rows as one PNG (8-bit RGB or RGBA, unfiltered, zlib's fastest level, as Chrome's
+    ``optimizeForSpeed``), compressed as each tile is decoded."""
+    sizes, modes = [], set()
+    for tile in tiles:
+        with Image.open(io.BytesIO(tile)) as image:
+            sizes.append(image.size)
+            modes.add(image.mode)
+    width = sizes[0][0]
+    mode = "RGB" if modes == {"RGB"} else "RGBA"
+    stride = width * len(mode)
+    header = struct.pack(">IIBBBBB", width, sum(h for _, h in sizes), 8, 2 if mode == "RGB" else 6, 0, 0, 0)
+    out = bytearray(PNG_SIGNATURE + _chunk(b"IHDR", header))
+    compressor = zlib.compressobj(1)
+    pending = bytearray()
+    for tile in tiles:
+        with Image.open(io.BytesIO(tile)) as image:
+            raw = memoryview(image.convert(mode).tobytes())
+        for row in range(0, len(raw), stride):
+            pending += compressor.compress(b"\x00" + raw[row : row + stride])
+            if len(pending) >= _IDAT_SIZE:
+                out += _chunk(b"IDAT", bytes(pending))
+                pending.clear()
+        del raw
+    pending += compressor.flush()
+    out += _chunk(b"IDAT", bytes(pending)) + _chunk(b"IEND", b"")
+    return bytes(out)
 
 
 _PAGE = re.compile(rb"/Type\s*/Page(?!s)")

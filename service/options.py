@@ -121,7 +121,8 @@ class CaptureOptions(EmulationOptions, PdfOptions):
     full_page_scroll: bool = option(
         Group.FULL_PAGE,
         True,
-        "Scroll through the page first, so lazy content loads; then back to the top.",
+        "Scroll through the page first, so lazy content loads (each step once what it started has loaded); then "
+        "back to the top. Skipped on pages where nothing loads on scroll.",
         endpoints=SNAP,
     )
     full_page_scroll_by: int | None = option(
@@ -133,8 +134,9 @@ class CaptureOptions(EmulationOptions, PdfOptions):
         unit="px",
     )
     full_page_scroll_delay: int = option(
-        Group.FULL_PAGE, 100, "Pause after each scroll step.", endpoints=SNAP, minimum=0, maximum=5000, unit="ms"
-    )
+        Group.FULL_PAGE, 0, "A further pause after each scroll step (pages whose content comes on a timer).",
+        endpoints=SNAP, minimum=0, maximum=5000, unit="ms",
+    )  # fmt: skip
     # --- region
     selector: str | None = option(
         Group.REGION, None, "Capture the first visible element matching this CSS selector.", endpoints=SNAP

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -544,9 +545,10 @@ class _PageHandler(BaseHTTPRequestHandler):
         else:
             self.send_error(404)
             return
-        data = body.encode()
+        data = body if isinstance(body, bytes) else body.encode()
         self.send_response(status)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
+        if not any(name.lower() == "content-type" for name in headers):
+            self.send_header("Content-Type", "text/html; charset=utf-8")
         self.send_header("Content-Length", str(len(data)))
         for name, value in headers.items():
             self.send_header(name, value)
@@ -564,9 +566,10 @@ class PageServer(ThreadingHTTPServer):
         super().__init__((host, 0), _PageHandler)
         self.hits: list[str] = []
         self.seen: list[tuple[str, dict[str, str]]] = []  # (path, request headers, lower-cased names)
-        # extra routes: fn(query) -> html, (html, headers) or (html, headers, status); query['_cookie'],
+        # extra routes: fn(query) -> html, (html, headers) or (html, headers, status), html as str or bytes (its
+        # Content-Type: text/html unless the headers give one); query['_cookie'],
         # query['_user_agent'], query['_x_test'] and query['_authorization'] are those request headers
-        self.routes: dict[str, Callable[[dict[str, str]], str | tuple[str, dict[str, str]]]] = {}
+        self.routes: dict[str, Callable[[dict[str, str]], Any]] = {}
         self.thread = threading.Thread(target=self.serve_forever, daemon=True)
         self.thread.start()
 

@@ -78,25 +78,74 @@ _RECT = (
           viewX: r.left + r.width / 2, viewY: r.top + r.height / 2};
 }"""
 )
-_SCROLL = """async (step, delay, maxHeight, budgetMs, imagesCapMs) => {
+_SCROLL = """async (step, delay, maxHeight, budgetMs, imagesCapMs, hints) => {
   const started = performance.now();
+  const left = () => budgetMs - (performance.now() - started);
   const height = () => Math.max(document.documentElement.scrollHeight, document.body ? document.body.scrollHeight : 0);
-  let y = 0;
-  while (y + innerHeight < Math.min(height(), maxHeight) && performance.now() - started < budgetMs) {
+  const frame = () => new Promise((r) => requestAnimationFrame(() => r()));
+  // images loading in or near the viewport (a lazy one further down has not started: it is not waited for)
+  const near = (i) => {
+    const r = i.getBoundingClientRect();
+    return r.bottom > -innerHeight && r.top < 2 * innerHeight;
+  };
+  const loading = () => [...document.images].filter((i) => !i.complete && near(i));
+  const finished = () => performance.getEntriesByType('resource').length;
+  // what could load on scroll: native lazy images and frames, and the page's own watchers (IntersectionObserver,
+  // scroll listeners: counted in its world as it loaded, see LAZY_WATCH); without any, nothing will
+  const lazy = hints > 0 || document.querySelector('img[loading=lazy], iframe[loading=lazy]') !== null;
+  let y = 0, steps = 0;
+  while (lazy && y + innerHeight < Math.min(height(), maxHeight) && left() > 0) {
+    const seen = finished(), tall = height();
     y += step;
     scrollTo(0, y);
-    await new Promise((r) => setTimeout(r, delay));
+    steps++;
+    await frame();  // observers' callbacks and lazy images start with the next rendering
+    // no fixed pause: the next step comes as soon as what this one started has settled
+    while (left() > 0 && (loading().length || finished() !== seen || height() !== tall)) {
+      const before = finished(), high = height(), images = loading();
+      await Promise.race([
+        Promise.all(images.map((i) => new Promise((r) => {
+          i.addEventListener('load', r, {once: true});
+          i.addEventListener('error', r, {once: true});
+        }))),
+        new Promise((r) => setTimeout(r, Math.min(imagesCapMs, Math.max(0, left())))),
+      ]);
+      await frame();
+      if (finished() === before && height() === high && !loading().length) break;
+    }
+    if (delay) await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, left()))));
   }
-  scrollTo(0, 0);
-  const pending = [...document.images].filter((i) => !i.complete);
-  const loaded = pending.map((i) => new Promise((r) => {
-    i.addEventListener('load', r, {once: true});
-    i.addEventListener('error', r, {once: true});
-  }));
-  await Promise.race([Promise.all(loaded), new Promise((r) => setTimeout(r, imagesCapMs))]);
-  await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
-  return height();
+  if (steps) {
+    scrollTo(0, 0);
+    await Promise.race([
+      Promise.all(loading().map((i) => new Promise((r) => {
+        i.addEventListener('load', r, {once: true});
+        i.addEventListener('error', r, {once: true});
+      }))),
+      new Promise((r) => setTimeout(r, Math.min(imagesCapMs, Math.max(0, left())))),
+    ]);
+    await frame();
+    await frame();
+  }
+  return {height: height(), steps: steps};
 }"""
+# run in the page's own world before its scripts (full pages with the lazy-content scroll): counts what would make
+# content load on scroll, read by _SCROLL's caller.  It wraps two built-ins and changes nothing else.
+LAZY_WATCH = """(() => {
+  let seen = 0;
+  const IO = window.IntersectionObserver;
+  if (IO) {
+    const observe = IO.prototype.observe;
+    IO.prototype.observe = function () { seen++; return observe.apply(this, arguments); };
+  }
+  const add = EventTarget.prototype.addEventListener;
+  EventTarget.prototype.addEventListener = function (type) {
+    if (type === 'scroll' || type === 'wheel') seen++;
+    return add.apply(this, arguments);
+  };
+  Object.defineProperty(window, Symbol.for('snapshot.lazy'), {get: () => seen + (window.onscroll ? 1 : 0)});
+})();"""
+_LAZY_HINTS = "() => { try { return Number(window[Symbol.for('snapshot.lazy')]) || 0; } catch (e) { return 1; } }"
 # the page's content (/create_content), read from the DOM as it is now; Markdown is made from the HTML
 _CONTENT = """(format, maxLength) => {
   const root = document.documentElement;
@@ -198,8 +247,12 @@ class Page:
         return {k: float(v) for k, v in found.items()}
 
     def scroll_through(self, step: int, delay_ms: int, max_height: int, budget_ms: int) -> int:
-        """Scroll down the page step by step (lazy content loads), then back to the top; the height."""
-        return int(self.call(_SCROLL, step, delay_ms, max_height, budget_ms, min(2000, budget_ms)) or 0)
+        """Scroll down the page step by step so that lazy content loads, each step as soon as what the last one
+        started has settled (then ``delay_ms`` more), then back to the top; nothing when nothing on the page
+        would load on scroll (``LAZY_WATCH``).  The steps taken."""
+        hints = self.call(_LAZY_HINTS, main_world=True)  # the page's world: it may lie, about its own capture only
+        found = self.call(_SCROLL, step, delay_ms, max_height, budget_ms, min(2000, budget_ms), hints)
+        return int(found.get("steps", 0)) if isinstance(found, dict) else 0
 
 
 def content(page: Page, format: str, max_bytes: int) -> bytes:

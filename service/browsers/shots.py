@@ -26,7 +26,8 @@ from service.params import CaptureRequest
 if TYPE_CHECKING:
     from service.config import Settings
 
-TILE_LIMIT = 8192  # device pixels: taller captures are taken in tiles (Chrome repeats or blanks beyond)
+# the tallest image each format holds (device pixels): Chrome answers nothing beyond, and no encoder could
+FORMAT_HEIGHT = {"png": 1 << 31, "jpeg": 65535, "webp": 16383}
 
 
 @dataclass(frozen=True)
@@ -38,13 +39,18 @@ class OutputSettings:
     max_bytes: int = 50_000_000
     max_pdf_pages: int = 100
     fast_png: bool = True  # PNGs encoded for speed rather than size (SNAPSHOT_PNG_ENCODING)
+    max_shot_pixels: int = 67_108_864  # more in one screenshot: tiles (SNAPSHOT_MAX_SHOT_PIXELS)
 
     @classmethod
     def of(cls, settings: Settings) -> OutputSettings:
         return cls(
             settings.max_full_page_height, settings.max_pixels, settings.max_image_bytes, settings.max_pdf_pages,
-            fast_png=settings.png_encoding == "speed",
+            fast_png=settings.png_encoding == "speed", max_shot_pixels=settings.max_shot_pixels,
         )  # fmt: skip
+
+    def shot_rows(self, width: float, scale: float) -> int:
+        """The most CSS rows of ``width`` one screenshot at ``scale`` takes (tiles beyond: ``region``)."""
+        return max(1, int(self.max_shot_pixels // (math.ceil(width * scale) * scale)))
 
     @property
     def max_message(self) -> int:
@@ -105,8 +111,9 @@ def take(
         else:
             clip = {"x": float(o.clip_x or 0), "y": float(o.clip_y or 0)}
             clip |= {"width": float(o.clip_width or 1), "height": float(o.clip_height or 1)}
-        params = {**image, "clip": {**clip, "scale": 1}, "captureBeyondViewport": True}
-        data = tab.screenshot(params, deadline)
+        if clip["height"] * dsf > FORMAT_HEIGHT[o.format]:
+            raise OutputTooLarge(f"the region is taller than a {o.format} image can be ({FORMAT_HEIGHT[o.format]} px)")
+        data = region(tab, output, clip, o.format, o.quality, dsf, deadline)
         width, height = image_size(data, o.format)
         return _checked(output, Shot(data, o.format, info, width, height, info.height))
     data = tab.screenshot(image, deadline)
@@ -137,25 +144,40 @@ def full_page(tab: Tab, output: OutputSettings, request: CaptureRequest, info: P
     page_height = max(request.height, math.ceil(metrics["cssContentSize"]["height"]))
     limits = output
     cap = min(o.full_page_max_height or limits.max_full_page_height, limits.max_full_page_height)
-    cap = min(cap, int(limits.max_pixels // (width * dsf * dsf)))
+    cap = min(cap, int(limits.max_pixels // (width * dsf * dsf)), int(FORMAT_HEIGHT[o.format] // dsf))
     height = min(page_height, cap)
-    tile = int(TILE_LIMIT // dsf)
-    if height <= tile:
-        clip = {"x": 0, "y": 0, "width": width, "height": height, "scale": 1}
-        data = tab.screenshot(
-            {**image_params(output, o.format, o.quality), "clip": clip, "captureBeyondViewport": True}, deadline
-        )
-    else:
-        tiles = []
-        for top in range(0, height, tile):
-            clip = {"x": 0, "y": top, "width": width, "height": min(tile, height - top), "scale": 1}
-            params = {**image_params(output, "png"), "clip": clip, "captureBeyondViewport": True}
-            tiles.append(tab.screenshot(params, deadline))
-        with tracing.span("encode", {"snapshot.tiles": len(tiles)}):  # in this process: the tiles as one image
-            data = stitch(tiles, o.format, o.quality)
+    clip = {"x": 0.0, "y": 0.0, "width": float(width), "height": float(height)}
+    data = region(tab, output, clip, o.format, o.quality, dsf, deadline)
     size = image_size(data, o.format)
     _check_size(size, width, height, dsf)
     return Shot(data, o.format, info, *size, page_height=page_height, truncated=height < page_height)
+
+
+def region(
+    tab: Tab,
+    output: OutputSettings,
+    clip: dict[str, float],
+    image_format: str,
+    quality: int | None,
+    scale: float,
+    deadline: float,
+) -> bytes:
+    """A region of the page (CSS px, beyond the viewport: the viewport keeps its size) as one image.  In one
+    screenshot when the browser takes it in one (``SNAPSHOT_MAX_SHOT_PIXELS``): the bytes it encoded are the
+    answer, never decoded here.  Larger: PNG tiles, stitched one at a time (``images.stitch``)."""
+    rows = output.shot_rows(clip["width"], scale)
+    if clip["height"] <= rows:
+        params = {**image_params(output, image_format, quality), "clip": {**clip, "scale": 1}}
+        return tab.screenshot({**params, "captureBeyondViewport": True}, deadline)
+    tiles = []
+    top = 0.0
+    while top < clip["height"]:
+        part = {**clip, "y": clip["y"] + top, "height": min(float(rows), clip["height"] - top), "scale": 1}
+        tiles.append(tab.screenshot({**image_params(output, "png"), "clip": part, "captureBeyondViewport": True},
+                                    deadline))  # fmt: skip
+        top += rows
+    with tracing.span("encode", {"snapshot.tiles": len(tiles)}):  # in this process: the tiles as one image
+        return stitch(tiles, image_format, quality)
 
 
 PDF_CHUNK = 1 << 20  # bytes of PDF per IO.read: the CDP messages stay small whatever the PDF's size

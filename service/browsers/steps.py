@@ -14,13 +14,14 @@ import logging
 import time
 from typing import Any
 
+from service import tracing
 from service.browsers import cosmetic, emulation, fetch
 from service.browsers.cdp import CdpError, CdpInterrupted, CdpTimeout
 from service.browsers.consent import BINDING, ConsentRules, ConsentTracker, frame_setup
 from service.browsers.diagnostics import Diagnostics
 from service.browsers.emulation import Call, Defaults
 from service.browsers.network import RequestRules
-from service.browsers.page import DISABLE_ANIMATIONS_CSS, Page, PageInfo
+from service.browsers.page import DISABLE_ANIMATIONS_CSS, LAZY_WATCH, Page, PageInfo
 from service.browsers.scope import CaptureScope, origin_of
 from service.browsers.shots import OutputSettings
 from service.browsers.tab import LEAVE_WAIT, Tab
@@ -92,6 +93,8 @@ def prepare(
         change("background", "Emulation.setDefaultBackgroundColorOverride", {"color": {"r": 0, "g": 0, "b": 0, "a": 0}})
     if o.styles or o.hide_selectors or o.disable_animations or o.scripts or o.deterministic:
         change("bypass_csp", "Page.setBypassCSP", {"enabled": True})  # the page's CSP would refuse them
+    if o.full_page and o.full_page_scroll:  # whether anything on the page would load on scroll (page.LAZY_WATCH)
+        change("lazy_watch", "Page.addScriptToEvaluateOnNewDocument", {"source": LAZY_WATCH})
     if o.wait_until in ("networkidle0", "networkidle2"):
         change("lifecycle", "Page.setLifecycleEventsEnabled", {"enabled": True})
     if o.metadata:  # what the page says: its console and its failed requests
@@ -211,7 +214,9 @@ def after_load(
         budget = int(1000 * max(0.0, min(10.0, (waits_end - time.monotonic()) / 2)))
         limit = output.max_full_page_height
         max_height = min(o.full_page_max_height or limit, limit)
-        current().scroll_through(o.full_page_scroll_by or request.height, o.full_page_scroll_delay, max_height, budget)
+        steps = current().scroll_through(o.full_page_scroll_by or request.height, o.full_page_scroll_delay,
+                                         max_height, budget)  # fmt: skip
+        tracing.annotate({"snapshot.scroll_steps": steps})  # 0: nothing on the page loads on scroll
     if o.delay:
         tab.pause(min(o.delay / 1000, max(0.0, waits_end - time.monotonic())))
     if o.deterministic:  # what animated meanwhile is settled too

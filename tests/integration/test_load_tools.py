@@ -89,3 +89,18 @@ def test_the_tracing_benchmark_compares_on_and_off_and_leaves_no_browser(capsys)
     assert set(report["ratios"]) == {"p50 on / off", "cpu on / off", "service cpu on / off"}
     assert report["spans_per_capture"] >= 7  # the request's and its phases' (check, queue, session...)
     assert report["browser_processes_left"] == 0 and report["service_leftover_processes"] == 0
+
+
+@pytest.mark.integration  # the service and Playwright on a real Chromium, a page of Debian's Node.js reference
+def test_the_fullpage_benchmark_compares_real_pages_with_playwright_and_leaves_no_browser(capsys):
+    import json
+
+    from load_tests.fullpage import main
+
+    main(["--count", "1", "--pages", "index", "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert [row["name"] for row in report["rows"]] == ["pw", "pw-jpeg", "service", "service-scroll", "service-jpeg"]
+    assert all(row["ok"] == 1 and not row["errors"] and row["height"] > 1000 for row in report["rows"])
+    assert set(report["ratios"]) == {f"index ({report['rows'][0]['height']} px) {path} / pw"
+                                     for path in ("service", "service-scroll", "service-jpeg")}  # fmt: skip
+    assert report["browser_processes_left"] == 0 and report["service_leftover_processes"] == 0

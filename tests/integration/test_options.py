@@ -12,9 +12,9 @@ import pytest
 import requests
 from PIL import Image
 
-from service.browsers.shots import TILE_LIMIT
+from service.browsers.shots import OutputSettings
 from service.images import pdf_pages
-from tests.servers import PageServer
+from tests.servers import PageServer, Service, start_service
 from tests.support import LOOPBACK, open_png
 
 pytestmark = pytest.mark.integration
@@ -133,31 +133,108 @@ def test_a_tall_lazy_page_is_captured_whole_with_every_image_and_no_repeated_ban
         assert image.getpixel((100, top + 500)) == band_color((i + 7) % BANDS), f"the lazy image of band {i}"
 
 
-SEAMS = (TILE_LIMIT // 2, TILE_LIMIT)  # CSS px where tiles meet, at scale 2 and at scale 1
+def _observed(query: dict[str, str]) -> str:
+    """12 sections that take their colour only once an IntersectionObserver saw them, and a last one that adds two
+    more when it is seen (content that comes on scroll, with no native lazy loading)."""
+    sections = "".join(f"<section data-color='{_hex(band_color(i))}'></section>" for i in range(12))
+    return f"""<!doctype html><html><head><style>body{{margin:0}} section{{height:500px;background:#fff}}</style>
+      </head><body>{sections}<div id=more style='height:10px'></div><script>
+      const seen = new IntersectionObserver((entries) => entries.forEach((e) => {{
+        if (!e.isIntersecting) return;
+        if (e.target.id === 'more') {{
+          seen.unobserve(e.target);
+          for (const color of ['{_hex(band_color(12))}', '{_hex(band_color(13))}']) {{
+            const s = document.createElement('section');
+            s.dataset.color = color;
+            e.target.before(s);
+            seen.observe(s);
+          }}
+          return;
+        }}
+        setTimeout(() => {{ e.target.style.background = '#' + e.target.dataset.color; }}, 30);
+        seen.unobserve(e.target);
+      }}));
+      document.querySelectorAll('section, #more').forEach((el) => seen.observe(el));
+    </script></body></html>"""
+
+
+def test_content_that_comes_on_scroll_is_all_there_with_the_default_scroll(snap, service, option_pages):
+    option_pages.routes["/observed"] = _observed
+    image = ok(snap(service, "/observed", 300, 400, full_page="true")).convert("RGB")
+    assert image.size == (300, 14 * 500 + 10)  # the two sections added on the way down included
+    for i in range(14):
+        assert image.getpixel((150, i * 500 + 250)) == band_color(i), f"section {i}"
+
+
+SHOT_PIXELS = 1_000_000  # a service taking at most this much in one screenshot: 400 px wide pages are tiled
 MARKERS = {-2: (0, 128, 0), -1: (255, 0, 0), 0: (0, 0, 255), 1: (255, 255, 0)}  # rows around each seam
 
 
-def _seams(query: dict[str, str]) -> str:
+def _seams(scale: int) -> list[int]:
+    """CSS rows where the tiles of a 400 px wide, 9000 px tall page meet, at ``scale``."""
+    rows = OutputSettings(max_shot_pixels=SHOT_PIXELS).shot_rows(400, scale)
+    return list(range(rows, 9000, rows))
+
+
+def _seams_page(query: dict[str, str]) -> str:
     lines = "".join(
         f"<div style='position:absolute;left:0;right:0;top:{seam + offset}px;height:1px;background:rgb{color}'></div>"
-        for seam in SEAMS
+        for seam in _seams(int(query.get("scale", "1")))
         for offset, color in MARKERS.items()
     )
     return f"<!doctype html><body style='margin:0'><div style='position:relative;height:9000px'>{lines}</div></body>"
 
 
+@pytest.fixture(scope="module")
+def tiling_service() -> Iterator[Service]:
+    service = start_service({"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_MAX_SHOT_PIXELS": str(SHOT_PIXELS)})
+    yield service
+    assert service.stop() == 0
+
+
 @pytest.mark.parametrize("scale", [1, 2])
-def test_the_rows_on_both_sides_of_each_tile_seam_are_where_the_page_has_them(snap, service, option_pages, scale):
-    """A full page taller than one capture is taken in tiles of TILE_LIMIT device pixels: marker lines on
-    both sides of every seam land on their own rows (a tile one pixel off moves them)."""
-    option_pages.routes["/seams"] = _seams
-    image = ok(snap(service, "/seams", 60, 200, full_page="true", device_scale_factor=str(scale))).convert("RGB")
-    assert image.size == (60 * scale, 9000 * scale)
-    for seam in SEAMS:
+def test_the_rows_on_both_sides_of_each_tile_seam_are_where_the_page_has_them(snap, tiling_service, option_pages,
+                                                                              scale):  # fmt: skip
+    """Past SNAPSHOT_MAX_SHOT_PIXELS a full page is taken in tiles: marker lines on both sides of every seam land
+    on their own rows (a tile one pixel off moves them)."""
+    option_pages.routes["/seams"] = _seams_page
+    response = snap(tiling_service, "/seams", 400, 200, full_page="true", device_scale_factor=str(scale),
+                    url=f"{option_pages.base}/seams?scale={scale}")  # fmt: skip
+    image = ok(response).convert("RGB")
+    assert image.size == (400 * scale, 9000 * scale)
+    assert len(_seams(scale)) >= 3
+    for seam in _seams(scale):
         for offset, color in MARKERS.items():
             for row in range((seam + offset) * scale, (seam + offset + 1) * scale):
-                assert image.getpixel((30, row)) == color, f"row {row} (seam {seam}{offset:+d}, scale {scale})"
-        assert image.getpixel((30, (seam + 3) * scale)) == WHITE
+                assert image.getpixel((200, row)) == color, f"row {row} (seam {seam}{offset:+d}, scale {scale})"
+        assert image.getpixel((200, (seam + 3) * scale)) == WHITE
+
+
+def _stripes(query: dict[str, str]) -> str:
+    height = int(query["height"])
+    bands = "".join(f"<div style='height:64px;background:rgb{stripe(i)}'></div>" for i in range(height // 64 + 1))
+    return f"<!doctype html><body style='margin:0'>{bands}</body>"
+
+
+def stripe(i: int) -> tuple[int, int, int]:
+    return (i * 37) % 256, (i * 91) % 256, (i * 13 + 50) % 256
+
+
+@pytest.mark.parametrize("image_format", ["png", "jpeg"])
+def test_a_page_at_the_pixel_limit_is_one_exact_shot(snap, service, option_pages, image_format):
+    """1280 px wide to SNAPSHOT_MAX_PIXELS (26214 rows), taken in one screenshot: every band where the page has it
+    (a browser that repeats or blanks a part fails)."""
+    option_pages.routes["/stripes"] = _stripes
+    response = snap(service, "/stripes", 1280, 800, full_page="true", full_page_scroll="false", format=image_format,
+                    url=f"{option_pages.base}/stripes?height=30000", request_timeout=120)  # fmt: skip
+    assert response.status_code == 200, response.text
+    image = Image.open(io.BytesIO(response.content)).convert("RGB")
+    assert image.size == (1280, 26214) and response.headers["X-Snapshot-Truncated"] == "true"
+    tolerance = 0 if image_format == "png" else 12
+    for i in range(0, 26214 // 64):
+        for x in (10, 640, 1270):
+            got, want = image.getpixel((x, i * 64 + 32)), stripe(i)
+            assert max(abs(a - b) for a, b in zip(got, want, strict=True)) <= tolerance, f"band {i} at x={x}: {got}"
 
 
 def test_a_100vh_hero_is_not_stretched_by_a_full_page_capture(snap, service, option_pages):

@@ -260,3 +260,24 @@ def test_without_an_endpoint_the_log_names_no_trace(local_service, pages):
     assert response.status_code == 200
     line = log_line(local_service, response.headers["X-Request-ID"])
     assert "trace_id" not in line and line["status"] == 200
+
+
+def test_the_lazy_content_scroll_runs_only_where_something_loads_on_scroll(traced, otlp, pages):
+    """The wait span says how many scroll steps a full page took: none on a tall page where nothing would load on
+    scroll; some where a native lazy image waits below the fold."""
+    pages.routes["/lazy-below"] = lambda q: (
+        "<!doctype html><body style='margin:0'><div style='height:3000px'></div>"
+        "<img loading=lazy src='/color/00ff00' width=50 height=50></body>"
+    )
+    steps = {}
+    for path in ("/cards?n=60", "/lazy-below"):
+        trace_id, _, header = traceparent()
+        response = requests.get(
+            f"{traced.url}/create_snap", params={"url": pages.base + path, "width": 300, "height": 400,
+                                                 "full_page": "true"},
+            headers={"traceparent": header}, timeout=60,
+        )  # fmt: skip
+        assert response.status_code == 200 and int(response.headers["X-Snapshot-Page-Height"]) > 2000
+        span, spans = server_span(otlp, trace_id, "/create_snap")
+        steps[path] = next(s for s in children(spans, span) if s.name == "wait").attributes["snapshot.scroll_steps"]
+    assert steps["/cards?n=60"] == 0 and steps["/lazy-below"] >= 5
