@@ -107,7 +107,8 @@ class CaptureOptions(EmulationOptions, PdfOptions):
     full_page: bool = option(
         Group.FULL_PAGE,
         False,
-        "The whole page, not only the viewport (the viewport stays width × height).",
+        "The whole page, not only the viewport (the viewport stays width × height); a WebP ends at 16383 px, a JPEG at "
+        "65535 px (cut there, and said as for full_page_max_height).",
         endpoints=SNAP,
     )
     full_page_max_height: int | None = option(
