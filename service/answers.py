@@ -110,6 +110,44 @@ class JobView:
 
 
 @dataclass
+class MonitorRun:
+    """A monitor's last run, compared with the one before that succeeded."""
+
+    at: str = field(metadata={"format": "date-time"})
+    outcome: Literal["success", "failed"]
+    changed: bool = field(metadata={"description": "diff_ratio above the monitor's threshold."})
+    diff_ratio: float | None = field(
+        default=None,
+        metadata={"nullable": True, "description": "Share of the pixels that changed (none on a first or failed run)."},
+    )
+    file_url: str | None = field(default=None, metadata={"nullable": True})
+    diff_url: str | None = field(default=None, metadata={
+        "nullable": True, "description": "The capture faded, its changed pixels in red."})  # fmt: skip
+    error: ErrorBody | None = None
+
+
+@dataclass
+class MonitorView:
+    """A visual monitor as its owner and its webhooks see it."""
+
+    id: str
+    name: str
+    every: int = field(metadata={"description": "Seconds between runs."})
+    threshold: float = field(metadata={"description": "The share of changed pixels that counts as a change."})
+    capture: dict[str, Any] = field(metadata={"description": "The capture's parameters (never its secret ones)."})
+    created_at: str = field(metadata={"format": "date-time"})
+    runs: int
+    failures: int = field(metadata={"description": "Failed runs since the last success."})
+    webhook_url: str | None = None
+    last_run: MonitorRun | None = field(default=None, metadata={"nullable": True})
+
+
+@dataclass
+class MonitorList:
+    monitors: list[MonitorView]
+
+
+@dataclass
 class UsageFigures:
     scope: str = field(metadata={"description": "Where these figures come from (this replica since it started)."})
     captures: dict[str, int] = field(metadata={"description": "Capture requests by outcome."})

@@ -10,10 +10,12 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import tornado.httpserver
 import tornado.web
+import yaml
 
 from service.auth import ApiKeys
 from service.browsers.backend import CaptureBackend
@@ -24,7 +26,7 @@ from service.browsers.grid import GridApi
 from service.browsers.nodes import NodeLoss
 from service.browsers.pool import SessionFactory, SessionPool
 from service.capture import Backend
-from service.config import Settings
+from service.config import Settings, SettingsError
 from service.delivery.assembly import make_delivery
 from service.delivery.renderer import Renderer
 from service.delivery.worker import JobRunner
@@ -42,10 +44,12 @@ from service.handlers_info import (
     ReadyzHandler,
     UsageHandler,
 )
+from service.handlers_monitors import MonitorHandler, MonitorRunHandler, MonitorsHandler
 from service.health import CheckFn, Readiness, executable_check, grid_check, redis_check
 from service.limits import ClientLimiter
 from service.logs import request_logger
 from service.metrics import Metrics
+from service.monitoring import Monitoring
 from service.netpolicy import NetworkPolicy
 from service.options import Endpoint, list_params
 from service.playground.handlers import routes as playground_routes
@@ -70,6 +74,7 @@ class Components:
     grid: GridApi | None
     renderer: Renderer
     jobs: JobRunner
+    monitoring: Monitoring
 
     def close(self) -> None:
         """Blocking: waits for running captures, closes every browser session."""
@@ -184,7 +189,7 @@ def build(
         optional=optional,
         facts={"filter_lists": filters.describe(), "devices": load_devices(settings.devices_file).describe()},
     )
-    renderer, jobs = make_delivery(settings, snapshotter, metrics, instance, dns_executor, clock)
+    renderer, jobs, monitoring = make_delivery(settings, snapshotter, metrics, instance, dns_executor, clock)
     return Components(
         settings=settings,
         snapshotter=snapshotter,
@@ -197,6 +202,7 @@ def build(
         grid=grid_api,
         renderer=renderer,
         jobs=jobs,
+        monitoring=monitoring,
     )
 
 
@@ -222,6 +228,14 @@ def make_app(components: Components) -> tornado.web.Application:
     routes: list[Any] = [
         *((e.path, CaptureHandler, {**snap, "endpoint": e, "handler_name": e.path[1:]}) for e in Endpoint),
         (r"/jobs/([0-9a-f]{32})", JobsHandler, {"jobs": components.jobs, "api_keys": snap["api_keys"]}),
+        *(
+            (path, handler, {"monitoring": components.monitoring, "api_keys": snap["api_keys"], "settings_": settings})
+            for path, handler in (
+                ("/monitors", MonitorsHandler),
+                (r"/monitors/([0-9a-f]{32})", MonitorHandler),
+                (r"/monitors/([0-9a-f]{32})/run", MonitorRunHandler),
+            )
+        ),  # fmt: skip
         (r"/devices", DevicesHandler, {"settings_": settings}),
         (r"/usage", UsageHandler, {"api_keys": snap["api_keys"], "tenancy": tenancy, "settings_": settings}),
         (r"/healthz", HealthzHandler),
@@ -262,6 +276,22 @@ def load_tenants(settings: Settings) -> Tenants:
     if shared:
         raise TenantsError(f"SNAPSHOT_API_KEYS: a key is also tenant {shared[0]!r}'s in SNAPSHOT_TENANTS_FILE")
     return tenants
+
+
+def load_monitors(settings: Settings) -> list[dict[str, Any]]:
+    """The declared monitors of ``SNAPSHOT_MONITORS_FILE`` (a YAML list of ``POST /monitors`` bodies with a
+    ``name``, and the ``tenant`` that owns each); raises ``SettingsError`` when it is not one."""
+    if settings.monitors_file is None:
+        return []
+    try:
+        entries = yaml.safe_load(Path(settings.monitors_file).read_text()) or []
+    except (OSError, yaml.YAMLError) as exc:
+        raise SettingsError(f"SNAPSHOT_MONITORS_FILE: {exc}") from None
+    if not isinstance(entries, list) or not all(
+        isinstance(e, dict) and isinstance(e.get("name"), str) for e in entries
+    ):
+        raise SettingsError("SNAPSHOT_MONITORS_FILE: must be a list of monitors, each with a name")
+    return entries
 
 
 def capture_policy(settings: Settings) -> NetworkPolicy:

@@ -111,3 +111,15 @@ class DeliverySettings:
         "Comma-separated CIDRs webhooks may reach although they are not public (apart from "
         "`SNAPSHOT_ALLOW_NETWORKS`, which is for captures).",
     )
+    # --- visual monitors (service/monitoring.py)
+    max_monitors: int = _setting(
+        "SNAPSHOT_MAX_MONITORS", 100, "Most visual monitors the service keeps (every tenant's); 409 beyond.", minimum=0
+    )
+    monitor_min_interval: int = _setting(
+        "SNAPSHOT_MONITOR_MIN_INTERVAL", 60, "Shortest `every` of a monitor, seconds.", minimum=1
+    )
+    monitors_file: str | None = _setting(
+        "SNAPSHOT_MONITORS_FILE",
+        None,
+        "YAML list of monitors created or updated by name at start (the chart's `monitors` values).",
+    )

@@ -200,3 +200,11 @@ class ShuttingDown(SnapshotError):
     code = "shutting_down"
     outcome = Outcome.OVERLOADED
     retry_after = 1
+
+
+class MonitorConflict(SnapshotError):
+    """A monitor cannot be made: its owner has one of that name, or the service has SNAPSHOT_MAX_MONITORS."""
+
+    status = 409
+    code = "monitor_conflict"
+    outcome = Outcome.INVALID

@@ -32,7 +32,7 @@ from service.options import Endpoint
 from service.params import CaptureRequest, parse_capture_request
 from service.snapshots import Capture, Snapshotter
 from service.tenancy import Tenancy
-from service.web import ParamsHandler, client_ip, request_id
+from service.web import ParamsHandler, client_ip, request_id, trusted_base_url
 
 T = TypeVar("T")
 
@@ -147,16 +147,6 @@ class CaptureHandler(ParamsHandler):
             protocol = forwarded  # TLS ended at the proxy in front
         return f"{protocol}://{self.request.host}"
 
-    def _trusted_base_url(self) -> str:
-        """The base of URLs that others receive (a job's webhook): ``SNAPSHOT_PUBLIC_BASE_URL``, else the
-        address this connection reached - never the client's ``Host``, which would let one tenant send
-        another's receiver signed events pointing at a host of its choosing."""
-        if self.settings_.public_base_url:
-            return self.settings_.public_base_url
-        stream = self.request.connection.stream  # type: ignore[union-attr]
-        host, port = stream.socket.getsockname()[:2]
-        return f"{self.request.protocol}://{f'[{host}]' if ':' in host else host}:{port}"
-
     async def get(self) -> None:
         await self._answer("image")
 
@@ -252,7 +242,7 @@ class CaptureHandler(ParamsHandler):
             endpoint=self.endpoint.value,
             params={name: [str(v) for v in values] for name, values in self._params().items()},
             body=self._json_body(),
-            base_url=self._trusted_base_url(),
+            base_url=trusted_base_url(self.request, self.settings_.public_base_url),
             tenant=self.caller.id,
             owner=self._client or "",
             created_at=time.time(),

@@ -8,6 +8,8 @@ so dashboards and alerts never see a missing series.  Tests build ``Metrics`` on
 
 from __future__ import annotations
 
+import contextlib
+import time
 from collections.abc import Callable
 from functools import partial
 
@@ -19,8 +21,8 @@ from service.browsers.breaker import Circuit
 from service.capture import Backend, Outcome, Phase, Timings
 
 HANDLERS = (
-    "create_snap", "create_pdf", "jobs", "healthz", "readyz", "metrics", "openapi", "files", "playground", "docs",
-    "static", "not_found",
+    "create_snap", "create_pdf", "jobs", "monitors", "healthz", "readyz", "metrics", "openapi", "files", "playground",
+    "docs", "static", "not_found",
 )  # fmt: skip
 METHODS = ("GET", "POST", "HEAD", "other")
 POOL_STATES = ("idle", "busy")
@@ -168,8 +170,37 @@ class Metrics:
             "Grid nodes that stopped answering and that this replica removed.",
             registry=r,
         )
+        # visual monitors (service/monitoring.py): one series per monitor, bounded by SNAPSHOT_MAX_MONITORS
+        self.monitor_info = Gauge(
+            "snapshot_monitor_info", "1 per visual monitor, with its name.", ["monitor", "name"], registry=r
+        )
+        self.monitor_interval = Gauge(
+            "snapshot_monitor_interval_seconds", "A monitor's interval between runs.", ["monitor"], registry=r
+        )
+        self.monitor_runs = Counter(
+            "snapshot_monitor_runs", "Monitor runs by outcome (success, failed).", ["monitor", "outcome"], registry=r
+        )
+        self.monitor_changes = Counter(
+            "snapshot_monitor_changes",
+            "Monitor runs whose picture changed past the threshold.",
+            ["monitor"],
+            registry=r,
+        )
+        self.monitor_diff_ratio = Gauge(
+            "snapshot_monitor_diff_ratio",
+            "Share of pixels that changed between a monitor's last two successful runs.",
+            ["monitor"],
+            registry=r,
+        )
+        self.monitor_last_success = Gauge(
+            "snapshot_monitor_last_success_timestamp_seconds",
+            "When a monitor last ran successfully (Unix time).",
+            ["monitor"],
+            registry=r,
+        )
         self.build_info = Gauge("snapshot_build_info", "Build information.", ["version"], registry=r)
         self.build_info.labels(version=__version__).set(1)
+        self._monitor_names: dict[str, str] = {}
         self._precreate()
 
     def _precreate(self) -> None:
@@ -222,6 +253,36 @@ class Metrics:
         """The Grid circuit breaker's state: 1 for it, 0 for the others."""
         for name in Circuit:
             self.grid_circuit.labels(name).set(1 if name is state else 0)
+
+    def monitor_created(self, monitor: str, name: str, every: int) -> None:
+        self._monitor_names[monitor] = name
+        self.monitor_info.labels(monitor, name).set(1)
+        self.monitor_interval.labels(monitor).set(every)
+        for outcome in ("success", "failed"):
+            self.monitor_runs.labels(monitor, outcome)
+        self.monitor_changes.labels(monitor)
+
+    def monitor_run(self, monitor: str, outcome: str, diff_ratio: float | None, changed: bool) -> None:
+        """A monitor's run recorded by this replica (with Redis, ``max by (monitor)`` joins the replicas')."""
+        self.monitor_runs.labels(monitor, outcome).inc()
+        if outcome == "success":
+            self.monitor_last_success.labels(monitor).set(time.time())
+        if diff_ratio is not None:
+            self.monitor_diff_ratio.labels(monitor).set(diff_ratio)
+        if changed:
+            self.monitor_changes.labels(monitor).inc()
+
+    def monitor_deleted(self, monitor: str) -> None:
+        """Its series go (the monitor label stays bounded by the monitors there are)."""
+        for metric in (self.monitor_interval, self.monitor_changes, self.monitor_diff_ratio, self.monitor_last_success):
+            with contextlib.suppress(KeyError):
+                metric.remove(monitor)
+        for outcome in ("success", "failed"):
+            with contextlib.suppress(KeyError):
+                self.monitor_runs.remove(monitor, outcome)
+        name = self._monitor_names.pop(monitor, None)
+        if name is not None:
+            self.monitor_info.remove(monitor, name)
 
     def observe_request(self, handler: str, method: str, status: int) -> None:
         self.http_requests.labels(

@@ -14,13 +14,15 @@ from dataclasses import Field
 from typing import Any
 
 from service import __version__
-from service.answers import Accepted, DeviceList, ErrorBody, JobView, Stored, Usage, schema
+from service.answers import Accepted, DeviceList, ErrorBody, JobView, MonitorList, MonitorView, Stored, Usage, schema
 from service.config import Settings
 from service.images import MEDIA_TYPES
+from service.monitoring import DEFAULT_THRESHOLD, MAX_EVERY, REFUSED
 from service.options import FIELDS, Endpoint, kind, param
 from service.params import PUBLISHED_PARAMS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
+_ID = {"type": "string", "pattern": "^[0-9a-f]{32}$"}  # a job's or a monitor's
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -178,10 +180,59 @@ def _operations(endpoint: Endpoint, settings: Settings) -> dict[str, Any]:
 _PLAIN_JSON = {"description": "Status.", "content": {"application/json": {"schema": {"type": "object"}}}}
 
 
+_MONITOR = schema(MonitorView)
+_MONITOR_ID = [
+    {"name": "id", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}
+]
+_NO_MONITOR = _error("No such monitor (or not this API key's).")
+
+
+def _monitors(settings: Settings) -> dict[str, Any]:
+    """``/monitors``: the body is a capture's JSON body (but what a job's run cannot have) and the monitor's own."""
+    capture = _body(Endpoint.SNAP, settings)["content"]["application/json"]["schema"]
+    properties = {k: v for k, v in capture["properties"].items() if k not in REFUSED}
+    properties |= {
+        "every": {"type": "integer", "minimum": settings.monitor_min_interval, "maximum": MAX_EVERY,
+                  "description": "Seconds between runs."},
+        "threshold": {"type": "number", "minimum": 0, "maximum": 1, "exclusiveMaximum": True,
+                      "default": DEFAULT_THRESHOLD,
+                      "description": "The share of changed pixels that counts as a change."},
+        "name": {"type": "string", "minLength": 1, "maxLength": 100, "description": "Default: the target's host."},
+        "webhook_url": {"type": "string", "description": "Where monitor.changed and monitor.failed are sent."},
+    }  # fmt: skip
+    body = {**capture, "properties": properties, "required": [*capture["required"], "every"]}
+    listed = {"description": "The caller's monitors.", "content": {"application/json": {"schema": schema(MonitorList)}}}
+    one = {"description": "The monitor.", "content": {"application/json": {"schema": _MONITOR}}}
+    return {
+        "/monitors": {
+            "get": {"summary": "The caller's visual monitors", "responses": {"200": listed, "401": _ERRORS["401"]}},
+            "post": {
+                "summary": "A visual monitor: the page captured every `every` seconds, compared with its last capture",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+                "responses": {
+                    "201": one, **{k: _ERRORS[k] for k in ("400", "401", "403", "413")},
+                    "409": _error("The caller has a monitor of that name, or the service SNAPSHOT_MAX_MONITORS."),
+                },
+            },
+        },
+        "/monitors/{id}": {
+            "get": {"summary": "A monitor and its last run", "parameters": _MONITOR_ID,
+                    "responses": {"200": one, "401": _ERRORS["401"], "404": _NO_MONITOR}},
+            "delete": {"summary": "Delete a monitor", "parameters": _MONITOR_ID,
+                       "responses": {"204": {"description": "Deleted."}, "401": _ERRORS["401"], "404": _NO_MONITOR}},
+        },
+        "/monitors/{id}/run": {
+            "post": {"summary": "Run a monitor now (its result shows in GET /monitors/{id})", "parameters": _MONITOR_ID,
+                     "responses": {"202": one, "401": _ERRORS["401"], "404": _NO_MONITOR}},
+        },
+    }  # fmt: skip
+
+
 def document(settings: Settings) -> dict[str, Any]:
     """The document for a service with ``settings``."""
     return {**_DOCUMENT, "paths": {
         **{endpoint.path: _operations(endpoint, settings) for endpoint in Endpoint},
+        **_monitors(settings),
         **_DOCUMENT["paths"],
     }}  # fmt: skip
 
@@ -198,14 +249,7 @@ _DOCUMENT: dict[str, Any] = {
         "/jobs/{id}": {
             "get": {
                 "summary": "An async job: its state, result or error, and its webhook attempts",
-                "parameters": [
-                    {
-                        "name": "id",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
-                    }
-                ],
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": _ID}],
                 "responses": {
                     "200": {"description": "The job.", "content": {"application/json": {"schema": _JOB}}},
                     "401": _ERRORS["401"],

@@ -10,11 +10,12 @@ import logging
 import signal
 import sys
 import time
+from typing import Any
 
 import tornado.httpserver
 
 from service import __version__, tracing
-from service.app import Components, build, capture_policy, load_tenants, make_app, make_server
+from service.app import Components, build, capture_policy, load_monitors, load_tenants, make_app, make_server
 from service.config import Settings, SettingsError
 from service.egress import EgressProxy
 from service.logs import configure_logging
@@ -68,6 +69,7 @@ async def drain(
     while (components.snapshotter.in_flight or await busy()) and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
     await server.close_all_connections()
+    await components.monitoring.cancel()
     await runner.cancel()
     maintenance.cancel()
     await runner.store.close()
@@ -78,7 +80,7 @@ async def drain(
     log.info("stopped")
 
 
-async def serve(settings: Settings, tenants: Tenants) -> None:
+async def serve(settings: Settings, tenants: Tenants, monitors: list[dict[str, Any]]) -> None:
     metrics = Metrics()
     policy = capture_policy(settings)  # API and proxy
     tenancy = Tenancy(tenants, settings, policy, metrics)
@@ -98,6 +100,8 @@ async def serve(settings: Settings, tenants: Tenants) -> None:
     maintenance = Maintenance(settings, c.snapshotter, c.storage, c.metrics, c.io_executor, c.grid, c.instance)
     maintenance.start()
     components.jobs.start()
+    await components.monitoring.declare(monitors)  # the chart's monitors, by name
+    components.monitoring.start()
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         asyncio.get_running_loop().add_signal_handler(sig, stop.set)
@@ -112,12 +116,13 @@ def main(argv: list[str] | None = None) -> None:
     try:
         settings = Settings.from_env(**({"port": args.port} if args.port else {}))
         tenants = load_tenants(settings)
+        monitors = load_monitors(settings)
     except (SettingsError, TenantsError) as exc:
         print(f"snapshot: {exc}", file=sys.stderr)
         sys.exit(2)
     configure_logging(settings.log_level)
     tracing.configure(__version__)  # OTEL_EXPORTER_OTLP_ENDPOINT and the other OTEL_* variables
     try:
-        asyncio.run(serve(settings, tenants))
+        asyncio.run(serve(settings, tenants, monitors))
     finally:
         tracing.shutdown()  # the spans of the last requests exported

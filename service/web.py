@@ -64,7 +64,10 @@ class JsonErrors(tornado.web.RequestHandler):
         """The path with its variable part named (a span's name stays one per endpoint); empty for unknown paths."""
         if self.handler_name == "not_found":
             return ""
-        return self.request.path.rsplit("/", 1)[0] + "/{name}" if self.path_args else self.request.path
+        path = self.request.path
+        for arg in self.path_args:
+            path = path.replace(arg, "{id}", 1)
+        return path
 
     def _describe(self, span: Span) -> None:
         """What the span says of the answered request: never its query, headers or body, or an error's message
@@ -137,6 +140,17 @@ def client_ip(request: tornado.httputil.HTTPServerRequest, forwarded_hops: int) 
         return peer
     candidate = chain[-forwarded_hops] if len(chain) >= forwarded_hops else chain[0]
     return candidate if tornado.netutil.is_valid_ip(candidate) else peer
+
+
+def trusted_base_url(request: tornado.httputil.HTTPServerRequest, public_base_url: str | None) -> str:
+    """The base of URLs that others receive (a job's or monitor's webhook): ``SNAPSHOT_PUBLIC_BASE_URL``, else the
+    address this connection reached - never the client's ``Host``, which would let one tenant send another's
+    receiver signed events pointing at a host of its choosing."""
+    if public_base_url:
+        return public_base_url
+    stream = request.connection.stream  # type: ignore[union-attr]
+    host, port = stream.socket.getsockname()[:2]
+    return f"{request.protocol}://{f'[{host}]' if ':' in host else host}:{port}"
 
 
 def request_id(request: tornado.httputil.HTTPServerRequest) -> str:

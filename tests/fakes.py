@@ -48,6 +48,7 @@ class FakeBrowser:
         self.sessions: list[FakeSession] = []
         self.open_error: SnapshotError | None = None
         self.requests: list[CaptureRequest] = []  # every request captured, in order
+        self.color = (32, 96, 160)  # of every picture: a page that changes, for monitors
         self._plan: deque[Step] = deque()
         self._lock = threading.Lock()
 
@@ -115,7 +116,7 @@ class FakeSession:
         self.captured.append((self.id, request.url))
         self.browser.requests.append(request)
         info = PageInfo(final_url=request.url, http_status=200, title="fake", height=request.height)
-        data = png(request.width, request.height)
+        data = png(request.width, request.height, self.browser.color)
         return Shot(data, "png", info, request.width, request.height, page_height=request.height)
 
     def reset(self) -> None:

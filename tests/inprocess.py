@@ -39,6 +39,7 @@ class InProcessService:
             server = make_server(make_app(self.components), settings)
             server.add_sockets(sockets)
             self.components.jobs.start()
+            self.components.monitoring.start()
             return server
 
         self.server = self.call(listen())
@@ -77,6 +78,7 @@ class InProcessService:
         async def stop() -> None:
             self.server.stop()
             await self.server.close_all_connections()
+            await self.components.monitoring.cancel()
             await self.components.jobs.cancel()
             await self.components.jobs.store.close()
 

@@ -18,6 +18,8 @@ from service.delivery.renderer import Renderer
 from service.delivery.webhooks import WebhookSender
 from service.delivery.worker import JobRunner
 from service.metrics import Metrics
+from service.monitoring import Monitoring
+from service.monitors import MemoryMonitors, MonitorStore, RedisMonitors
 from service.netpolicy import NetworkPolicy
 from service.snapshots import Snapshotter
 
@@ -29,9 +31,11 @@ def make_delivery(
     instance: str,
     resolver: Executor,
     clock: Callable[[], float] = time.time,
-) -> tuple[Renderer, JobRunner]:
-    """The cache, single flight and async jobs, and the webhooks' sender (its own reach, on ``resolver``)."""
+) -> tuple[Renderer, JobRunner, Monitoring]:
+    """The cache, single flight, async jobs and visual monitors, and the webhooks' sender (its own reach, on
+    ``resolver``)."""
     store: JobStore
+    monitors: MonitorStore
     if settings.redis_url:
         shared = redis.asyncio.Redis.from_url(settings.redis_url, decode_responses=True)
         flights = Flights(shared)
@@ -39,9 +43,11 @@ def make_delivery(
             shared, instance, ttl=settings.job_ttl, visibility=settings.job_visibility_timeout,
             retained=settings.job_retained,
         )  # fmt: skip
+        monitors = RedisMonitors(shared)
     else:
         flights = Flights()
         store = MemoryJobs(settings.job_ttl, retained=settings.job_retained)
+        monitors = MemoryMonitors()
     renderer = Renderer(snapshotter, CaptureCache(snapshotter, clock), flights, metrics)
     webhooks = None
     if settings.webhook_secret:
@@ -56,4 +62,5 @@ def make_delivery(
             # each tenant's own secret, the service's for everyone else
             secret_for=partial(snapshotter.tenancy.tenants.webhook_secret, service_secret=settings.webhook_secret),
         )
-    return renderer, JobRunner(store, renderer, webhooks, settings, metrics)
+    jobs = JobRunner(store, renderer, webhooks, settings, metrics)
+    return renderer, jobs, Monitoring(monitors, jobs, settings, metrics, webhooks)

@@ -65,6 +65,10 @@ class Job:
     delivery: Delivery | None = None  # None: no webhook
     attempts: list[dict[str, Any]] = field(default_factory=list)  # webhook attempts
     trace: dict[str, str] = field(default_factory=dict)  # the submitting request's trace context (its run links it)
+    monitor: str | None = None  # a visual monitor's run (service/monitoring.py): its id and period
+    monitor_slot: float | None = None
+    event: str | None = None  # the webhook's event and data, when not the job's own (a monitor's)
+    payload: dict[str, Any] | None = None
 
     @staticmethod
     def new_id() -> str:

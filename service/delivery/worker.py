@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
@@ -64,6 +65,8 @@ class JobRunner:
         self.metrics = metrics
         self.sealer = Sealer(settings.job_secret_key)
         self.claiming = True
+        # a visual monitor's run ended: compared and recorded before the job is saved (service/monitoring.py)
+        self.on_monitor_run: Callable[[Job], Awaitable[None]] | None = None
         self._capturing = 0  # jobs claimed whose capture has not ended
         self._tasks: set[asyncio.Task[None]] = set()
         self._loops: list[asyncio.Task[None]] = []
@@ -266,6 +269,8 @@ class JobRunner:
             job.error = SnapshotError("an unexpected error occurred").body()
             outcome = Outcome.INTERNAL
         job.finished_at = time.time()
+        if job.monitor is not None and self.on_monitor_run is not None:
+            await self.on_monitor_run(job)
         job.slim()  # its parameters and secrets are of no further use
         await self.store.save(job)
         self.metrics.jobs_finished.labels(job.status.value).inc()
@@ -299,7 +304,8 @@ class JobRunner:
                 await asyncio.sleep(backoff(number, self.settings.webhook_backoff))
             # a fresh file_url on every attempt; the tenant (its name, or a digest of an anonymous key) tells
             # receivers whose job it is, and its events are signed with its own secret
-            body = self.webhooks.body(event, {**self.view(job), "tenant": job.tenant})
+            data = job.payload if job.payload is not None else self.view(job)
+            body = self.webhooks.body(job.event or event, {**data, "tenant": job.tenant})
             with tracing.span("webhook", {"snapshot.webhook.attempt": number}, kind=SpanKind.CLIENT) as span:
                 attempt = await self.webhooks.send(job.webhook_url, job.id, body, number, job.tenant)
                 if span is not None:  # the receiver's host (never its path or query) and what it answered
