@@ -25,6 +25,7 @@ FIXED_BY_CHART = frozenset(
         "SNAPSHOT_UPSTREAM_PROXY",
         "SNAPSHOT_FILTER_LISTS_DIR",
         "SNAPSHOT_TENANTS_FILE",
+        "SNAPSHOT_MONITORS_FILE",
     }
 )
 
@@ -106,6 +107,18 @@ def service_chart_schema() -> Schema:
             ),
             "filterLists": obj({"configMap": s("string")}),
             "tenants": obj({"existingSecret": s("string"), "key": s("string")}),
+            "monitors": array(
+                {
+                    "type": "object",
+                    "properties": {
+                        "name": s("string", minLength=1, maxLength=100),
+                        "tenant": s("string"),
+                        "every": s("integer", minimum=1),
+                        "threshold": s("number", minimum=0, maximum=1),
+                    },
+                    "required": ["name", "every"],
+                }
+            ),
             "tracing": obj(
                 {
                     "otlpEndpoint": s("string", pattern="^(https?://.+)?$"),

@@ -249,6 +249,7 @@ class Monitoring:
             monitor.failures += 1
         monitor.runs, monitor.last_run = monitor.runs + 1, run
         await self.store.save(monitor)
+        self.metrics.monitor_created(monitor.id, monitor.name, monitor.every)  # this replica's series of it too
         self.metrics.monitor_run(monitor.id, run["outcome"], run["diff_ratio"], run["changed"])
         event = "monitor.changed" if run["changed"] else "monitor.failed" if monitor.failures == 1 else None
         if event is not None and monitor.webhook_url is not None and self.webhooks is not None:

@@ -32,7 +32,7 @@ def prometheus(grid_service, local_service):
 
 def dashboard_exprs() -> list[str]:
     dashboard = json.loads(DASHBOARD.read_text())
-    return [t["expr"] for panel in dashboard["panels"] for t in panel["targets"]]
+    return [t["expr"] for panel in dashboard["panels"] for t in panel.get("targets", [])]
 
 
 def _rule_exprs() -> list[str]:

@@ -310,3 +310,21 @@ def test_tracing_values_set_the_standard_otel_variables_and_open_the_collectors_
     assert any(port.get("port") == 4318 for rule in policy["spec"]["egress"] for port in rule.get("ports", []))
     with pytest.raises(Exception, match="otlpEndpoint"):
         docs(SERVICE_CHART, {"tracing": {"otlpEndpoint": "tempo:4318"}}, "snapshot")
+
+
+def test_declared_monitors_reach_the_service_as_its_monitors_file():
+    values = {"monitors": [{"name": "home", "url": "https://example.com/", "width": 800, "height": 600, "every": 300}]}
+    manifests = docs(SERVICE_CHART, values, "snapshot")
+    [config] = [c for c in by_kind(manifests, "ConfigMap") if c["metadata"]["name"] == "snapshot-monitors"]
+    assert yaml.safe_load(config["data"]["monitors.yaml"]) == values["monitors"]
+    pod = by_kind(manifests, "Deployment")[0]["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "monitors")
+    assert env["SNAPSHOT_MONITORS_FILE"] == mount["mountPath"] + "/monitors.yaml"
+    assert next(v for v in pod["volumes"] if v["name"] == "monitors")["configMap"]["name"] == "snapshot-monitors"
+    assert not [
+        c for c in by_kind(docs(SERVICE_CHART, {}, "snapshot"), "ConfigMap") if "monitors" in c["metadata"]["name"]
+    ]
+    with pytest.raises(Exception, match="every"):
+        docs(SERVICE_CHART, {"monitors": [{"name": "no-interval", "url": "https://example.com/"}]}, "snapshot")

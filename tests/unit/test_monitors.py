@@ -178,3 +178,21 @@ def test_a_monitors_secret_parameters_are_sealed_and_never_shown(app, browser, s
     assert "t0ps3cret" not in service.call(store.get(monitor["id"])).dumps()
     sent = browser.requests[-1].options
     assert "t0ps3cret" in json.dumps(getattr(sent, secret), default=str)  # but its runs send it
+
+
+def test_declared_monitors_are_made_then_updated_by_name_and_a_bad_one_is_skipped(app, tmp_path):
+    from service.app import load_monitors
+
+    service = app(monitor_min_interval=1)
+    file = tmp_path / "monitors.yaml"
+    file.write_text(f"- {{name: home, url: '{PAGE}', width: 40, height: 30, every: 600}}\n"
+                    "- {name: broken, url: 'ftp://nowhere/', width: 40, height: 30, every: 600}\n")  # fmt: skip
+    entries = load_monitors(service.settings.__class__.from_env({}, monitors_file=str(file)))
+    monitoring = service.components.monitoring
+    service.call(monitoring.declare(entries))
+    [home] = service.call(monitoring.mine(""))
+    assert (home.name, home.every) == ("home", 600)
+    entries[0]["every"] = 900
+    service.call(monitoring.declare(entries))
+    [updated] = service.call(monitoring.mine(""))
+    assert (updated.id, updated.every) == (home.id, 900)  # the same monitor, its runs kept
