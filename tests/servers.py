@@ -660,6 +660,15 @@ def start_service(env: dict[str, str], *, wait_ready: bool = True) -> Service:
 
 
 def browser_processes() -> set[int]:
-    """PIDs of running Chromium and ChromeDriver processes."""
+    """PIDs of running Chromium and ChromeDriver processes (exited ones that wait for their parent to reap them,
+    zombies, are not running)."""
     out = subprocess.run(["pgrep", "-f", "chromium|chromedriver"], capture_output=True, text=True).stdout
-    return {int(pid) for pid in out.split()} - {os.getpid()}
+    running = set()
+    for pid in out.split():
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if state != "Z":
+            running.add(int(pid))
+    return running - {os.getpid()}

@@ -10,6 +10,7 @@ import base64
 import io
 import json
 import subprocess
+import time
 
 import pytest
 import requests
@@ -211,3 +212,35 @@ def test_a_markdown_body_as_content_and_what_a_page_said_from_the_form(chrome, l
         lambda c: c.execute_script("return document.getElementById('preview').naturalWidth")
     )
     assert _preview_pixels(chrome).getpixel((30, 30)) == (0, 170, 0)
+
+
+@integration
+def test_the_playground_lists_the_keys_monitors_with_their_last_capture_and_diff(chrome, start, pages):
+    service = start({"SNAPSHOT_ALLOW_NETWORKS": LOOPBACK, "SNAPSHOT_API_KEYS": "watcher,other",
+                     "SNAPSHOT_MONITOR_MIN_INTERVAL": "1"})  # fmt: skip
+    body = {"url": pages.base + "/color/11aa55", "width": 64, "height": 48, "every": 3600, "name": "green page"}
+    made = requests.post(f"{service.url}/monitors", json=body, headers={"X-API-Key": "watcher"}, timeout=30).json()
+    requests.post(f"{service.url}/monitors", json={**body, "name": "not yours"}, headers={"X-API-Key": "other"},
+                  timeout=30)  # fmt: skip
+    for _ in range(2):  # two runs: the second has a diff
+        runs = requests.get(f"{service.url}/monitors/{made['id']}", headers={"X-API-Key": "watcher"}).json()["runs"]
+        requests.post(f"{service.url}/monitors/{made['id']}/run", headers={"X-API-Key": "watcher"}, timeout=10)
+        deadline = time.monotonic() + 30
+        while (
+            requests.get(f"{service.url}/monitors/{made['id']}", headers={"X-API-Key": "watcher"}).json()["runs"]
+            <= runs
+        ):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    chrome.get(service.url + "/")
+    chrome.find_element(By.ID, "api-key").send_keys("watcher")
+    chrome.find_element(By.ID, "monitors-load").click()
+    WebDriverWait(chrome, 20).until(EC.text_to_be_present_in_element((By.ID, "monitors-status"), "1 monitors"))
+    [row] = chrome.find_elements(By.CSS_SELECTOR, "#monitors-table tbody tr")
+    cells = [cell.text for cell in row.find_elements(By.TAG_NAME, "td")]
+    assert cells[0] == "green page" and cells[1] == "3600 s" and "(success)" in cells[2]
+    assert cells[3].startswith("no, 0.00 %")
+    thumbnails = row.find_elements(By.CSS_SELECTOR, "img.thumb")
+    assert len(thumbnails) == 2
+    sizes = [chrome.execute_script("return [arguments[0].complete, arguments[0].naturalWidth]", t) for t in thumbnails]
+    assert sizes == [[True, 64], [True, 64]]  # the capture and its diff, loaded from their URLs

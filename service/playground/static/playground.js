@@ -246,6 +246,55 @@ function prefill() {
   }
 }
 
+// the caller's monitors, each with its last capture and its diff (text as text, pictures from their URLs)
+function thumbnail(url, alt) {
+  const cell = document.createElement("td");
+  if (!url) return cell;
+  const link = document.createElement("a");
+  link.href = url;
+  const img = document.createElement("img");
+  img.src = url;
+  img.alt = alt;
+  img.className = "thumb";
+  link.append(img);
+  cell.append(link);
+  return cell;
+}
+
+async function loadMonitors() {
+  const key = $("#api-key").value;
+  $("#monitors-status").textContent = "Loading…";
+  try {
+    const response = await fetch(`${location.origin}/monitors`, { headers: key ? { "X-API-Key": key } : {} });
+    const body = await response.json();
+    if (!response.ok) {
+      $("#monitors-status").textContent = `Failed: ${response.status} ${body.error}: ${body.message}`;
+      return;
+    }
+    const rows = $("#monitors-table tbody");
+    rows.replaceChildren();
+    for (const m of body.monitors) {
+      const run = m.last_run || {};
+      const row = document.createElement("tr");
+      const texts = [m.name, `${m.every} s`, run.at ? `${run.at} (${run.outcome})` : "not yet",
+        run.diff_ratio === undefined || run.diff_ratio === null ? "–"
+          : `${run.changed ? "yes" : "no"}, ${(100 * run.diff_ratio).toFixed(2)} % of pixels`];
+      for (const text of texts) {
+        const cell = document.createElement("td");
+        cell.textContent = text;
+        row.append(cell);
+      }
+      row.append(thumbnail(run.file_url, `Last capture of ${m.name}`), thumbnail(run.diff_url, `Changes in ${m.name}`));
+      rows.append(row);
+    }
+    $("#monitors-table").hidden = body.monitors.length === 0;
+    $("#monitors-status").textContent = body.monitors.length ? `${body.monitors.length} monitors` : "No monitors yet.";
+  } catch (error) {
+    $("#monitors-status").textContent = `The request failed: ${error}`;
+  }
+}
+
+$("#monitors-load").addEventListener("click", loadMonitors);
 for (const radio of form.querySelectorAll("input[name=_endpoint]")) radio.addEventListener("change", showEndpointFields);
 form.addEventListener("submit", capture);
 prefill();
