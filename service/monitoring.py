@@ -99,11 +99,11 @@ class Monitoring:
             raise _invalid("every", f"must be at most {MAX_EVERY} seconds")
         if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold < 1:
             raise _invalid("threshold", "must be a share of the pixels, from 0 to below 1")
-        settings = self.snapshotter.tenancy.settings_for(self._tenant_name(owner))
-        request = parse_capture_request({}, settings, Endpoint.SNAP, capture)
+        tenant = self._tenant_name(owner)  # its permissions and networks, as its captures have them
+        request = parse_capture_request({}, self.snapshotter.tenancy.settings_for(tenant), Endpoint.SNAP, capture)
         if request.options.format not in ("png", "jpeg", "webp"):
             raise _invalid("format", "must be an image")
-        await self.snapshotter.check(request.checked_target, time.monotonic() + 10, request.tenant)
+        await self.snapshotter.check(request.checked_target, time.monotonic() + 10, tenant)
         name = body.get("name") or (request.target.host if request.document is None else "document")
         if not isinstance(name, str) or not 0 < len(name) <= 100 or not name.isprintable():
             raise _invalid("name", "must be 1 to 100 printable characters")

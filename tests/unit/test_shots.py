@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from service.browsers.page import PageInfo
-from service.browsers.shots import PDF_CHUNK, OutputSettings, full_page, pdf
+from service.browsers.shots import PDF_CHUNK, OutputSettings, full_page, pdf, region
 from service.browsers.tab import Tab
 from service.errors import OutputTooLarge
 from service.options import CaptureOptions, Endpoint
@@ -123,3 +123,16 @@ def test_a_full_page_is_cut_where_its_format_ends():
     tab, shot = shoot(20000, OutputSettings(), format="webp")
     assert shot.height == 16383 and shot.truncated and shot.page_height == 20000
     assert len(tab.clips) == 1
+
+
+def test_a_tall_region_is_taken_in_tiles_from_where_it_starts():
+    tab = ShootingTab(10_000)
+    clip = {"x": 0.0, "y": 500.0, "width": 20.0, "height": 2500.0}
+    data = region(cast(Tab, tab), OutputSettings(max_shot_pixels=20 * 1000), clip, "png", None, 1, time.monotonic() + 5)
+    assert [(c["y"], c["height"]) for c in tab.clips] == [(500, 1000), (1500, 1000), (2500, 500)]
+    image = Image.open(io.BytesIO(data)).convert("RGB")
+    assert (
+        image.size == (20, 2500)
+        and image.getpixel((3, 0))[0] == 500 % 256
+        and image.getpixel((3, 2499))[0] == 2999 % 256
+    )

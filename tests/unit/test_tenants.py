@@ -273,3 +273,18 @@ def test_a_quota_nobody_can_count_grants_nothing(app, browser, tenants_file):
     body = assert_error(service.fetch("/create_snap", params=params(), headers=key(MON)), 503, "quota_unavailable")
     assert "Redis" in body["message"] and not browser.captures
     assert service.fetch("/create_snap", params=params(), headers=key(MKT)).code == 200  # no quota: not counted
+
+
+def test_a_tenants_monitor_reaches_its_networks_and_its_runs_count_against_its_quota(app, browser, tenants_file):
+    service = app(tenants_file=str(tenants_file), monitor_min_interval=1)
+    body = {"url": "http://10.20.0.5/status", "width": 40, "height": 30, "every": 3600}
+    answer = service.fetch("/monitors", method="POST", body=json.dumps(body), headers=key(MON))
+    assert answer.code == 201, answer.body  # monitoring's own network
+    assert_error(service.fetch("/monitors", method="POST", body=json.dumps(body), headers=key(MKT)), 403, "blocked")
+    monitor_id = json.loads(answer.body)["id"]
+    deadline = time.monotonic() + 10
+    while json.loads(service.fetch(f"/monitors/{monitor_id}", headers=key(MON)).body)["runs"] < 1:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    usage = json.loads(service.fetch("/usage", headers=key(MON)).body)
+    assert usage["quota"]["used"] == 1 and usage["usage"]["captures"] == {"success": 1}
