@@ -131,6 +131,9 @@ def overrides(request: CaptureRequest, defaults: Defaults) -> list[tuple[str, li
     if o.deterministic:
         source = FREEZE.replace("__FROZEN__", json.dumps(freeze_instant(o.freeze_time)))
         change("deterministic", ("Page.addScriptToEvaluateOnNewDocument", {"source": source}), None)
+        # focused, whatever the browser's window is: focus rings and :focus styles do not depend on it
+        change("focus", ("Emulation.setFocusEmulationEnabled", {"enabled": True}),
+               ("Emulation.setFocusEmulationEnabled", {"enabled": False}))  # fmt: skip
     return out
 
 

@@ -144,8 +144,11 @@ def test_the_frozen_instant_and_the_script_that_freezes():
     assert freeze_instant("2030-05-01T06:00:00") == 1_903_845_600_000  # no offset: UTC
     assert freeze_instant(None) == freeze_instant("2024-01-01T12:00:00Z")
     request = parse(width="10", height="10", deterministic="true", freeze_time="2030-05-01T06:00:00Z")
-    ((_, calls, _),) = overrides(request, Defaults())
-    assert "const FROZEN = 1903845600000;" in calls[0][1]["source"]
+    made = {what: (calls, undo) for what, calls, undo in overrides(request, Defaults())}
+    assert "const FROZEN = 1903845600000;" in made["deterministic"][0][0][1]["source"]
+    # focused whatever the window is, and no longer after the capture
+    assert made["focus"] == ([("Emulation.setFocusEmulationEnabled", {"enabled": True})],
+                             [("Emulation.setFocusEmulationEnabled", {"enabled": False})])  # fmt: skip
     assert "Math.random = random" in emulation.FREEZE
 
 
