@@ -189,6 +189,14 @@ def benchmark_parser(prog: str, doc: str, count: int) -> argparse.ArgumentParser
     return parser
 
 
+# a benchmark's service: its embedded default with one local browser, the page server's loopback allowed, quiet logs
+QUIET_LOCAL = {
+    "SNAPSHOT_ALLOW_NETWORKS": "127.0.0.0/8",
+    "SNAPSHOT_LOCAL_POOL_SIZE": "1",
+    "SNAPSHOT_LOG_LEVEL": "WARNING",
+}
+
+
 @contextlib.contextmanager
 def local_bench(
     report: dict, env: dict[str, str] | None = None, host: str = "127.0.0.1"
@@ -199,8 +207,7 @@ def local_bench(
     pages = PageServer(host=host)
     service = None
     try:
-        service = start_service({"SNAPSHOT_ALLOW_NETWORKS": "127.0.0.0/8", "SNAPSHOT_LOCAL_POOL_SIZE": "1",
-                                 "SNAPSHOT_LOG_LEVEL": "WARNING", **(env or {})})  # fmt: skip
+        service = start_service({**QUIET_LOCAL, **(env or {})})
         yield service, pages
     finally:
         wrap_up(report, service, [pages], before)

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from load_tests.cpu import CpuMeter
 from load_tests.egress import plain_page
-from load_tests.load import benchmark_parser, service_load, wrap_up
+from load_tests.load import QUIET_LOCAL, benchmark_parser, service_load, wrap_up
 from load_tests.stats import RunResult, print_report
 from tests.otlp import OtlpReceiver
 from tests.servers import PageServer, Service, browser_processes, start_service
@@ -48,10 +48,8 @@ def main(argv: list[str] | None = None) -> None:
     with OtlpReceiver() as receiver:
         try:
             pages.routes["/plain"] = lambda q: plain_page()
-            quiet = {"SNAPSHOT_ALLOW_NETWORKS": "127.0.0.0/8", "SNAPSHOT_LOCAL_POOL_SIZE": "1",
-                     "SNAPSHOT_LOG_LEVEL": "WARNING"}  # fmt: skip
-            services["off"] = start_service(quiet)
-            services["on"] = start_service({**quiet, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
+            services["off"] = start_service(QUIET_LOCAL)
+            services["on"] = start_service({**QUIET_LOCAL, "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
                                             "OTEL_BSP_SCHEDULE_DELAY": "200"})  # fmt: skip
             page = pages.base + "/plain"
             for service in services.values():  # warm: a browser each, the exporter's first batch

@@ -5,9 +5,6 @@ is the same anonymous owner.  Keys go in a header: signed URLs are for captures.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import tornado.web
 
 from service.auth import ApiKeys
@@ -15,7 +12,7 @@ from service.config import Settings
 from service.errors import InvalidRequest
 from service.monitoring import Monitoring
 from service.monitors import Monitor
-from service.web import BaseHandler, trusted_base_url
+from service.web import BaseHandler, ParamsHandler, trusted_base_url
 
 
 class _MonitorHandler(BaseHandler):
@@ -34,8 +31,13 @@ class _MonitorHandler(BaseHandler):
         return monitor
 
 
-class MonitorsHandler(_MonitorHandler):
-    """``POST /monitors`` (JSON) makes one (201); ``GET /monitors`` lists the caller's."""
+@tornado.web.stream_request_body
+class MonitorsHandler(_MonitorHandler, ParamsHandler):
+    """``POST /monitors`` (a JSON body, read like a capture's) makes one (201); ``GET /monitors`` lists the
+    caller's."""
+
+    def prepare(self) -> None:
+        self._start_body(self.settings_.max_capture_body)
 
     async def get(self) -> None:
         monitors = await self.monitoring.mine(self._owner())
@@ -43,18 +45,13 @@ class MonitorsHandler(_MonitorHandler):
 
     async def post(self) -> None:
         owner = self._owner()
-        if len(self.request.body) > self.settings_.max_capture_body:
-            raise tornado.web.HTTPError(413, f"the request body is larger than {self.settings_.max_capture_body} bytes")
-        try:
-            body: Any = json.loads(self.request.body or b"null")
-        except (UnicodeDecodeError, ValueError, RecursionError):
-            raise InvalidRequest("the body is not valid JSON", code="malformed_body") from None
-        if not isinstance(body, dict):
-            raise InvalidRequest("the body must be a JSON object: the monitor's capture, every, threshold, name",
+        self._parse_body()
+        body = self._json_body()
+        if body is None:
+            raise InvalidRequest("send the monitor as a JSON object (application/json): its capture and every",
                                  code="malformed_body")  # fmt: skip
-        monitor = await self.monitoring.create(
-            owner, body, trusted_base_url(self.request, self.settings_.public_base_url)
-        )
+        base_url = trusted_base_url(self.request, self.settings_.public_base_url)
+        monitor = await self.monitoring.create(owner, body, base_url)
         self.set_header("Location", f"/monitors/{monitor.id}")
         self.write_json(self.monitoring.view(monitor), 201)
 

@@ -83,9 +83,9 @@ class Monitoring:
         self.metrics.monitor_created(monitor.id, monitor.name, monitor.every)
         return monitor
 
-    async def parse(self, owner: str, body: Mapping[str, Any], base_url: str) -> Monitor:
-        """A monitor from a JSON object (checked as a capture of the owner's tenant, its target and webhook against
-        the policy); raises ``InvalidRequest`` or ``Blocked``."""
+    async def parse(self, owner: str, body: Mapping[str, Any], base_url: str, monitor_id: str | None = None) -> Monitor:
+        """A monitor (a new one, or ``monitor_id``'s) from a JSON object, checked as a capture of the owner's tenant,
+        its target and webhook against the policy; raises ``InvalidRequest`` or ``Blocked``."""
         if not isinstance(body, Mapping):
             raise InvalidRequest("the body must be a JSON object", code="malformed_body")
         capture = {k: v for k, v in body.items() if k not in ("every", "threshold", "name", "webhook_url")}
@@ -115,8 +115,8 @@ class Monitoring:
                 await self.webhooks.check(webhook_url)
             except Blocked as exc:
                 raise Blocked(f"webhook_url: {exc.message}") from None
-        monitor = Monitor(Monitor.new_id(), name, owner, {}, every, float(threshold), base_url, time.time(),
-                          webhook_url)  # fmt: skip
+        monitor = Monitor(monitor_id or Monitor.new_id(), name, owner, {}, every, float(threshold), base_url,
+                          time.time(), webhook_url)  # fmt: skip
         _, kept, secrets = Sealer.split({}, capture)
         monitor.capture = kept or {}
         if secrets:
@@ -129,21 +129,19 @@ class Monitoring:
         existing = {(m.owner, m.name): m for m in await self.store.all()}
         for entry in entries:
             owner = str(entry.get("tenant") or "")
+            old = existing.get((owner, entry["name"]))
             body = {k: v for k, v in entry.items() if k != "tenant"}
-            try:
-                monitor = await self.parse(owner, body, self.settings.public_base_url or "")
+            try:  # an existing one keeps its id: its secrets are sealed for it
+                monitor = await self.parse(owner, body, self.settings.public_base_url or "", old.id if old else None)
             except SnapshotError as exc:
                 log.error("declared monitor %r: %s", entry.get("name"), exc.message)
                 continue
-            old = existing.get((owner, monitor.name))
             if old is None:
                 if await self.store.add(monitor, self.settings.max_monitors):
                     self.metrics.monitor_created(monitor.id, monitor.name, monitor.every)
                 continue
-            secrets = self.sealer.open(monitor.id, monitor.sealed) if monitor.sealed else None
-            old.sealed = self.sealer.seal(old.id, secrets) if secrets else None  # sealed for its own id
-            old.capture, old.every, old.threshold = monitor.capture, monitor.every, monitor.threshold
-            old.webhook_url = monitor.webhook_url
+            old.capture, old.sealed, old.every = monitor.capture, monitor.sealed, monitor.every
+            old.threshold, old.webhook_url = monitor.threshold, monitor.webhook_url
             await self.store.save(old)
             self.metrics.monitor_created(old.id, old.name, old.every)
 

@@ -51,7 +51,7 @@ class JsonErrors(tornado.web.RequestHandler):
     async def _execute(self, transforms: list[tornado.web.OutputTransform], *args: bytes, **kwargs: bytes) -> None:
         """The request inside its span (``service/tracing.py``), current in the task that runs it: its capture's
         phases and calls are its children, and its log line names it.  Probes are not traced."""
-        if self.request.path in PROBE_PATHS:
+        if self.request.path in PROBE_PATHS or not tracing.enabled():  # the request's path stays as it was
             await super()._execute(transforms, *args, **kwargs)
             return
         with tracing.server_span(self.request.method or "HTTP", self.request.headers) as span:

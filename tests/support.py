@@ -64,6 +64,13 @@ def assert_error(response, status: int, code: str) -> dict:  # type: ignore[no-u
     return body
 
 
+def post_json(service, path: str, body: bytes | str, headers: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
+    """An in-process POST of a JSON body."""
+    return service.fetch(
+        path, method="POST", body=body, headers={"Content-Type": "application/json", **(headers or {})}
+    )
+
+
 def metric(service, name: str, **labels: str) -> float | None:  # type: ignore[no-untyped-def]
     return service.components.metrics.registry.get_sample_value(name, labels)
 

@@ -90,40 +90,34 @@ _SCROLL = """async (step, delay, maxHeight, budgetMs, imagesCapMs, hints) => {
   };
   const loading = () => [...document.images].filter((i) => !i.complete && near(i));
   const finished = () => performance.getEntriesByType('resource').length;
+  const wait = (ms) => new Promise((r) => setTimeout(r, Math.min(ms, Math.max(0, left()))));
+  // the images loading near the viewport loaded (or failed), within the cap
+  const loaded = () => Promise.race([wait(imagesCapMs), Promise.all(loading().map((i) => new Promise((r) => {
+    i.addEventListener('load', r, {once: true});
+    i.addEventListener('error', r, {once: true});
+  })))]);
   // what could load on scroll: native lazy images and frames, and the page's own watchers (IntersectionObserver,
   // scroll listeners: counted in its world as it loaded, see LAZY_WATCH); without any, nothing will
   const lazy = hints > 0 || document.querySelector('img[loading=lazy], iframe[loading=lazy]') !== null;
   let y = 0, steps = 0;
   while (lazy && y + innerHeight < Math.min(height(), maxHeight) && left() > 0) {
-    const seen = finished(), tall = height();
+    let seen = finished(), tall = height();
     y += step;
     scrollTo(0, y);
     steps++;
     await frame();  // observers' callbacks and lazy images start with the next rendering
     // no fixed pause: the next step comes as soon as what this one started has settled
     while (left() > 0 && (loading().length || finished() !== seen || height() !== tall)) {
-      const before = finished(), high = height(), images = loading();
-      await Promise.race([
-        Promise.all(images.map((i) => new Promise((r) => {
-          i.addEventListener('load', r, {once: true});
-          i.addEventListener('error', r, {once: true});
-        }))),
-        new Promise((r) => setTimeout(r, Math.min(imagesCapMs, Math.max(0, left())))),
-      ]);
+      seen = finished();
+      tall = height();
+      await loaded();
       await frame();
-      if (finished() === before && height() === high && !loading().length) break;
     }
-    if (delay) await new Promise((r) => setTimeout(r, Math.min(delay, Math.max(0, left()))));
+    if (delay) await wait(delay);
   }
   if (steps) {
     scrollTo(0, 0);
-    await Promise.race([
-      Promise.all(loading().map((i) => new Promise((r) => {
-        i.addEventListener('load', r, {once: true});
-        i.addEventListener('error', r, {once: true});
-      }))),
-      new Promise((r) => setTimeout(r, Math.min(imagesCapMs, Math.max(0, left())))),
-    ]);
+    await loaded();
     await frame();
     await frame();
   }

@@ -500,7 +500,8 @@ EVERYTHING = """<!doctype html><html><head><style>body{margin:0;font:16px monosp
  </style></head><body><p id=ua></p><p id=c></p><p>X-Test: %s</p><img src='/svg/00ff00' width=20 height=20>
  <p id=env></p><script>ua.textContent = navigator.userAgent; c.textContent = 'cookies: ' + document.cookie;
 env.textContent = [Intl.DateTimeFormat().resolvedOptions().timeZone, navigator.languages, 'ontouchstart' in window,
-  devicePixelRatio, matchMedia('(pointer: coarse)').matches, (1234.5).toLocaleString(), typeof Date.now()];
+  devicePixelRatio, matchMedia('(pointer: coarse)').matches, (1234.5).toLocaleString(), typeof Date.now(),
+  EventTarget.prototype.addEventListener.toString().includes('[native code]')];
 </script></body></html>"""
 
 

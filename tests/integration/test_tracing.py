@@ -61,6 +61,16 @@ def traceparent() -> tuple[str, str, str]:
     return trace_id, span_id, f"00-{trace_id}-{span_id}-01"
 
 
+def traced_snap(service: Service, url: str, width: int, height: int, sampled: bool = True,
+                **params: str) -> tuple[str, requests.Response]:  # fmt: skip
+    """A GET /create_snap of ``url`` continuing a new caller's trace; its trace id and the answer."""
+    trace_id, span_id, _ = traceparent()
+    header = f"00-{trace_id}-{span_id}-{'01' if sampled else '00'}"
+    response = requests.get(f"{service.url}/create_snap", params={"url": url, "width": width, "height": height,
+                            **params}, headers={"traceparent": header}, timeout=60)  # fmt: skip
+    return trace_id, response
+
+
 def server_span(otlp: OtlpReceiver, trace_id: str, path: str, phases: set[str] = PHASES) -> tuple[Span, list[Span]]:
     """The service's span of the request in ``trace_id``, once it and the phases of its capture arrived."""
 
@@ -132,11 +142,7 @@ def test_a_new_session_opened_for_a_capture_joins_its_trace(traced, otlp, loggin
     """Each session serves one capture (SNAPSHOT_SESSION_MAX_USES=1) and only start-up warms one ahead: the second
     capture here opens its own, and the Grid's POST /session continues its "session" span."""
     for _ in range(2):
-        trace_id, _, header = traceparent()
-        response = requests.get(
-            f"{traced.url}/create_snap", params={"url": f"{pages.base}/quadrants", "width": 200, "height": 200},
-            headers={"traceparent": header}, timeout=60,
-        )  # fmt: skip
+        trace_id, response = traced_snap(traced, f"{pages.base}/quadrants", 200, 200)
         assert response.status_code == 200
         span, spans = server_span(otlp, trace_id, "/create_snap")
     session = next(s for s in children(spans, span) if s.name == "session")
@@ -158,11 +164,7 @@ def test_a_post_traces_its_upload_and_the_local_backend_its_phases(traced, otlp,
 
 
 def test_errors_are_marked_without_their_messages(traced, otlp):
-    trace_id, _, header = traceparent()
-    response = requests.get(
-        f"{traced.url}/create_snap", params={"url": "http://10.1.2.3/private-path", "width": 100, "height": 100},
-        headers={"traceparent": header}, timeout=30,
-    )  # fmt: skip
+    trace_id, response = traced_snap(traced, "http://10.1.2.3/private-path", 100, 100)
     assert response.status_code == 403
     spans = otlp.wait_for(lambda found: any(s.trace_id == trace_id and s.kind == "SERVER" for s in found))
     span = next(s for s in spans if s.trace_id == trace_id and s.kind == "SERVER")
@@ -212,19 +214,12 @@ def test_latency_histograms_carry_exemplars_of_sampled_traces(traced, otlp, page
         since = time.time() - 5
         trace_ids = set()
         for _ in range(3):
-            trace_id, _, header = traceparent()
-            response = requests.get(
-                f"{traced.url}/create_snap", params={"url": pages.base + "/quadrants", "width": 64, "height": 64},
-                headers={"traceparent": header}, timeout=60,
-            )  # fmt: skip
+            trace_id, response = traced_snap(traced, pages.base + "/quadrants", 64, 64)
             assert response.status_code == 200
             trace_ids.add(trace_id)
         # an unsampled caller's trace is never an exemplar (nobody could open it)
-        unsampled = secrets.token_hex(16)
-        requests.get(
-            f"{traced.url}/create_snap", params={"url": pages.base + "/quadrants", "width": 64, "height": 64},
-            headers={"traceparent": f"00-{unsampled}-{secrets.token_hex(8)}-00"}, timeout=60,
-        )  # fmt: skip
+        unsampled, response = traced_snap(traced, pages.base + "/quadrants", 64, 64, sampled=False)
+        assert response.status_code == 200
         expr = 'snapshot_capture_duration_seconds_bucket{backend="grid"}'
 
         def seen() -> set[str]:
@@ -252,11 +247,7 @@ def test_latency_histograms_carry_exemplars_of_sampled_traces(traced, otlp, page
 def test_without_an_endpoint_the_log_names_no_trace(local_service, pages):
     """The suite's other services run without OTEL_* settings: a caller's traceparent is not continued (nothing is
     traced), so their log lines carry no trace ids."""
-    _, _, header = traceparent()
-    response = requests.get(
-        f"{local_service.url}/create_snap", params={"url": pages.base + "/quadrants", "width": 50, "height": 50},
-        headers={"traceparent": header}, timeout=60,
-    )  # fmt: skip
+    _, response = traced_snap(local_service, pages.base + "/quadrants", 50, 50)
     assert response.status_code == 200
     line = log_line(local_service, response.headers["X-Request-ID"])
     assert "trace_id" not in line and line["status"] == 200
@@ -271,12 +262,7 @@ def test_the_lazy_content_scroll_runs_only_where_something_loads_on_scroll(trace
     )
     steps = {}
     for path in ("/cards?n=60", "/lazy-below"):
-        trace_id, _, header = traceparent()
-        response = requests.get(
-            f"{traced.url}/create_snap", params={"url": pages.base + path, "width": 300, "height": 400,
-                                                 "full_page": "true"},
-            headers={"traceparent": header}, timeout=60,
-        )  # fmt: skip
+        trace_id, response = traced_snap(traced, pages.base + path, 300, 400, full_page="true")
         assert response.status_code == 200 and int(response.headers["X-Snapshot-Page-Height"]) > 2000
         span, spans = server_span(otlp, trace_id, "/create_snap")
         steps[path] = next(s for s in children(spans, span) if s.name == "wait").attributes["snapshot.scroll_steps"]

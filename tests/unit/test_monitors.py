@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from service.diffs import compare
 from service.monitors import MemoryMonitors, Monitor, run_id
 from tests.servers import WEBHOOK_SECRET
-from tests.support import PAGE, metric
+from tests.support import PAGE, metric, post_json
 
 
 def png(image: Image.Image) -> bytes:
@@ -83,7 +83,7 @@ def wait_for_runs(service, monitor_id: str, runs: int, headers: dict | None = No
 def test_a_monitor_runs_compares_and_tells_its_webhook_when_the_page_changed(app, browser, receiver):
     hook = receiver()
     service = app(monitor_min_interval=1, webhook_secret=WEBHOOK_SECRET)
-    created = service.fetch("/monitors", method="POST", body=monitor_body(every=3600, name="home", threshold=0.5,
+    created = post_json(service, "/monitors", monitor_body(every=3600, name="home", threshold=0.5,
                                                                           webhook_url=hook.url))  # fmt: skip
     assert created.code == 201, created.body
     monitor = json.loads(created.body)
@@ -121,7 +121,7 @@ def test_a_failing_monitor_says_so_once_then_recovers(app, browser, receiver):
     service = app(monitor_min_interval=1, webhook_secret=WEBHOOK_SECRET)
     browser.plan(TargetUnreachable("the page could not be loaded: net::ERR_CONNECTION_REFUSED"),
                  TargetUnreachable("the page could not be loaded: net::ERR_CONNECTION_REFUSED"))  # fmt: skip
-    monitor = json.loads(service.fetch("/monitors", method="POST", body=monitor_body(webhook_url=hook.url)).body)
+    monitor = json.loads(post_json(service, "/monitors", monitor_body(webhook_url=hook.url)).body)
     failed = wait_for_runs(service, monitor["id"], 2)
     assert failed["failures"] == 2 and failed["last_run"]["error"]["error"] == "unreachable"
     recovered = wait_for_runs(service, monitor["id"], 3)
@@ -134,14 +134,14 @@ def test_a_failing_monitor_says_so_once_then_recovers(app, browser, receiver):
 def test_monitors_belong_to_their_key_and_are_checked_like_captures(app):
     service = app(api_keys=("key-a", "key-b"), max_monitors=2)
     a, b = {"X-API-Key": "key-a"}, {"X-API-Key": "key-b"}
-    assert service.fetch("/monitors", method="POST", body=monitor_body(every=60)).code == 401
-    made = service.fetch("/monitors", method="POST", body=monitor_body(every=60, name="x"), headers=a)
+    assert post_json(service, "/monitors", monitor_body(every=60)).code == 401
+    made = post_json(service, "/monitors", monitor_body(every=60, name="x"), headers=a)
     assert made.code == 201
     monitor_id = json.loads(made.body)["id"]
     assert service.fetch(f"/monitors/{monitor_id}", headers=b).code == 404
     assert json.loads(service.fetch("/monitors", headers=b).body) == {"monitors": []}
     assert [m["id"] for m in json.loads(service.fetch("/monitors", headers=a).body)["monitors"]] == [monitor_id]
-    same_name = service.fetch("/monitors", method="POST", body=monitor_body(every=60, name="x"), headers=a)
+    same_name = post_json(service, "/monitors", monitor_body(every=60, name="x"), headers=a)
     assert same_name.code == 409 and json.loads(same_name.body)["error"] == "monitor_conflict"
     problems = [
         (monitor_body(every=59), "every"),  # SNAPSHOT_MONITOR_MIN_INTERVAL
@@ -152,13 +152,15 @@ def test_monitors_belong_to_their_key_and_are_checked_like_captures(app):
         (json.dumps({"url": "http://10.0.0.1/", "width": 40, "height": 30, "every": 60}).encode(), None),
     ]
     for body, parameter in problems:
-        answer = service.fetch("/monitors", method="POST", body=body, headers=a)
+        answer = post_json(service, "/monitors", body, headers=a)
         error = json.loads(answer.body)
         assert answer.code == (403 if parameter is None else 400), (parameter, error)
         if parameter is not None:
             assert parameter in {d["parameter"] for d in error.get("details", [])}, error
-    assert service.fetch("/monitors", method="POST", body=monitor_body(every=60, name="y"), headers=b).code == 201
-    full = service.fetch("/monitors", method="POST", body=monitor_body(every=60, name="z"), headers=b)
+    not_json = service.fetch("/monitors", method="POST", body=monitor_body(every=60), headers=a)  # no Content-Type
+    assert not_json.code == 400 and json.loads(not_json.body)["error"] == "malformed_body"
+    assert post_json(service, "/monitors", monitor_body(every=60, name="y"), headers=b).code == 201
+    full = post_json(service, "/monitors", monitor_body(every=60, name="z"), headers=b)
     assert full.code == 409  # SNAPSHOT_MAX_MONITORS
     assert service.fetch(f"/monitors/{monitor_id}", method="DELETE", headers=a).code == 204
     assert service.fetch(f"/monitors/{monitor_id}", headers=a).code == 404
@@ -169,7 +171,7 @@ def test_monitors_belong_to_their_key_and_are_checked_like_captures(app):
 def test_a_monitors_secret_parameters_are_sealed_and_never_shown(app, browser, secret):
     service = app(monitor_min_interval=1)
     value = ["X-Token: t0ps3cret"] if secret == "headers" else ["sid=t0ps3cret"]
-    created = service.fetch("/monitors", method="POST", body=monitor_body(**{secret: value}))
+    created = post_json(service, "/monitors", monitor_body(**{secret: value}))
     assert created.code == 201, created.body
     monitor = json.loads(created.body)
     assert secret not in monitor["capture"] and "t0ps3cret" not in created.body.decode()

@@ -15,7 +15,7 @@ from service.auth import sign
 from service.tenancy import Tenancy
 from service.tenants import Tenants, TenantsError
 from tests.servers import WEBHOOK_SECRET, WebhookReceiver
-from tests.support import ROOT, Clock, assert_error, params, wait_for_job
+from tests.support import ROOT, Clock, assert_error, params, post_json, wait_for_job
 
 MON, MKT, ANON = "monitoring-key-0123456789", "marketing-key-0123456789", "anonymous-key-0123456789"
 OWN_SECRET = "whsec_" + base64.b64encode(b"m" * 32).decode()
@@ -278,9 +278,9 @@ def test_a_quota_nobody_can_count_grants_nothing(app, browser, tenants_file):
 def test_a_tenants_monitor_reaches_its_networks_and_its_runs_count_against_its_quota(app, browser, tenants_file):
     service = app(tenants_file=str(tenants_file), monitor_min_interval=1)
     body = {"url": "http://10.20.0.5/status", "width": 40, "height": 30, "every": 3600}
-    answer = service.fetch("/monitors", method="POST", body=json.dumps(body), headers=key(MON))
+    answer = post_json(service, "/monitors", json.dumps(body), headers=key(MON))
     assert answer.code == 201, answer.body  # monitoring's own network
-    assert_error(service.fetch("/monitors", method="POST", body=json.dumps(body), headers=key(MKT)), 403, "blocked")
+    assert_error(post_json(service, "/monitors", json.dumps(body), headers=key(MKT)), 403, "blocked")
     monitor_id = json.loads(answer.body)["id"]
     deadline = time.monotonic() + 10
     while json.loads(service.fetch(f"/monitors/{monitor_id}", headers=key(MON)).body)["runs"] < 1:
