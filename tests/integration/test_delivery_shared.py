@@ -116,7 +116,6 @@ def test_jobs_of_a_sigkilled_replica_are_finished_and_delivered_by_the_other(sta
     env = shared_env(redis_server, s3, SNAPSHOT_JOB_VISIBILITY_TIMEOUT="3", SNAPSHOT_JOB_WORKERS="2")
     doomed = start_service(env)  # killed below, so not through `start`, which wants a clean exit
     try:
-        survivor = start(env)
         count = 12
         ids = []
         for i in range(count):
@@ -130,6 +129,8 @@ def test_jobs_of_a_sigkilled_replica_are_finished_and_delivered_by_the_other(sta
         while not any(job_of(doomed, i)["status"] == "running" for i in ids):
             assert time.monotonic() < deadline
             time.sleep(0.1)
+        # the other replica starts only now: the jobs running are the doomed one's, which it must take over
+        survivor = start(env)
         doomed.proc.signal(signal.SIGKILL)
         doomed.proc.popen.wait(10)
         deadline = time.monotonic() + 120
